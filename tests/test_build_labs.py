@@ -1,0 +1,96 @@
+"""One source for labs and solutions: stubbing, error messages, staleness, and clean committed notebooks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lab_helpers.notebooks import (CODE_PROMPT, DEFAULT_STUB, MARKDOWN_PROMPT, LabBuildError, build_labs,
+                                   error_outputs, learner_source, make_learner_notebook)
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+def test_region_becomes_prompt_and_stub_keeping_indentation():
+    src = "def f():\n    ### BEGIN SOLUTION\n    return 2\n    ### STUB return 0\n    ### END SOLUTION\nprint(f())"
+    assert learner_source(src, "code", "x") == f"def f():\n    {CODE_PROMPT}\n    return 0\nprint(f())"
+
+
+def test_region_without_stub_gets_a_visible_note_not_raise():
+    out = learner_source("a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION", "code", "x")
+    assert out == f"a = 1\n{CODE_PROMPT}\n{DEFAULT_STUB}"
+    assert "raise" not in out
+    exec(out, {})  # the learner's cell runs
+
+
+def test_markdown_answer_region():
+    assert learner_source("Q?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown", "x") == f"Q?\n{MARKDOWN_PROMPT}"
+
+
+@pytest.mark.parametrize("src, problem", [
+    ("### BEGIN SOLUTION\nx = 1", "without ### END SOLUTION"),
+    ("x = 1\n### END SOLUTION", "without a ### BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+    ("### STUB x = 0", "outside a solution region"),
+])
+def test_bad_markers_name_the_notebook_and_cell(src, problem):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("ok = 1"), nbformat.v4.new_code_cell(src)])
+    with pytest.raises(LabBuildError) as info:
+        make_learner_notebook(nb, "07_demo.ipynb")
+    assert "07_demo.ipynb, cell 1" in str(info.value) and problem in str(info.value)
+
+
+def test_learner_notebook_has_no_outputs_and_no_solution():
+    cell = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nsecret = 'answer'\n### END SOLUTION")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="answer")]
+    cell.execution_count = 3
+    learner = make_learner_notebook(nbformat.v4.new_notebook(cells=[cell]), "00_x.ipynb")
+    assert learner.cells[0].outputs == [] and learner.cells[0].execution_count is None
+    assert "secret" not in nbformat.writes(learner)
+
+
+def test_check_detects_stale_missing_and_extra_labs(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    solutions.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), solutions / "00_a.ipynb")
+    assert build_labs(solutions, labs, check=True) == ["00_a.ipynb"]
+    assert not labs.exists()  # --check writes nothing
+    assert build_labs(solutions, labs) == ["00_a.ipynb"]
+    assert build_labs(solutions, labs, check=True) == []
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 2")]), solutions / "00_a.ipynb")
+    assert build_labs(solutions, labs, check=True) == ["00_a.ipynb"]
+    build_labs(solutions, labs)
+    (labs / "09_orphan.ipynb").write_text((labs / "00_a.ipynb").read_text())
+    assert build_labs(solutions, labs, check=True) == ["09_orphan.ipynb (no solution of that name)"]
+
+
+def test_committed_labs_are_in_sync_with_solutions():
+    assert build_labs(check=True) == [], "run: python -m lab_helpers build-labs"
+
+
+def test_labs_and_solutions_hold_the_same_notebooks():
+    names = lambda d: sorted(p.name for p in (KIT / d).glob("*.ipynb"))  # noqa: E731
+    assert names("labs") == names("solutions") and names("solutions")
+
+
+@pytest.mark.parametrize("path", sorted(KIT.glob("solutions/*.ipynb")) + sorted(KIT.glob("labs/*.ipynb")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_notebooks_carry_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"cell {i} of {path.name} has outputs"
+
+
+def test_error_scan_finds_errors_in_cells_streams_and_widget_outputs():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    assert error_outputs(nb) == []
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text="100%|####| progress bar")]
+    assert error_outputs(nb) == []  # tqdm writes to stderr: not an error
+    nb.cells[0].outputs.append(nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[]))
+    nb.cells[0].outputs.append(nbformat.v4.new_output("stream", name="stderr",
+                                                     text="Traceback (most recent call last):\n ...\nKeyError: 'k'\n"))
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"abcdef1234": {
+        "state": {"outputs": [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero"}]}}}}}
+    assert error_outputs(nb) == ["cell 0: ValueError: bad", "cell 0: KeyError: 'k'", "widget abcdef12: ZeroDivisionError: division by zero"]

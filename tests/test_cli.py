@@ -1,0 +1,95 @@
+"""The command line as a learner or instructor types it: doctor, fetch-data, build-labs, reset."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from lab_helpers.notebooks import reset_lab
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab_helpers", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or KIT, timeout=120)
+
+
+def test_doctor_reports_versions_data_and_machine(tmp_path):
+    result = run_cli("doctor", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for word in ("torch", "scikit-learn", "ipywidgets", "face data", "cpu", "memory", "All good"):
+        assert word in result.stdout
+
+
+def test_doctor_says_what_to_fix_when_data_is_missing(tmp_path):
+    result = run_cli("doctor", env={"LAB_DATA_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "face data" in result.stdout and "fetch-data" in result.stdout and "LAB_DATA_HOME" in result.stdout
+
+
+def test_fetch_data_finds_an_existing_copy():
+    result = run_cli("fetch-data")
+    assert result.returncode == 0, result.stderr
+    assert "400 photos of 40 people" in result.stdout
+
+
+def test_fetch_data_offline_explains_the_fix(tmp_path):
+    result = run_cli("fetch-data", env={"LAB_DATA_HOME": str(tmp_path), "LAB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert "could not be downloaded" in result.stderr and "LAB_DATA_HOME" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_build_labs_check_passes_on_the_committed_tree():
+    result = run_cli("build-labs", "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_reset_unknown_lab_lists_the_labs_that_exist():
+    result = run_cli("reset", "99")
+    assert result.returncode == 2
+    assert "no lab 99" in result.stderr and "00 (00_orientation)" in result.stderr
+
+
+def test_build_labs_names_notebook_and_cell_for_begin_without_end(tmp_path):
+    kit = tmp_path / "kit"
+    (kit / "solutions").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"),
+                                         nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\ny = 2")])
+    nbformat.write(nb, kit / "solutions" / "05_broken.ipynb")
+    result = run_cli("build-labs", env={"LAB_KIT_ROOT": str(kit)})
+    assert result.returncode == 2
+    assert "05_broken.ipynb, cell 1" in result.stderr and "without ### END SOLUTION" in result.stderr
+
+
+def test_reset_keeps_the_learners_file_and_never_overwrites(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    solutions.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### STUB answer = None\n### END SOLUTION")])
+    nbformat.write(nb, solutions / "03_faces.ipynb")
+    target, kept = reset_lab("3", solutions, labs)
+    assert kept is None and "answer = None" in target.read_text()
+
+    first_edit = target.read_text().replace("answer = None", "answer = 'my first try'")
+    target.write_text(first_edit)
+    _, kept1 = reset_lab("03", solutions, labs)
+    assert kept1.read_text() == first_edit and "answer = None" in target.read_text()
+
+    second_edit = target.read_text().replace("answer = None", "answer = 'my second try'")
+    target.write_text(second_edit)
+    _, kept2 = reset_lab("03", solutions, labs)
+    assert kept2 != kept1 and kept1.read_text() == first_edit and kept2.read_text() == second_edit
+    assert kept1.parent == labs / "backups"
+
+
+def test_reset_of_an_untouched_lab_keeps_nothing(tmp_path):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    solutions.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), solutions / "00_a.ipynb")
+    reset_lab("00", solutions, labs)
+    _, kept = reset_lab("00", solutions, labs)
+    assert kept is None and not (labs / "backups").exists()

@@ -1,0 +1,38 @@
+"""Every notebook in solutions/ and labs/ runs headless, from a foreign working directory, with no error output."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lab_helpers.notebooks import error_outputs, execute_notebook
+
+KIT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(KIT.glob("solutions/*.ipynb")) + sorted(KIT.glob("labs/*.ipynb"))
+CELL_TIMEOUT = 240  # seconds for one cell; a stalled kernel fails here and the test is retried
+MAX_SECONDS = 180  # a notebook must run in about two minutes on one CPU
+MAX_PEAK_MB = 1536  # Binder gives 2 GB; a lab stays under 1.5 GB
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.name}" for p in NOTEBOOKS])
+def test_notebook_runs_clean(path: Path, tmp_path: Path, artifacts: Path):
+    run = execute_notebook(path, cwd=tmp_path, cell_timeout=CELL_TIMEOUT)
+    out = artifacts / "executed" / path.parent.name / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(run.notebook, out)
+    record = artifacts / "notebook_runs.json"
+    runs = json.loads(record.read_text()) if record.exists() else {}
+    runs[f"{path.parent.name}/{path.name}"] = {"seconds": round(run.seconds, 1), "peak_mb": round(run.peak_mb)}
+    record.write_text(json.dumps(runs, indent=1, sort_keys=True))
+
+    assert error_outputs(run.notebook) == []
+    assert run.seconds < MAX_SECONDS, f"{path.name} took {run.seconds:.0f} s"
+    assert run.peak_mb < MAX_PEAK_MB, f"{path.name} peaked at {run.peak_mb:.0f} MB"
+
+
+def test_there_are_notebooks_to_run():
+    assert any(p.parent.name == "solutions" for p in NOTEBOOKS)
+    assert any(p.parent.name == "labs" for p in NOTEBOOKS)

@@ -1,0 +1,70 @@
+"""The kit's set-up files agree with each other: pins, Binder, README commands and CI."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+README = (KIT / "README.md").read_text()
+
+
+def requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[<>=!~\[ ]", line)[0].lower())
+    return names
+
+
+def test_torch_is_pinned_to_the_cpu_build_version():
+    lines = [ln.strip() for ln in (KIT / "requirements.txt").read_text().splitlines()]
+    assert "torch==2.13.0" in lines
+    assert "-e ." in lines
+
+
+def test_binder_installs_cpu_only_torch_and_every_requirement():
+    binder = KIT / "binder" / "requirements.txt"
+    text = binder.read_text()
+    assert "torch==2.13.0+cpu" in text and "download.pytorch.org/whl/cpu" in text
+    assert requirement_names(KIT / "requirements.txt") <= requirement_names(binder)
+    assert "pip install --no-deps -e ." in (KIT / "binder" / "postBuild").read_text()
+
+
+def test_readme_has_binder_badge_opening_lab_00_and_says_the_url_is_a_placeholder():
+    assert "mybinder.org/badge_logo.svg" in README and "labs/00_orientation.ipynb" in README
+    assert "placeholder" in README.lower()
+
+
+def readme_commands() -> list[str]:
+    return re.findall(r"```bash\n(.+?)\n```", README)
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_command():
+    install, test = readme_commands()[:2]
+    assert "pip install -r requirements.txt" in install and "jupyter lab" in install
+    assert "pytest" in test
+    assert test in (KIT / ".ci" / "run").read_text()
+
+
+def test_readme_credits_the_face_data():
+    assert "AT&T Laboratories Cambridge" in README
+
+
+def test_face_data_is_never_tracked_and_cache_is_ignored():
+    tracked = subprocess.run(["git", "ls-files"], cwd=KIT, capture_output=True, text=True).stdout.split()
+    assert not [p for p in tracked if p.endswith(".pkz") or p.startswith("data/cache/")]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/cache/olivetti_py3.pkz"], cwd=KIT)
+    assert ignored.returncode == 0
+
+
+def test_readme_lists_every_lab_that_exists():
+    for path in (KIT / "solutions").glob("*.ipynb"):
+        assert path.name in README
+
+
+def test_importing_the_package_does_no_work():
+    code = "import sys, lab_helpers; heavy = {'torch', 'sklearn', 'matplotlib', 'ipywidgets'} & set(sys.modules); print(sorted(heavy))"
+    out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
