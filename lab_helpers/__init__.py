@@ -19,6 +19,27 @@ _EXPORTS = {
     "show_face_grid": "plots", "plot_scores": "plots",
     "train_quick_face_classifier": "models", "confidence_scores": "models",
     "placeholder": "checks", "check_score_reading": "checks",
+    "ModelAPI": "api", "OutputPolicy": "defences", "POLICIES": "defences",
+    # lab 03
+    "train_face_model": "face_models", "FaceModel": "face_models",
+    "invert_white_box": "mi_face", "invert_black_box": "mi_face", "Reconstructions": "mi_face",
+    "train_evaluator": "judges", "judge": "judges", "verdict_table": "judges", "normalise_contrast": "judges",
+    "show_reconstructions": "plots", "plot_attack_vs_budget": "plots", "check_reconstructions": "checks",
+    # labs 01-02
+    "load_people": "synthetic", "make_people": "synthetic", "write_dataset": "synthetic", "data_card": "synthetic",
+    "FRAMINGS": "synthetic", "PeopleData": "synthetic", "Framing": "synthetic", "target_shares": "synthetic",
+    "train_tabular_model": "tabular_models", "train_overfit_and_regularised": "tabular_models",
+    "regularisation_sweep": "tabular_models", "OVERFIT_LEAF": "tabular_models",
+    "REGULARISED_LEAF": "tabular_models", "LEAF_SIZES": "tabular_models",
+    "true_label_confidence": "membership", "member_confidences": "membership", "threshold_test": "membership",
+    "best_threshold_test": "membership", "membership_advantage": "membership",
+    "make_api": "probing", "probability_shift": "probing", "probe_person": "probing",
+    "sensitivity_table": "probing", "score_candidates": "probing", "attribute_inference": "probing",
+    "attack_table": "probing", "prior_only_guess": "probing", "OUTPUTS": "probing", "candidate_table": "probing",
+    "attack_result": "probing",
+    "plot_confidence_histograms": "plots", "plot_regularisation_sweep": "plots", "plot_sensitivity": "plots",
+    "plot_attack_results": "plots",
+    "check_regularisation_choice": "checks", "check_candidate_scoring": "checks",
 }
 __all__ = sorted(_EXPORTS)
 

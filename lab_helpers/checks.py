@@ -34,3 +34,93 @@ def check_score_reading(answers: dict, scores: np.ndarray) -> bool:
             ok = False
     print("All correct." if ok else "Not all correct yet.")
     return ok
+
+
+# ---------------------------------------------------------------- labs 01-02
+
+def check_regularisation_choice(choice, sweep, tolerance: float = 0.02) -> bool:
+    """Self-check for lab 01: a leaf size within tolerance of the best test accuracy that halves the advantage."""
+    if choice is None:
+        print("Nothing to check yet: set my_leaf_size to one of the leaf sizes in the sweep.")
+        return False
+    sizes = [int(v) for v in sweep["min_samples_leaf"]]
+    if not isinstance(choice, (int, np.integer)) or int(choice) not in sizes:
+        print(f"  ✘ {choice!r} is not a leaf size in the sweep; pick one of {sizes}.")
+        return False
+    row = sweep.set_index("min_samples_leaf").loc[int(choice)]
+    weakest = sweep.loc[sweep["min_samples_leaf"].idxmin()]
+    best = float(sweep["test_accuracy"].max())
+    accurate = row["test_accuracy"] >= best - tolerance - 1e-12
+    halved = row["advantage"] <= weakest["advantage"] / 2 + 1e-12
+    print(f"  {'✔' if accurate else '✘'} test accuracy {row['test_accuracy']:.1%}: best is {best:.1%}, "
+          f"so it must be at least {best - tolerance:.1%}")
+    print(f"  {'✔' if halved else '✘'} membership advantage {row['advantage']:.2f}: the overfit model's is "
+          f"{weakest['advantage']:.2f}, so it must be at most {weakest['advantage'] / 2:.2f}")
+    ok = bool(accurate and halved)
+    print(f"All correct: leaf size {int(choice)} keeps accuracy and halves the leak." if ok else
+          "Not yet: look for rows of the sweep table that pass both tests.")
+    return ok
+
+
+def scoring_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The lab 02 self-check's test cases: name -> (label_scores, prior)."""
+    rng = np.random.default_rng(7)
+    prior3 = np.array([0.38, 0.44, 0.18])
+    return {
+        "the answer decides when it clearly favours one value": (np.array([[0.9, 0.1, 0.0]]), prior3),
+        "the prior decides between two equally good answers": (np.array([[0.5, 0.5, 0.1]]), prior3),
+        "the prior outweighs a slightly better answer": (np.array([[0.5, 0.4, 0.1]]), np.array([0.2, 0.7, 0.1])),
+        "a rare value wins when the answer strongly backs it": (np.array([[0.05, 0.1, 0.95]]), prior3),
+        "200 random people": (rng.dirichlet(np.ones(3), size=200), rng.dirichlet(np.ones(3) * 2, size=1)[0]),
+    }
+
+
+def check_candidate_scoring(score_fn) -> bool:
+    """Self-check for lab 02: the scoring step picks the value the answer and the prior together favour."""
+    import contextlib
+    import io
+
+    from .probing import pick_best, score_candidates
+
+    ok, notes = True, set()
+    for name, (label_scores, prior) in scoring_cases().items():
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # say the placeholder's note once, not per case
+                got = np.asarray(score_fn(label_scores.copy(), prior.copy()), dtype=float)
+        except Exception as exc:  # the learner's code: report, do not crash the notebook
+            print(f"  ✘ {name}: your function raised {type(exc).__name__}: {exc}")
+            ok = False
+            continue
+        finally:
+            if said.getvalue().strip() and said.getvalue() not in notes:
+                notes.add(said.getvalue())
+                print(said.getvalue().rstrip())
+        if got.shape != label_scores.shape:
+            print(f"  ✘ {name}: expected one score per person and value, shape {label_scores.shape}; got {got.shape}")
+            ok = False
+        elif np.array_equal(pick_best(got, prior), pick_best(score_candidates(label_scores, prior), prior)):
+            print(f"  ✔ {name}")
+        else:
+            same = np.allclose(got, got.ravel()[0])
+            print(f"  ✘ {name}" + (": every candidate gets the same score (still the placeholder?)" if same else
+                                   ": combine the answer's score for the label with the prior"))
+            ok = False
+    print("All correct." if ok else "Not all correct yet.")
+    return ok
+
+
+def check_reconstructions(verdict) -> bool:
+    """Self-check for lab 03: do your reconstructions beat chance clearly (lineup and correlation judge)?"""
+    lineup, corr = verdict.lineup, verdict.correlation_top1
+    print(f"  lineup: {lineup:.0%} (chance {verdict.chance_lineup:.0%}); correlation judge top-1: {corr:.0%} "
+          f"(chance {verdict.chance_top1:.1%}); evaluator top-1: {verdict.evaluator_top1:.0%}")
+    ok = lineup >= 0.5 and corr >= 0.25
+    if ok:
+        print("✔ Your reconstructions are recognisable far above chance.")
+    elif lineup <= verdict.chance_lineup + 0.05:
+        print("✘ At chance: the images hardly changed. Does my_update_step move x against the gradient "
+              "(x - step_size * gradient) and return the new images?")
+    else:
+        print("✘ Better than chance but weak: check the sign of the step, keep pixels in [0, 1] with .clamp(0, 1), "
+              "or raise my_iterations.")
+    return ok

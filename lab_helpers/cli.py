@@ -60,6 +60,16 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_tabular_data(args: argparse.Namespace) -> int:
+    """Write the synthetic tabular data set(s) and their data cards into data/."""
+    from .synthetic import FRAMINGS, write_dataset
+
+    for key in (list(FRAMINGS) if args.framing == "all" else [args.framing]):
+        csv, card = write_dataset(key, n=args.rows, seed=args.seed)
+        print(f"{key}: wrote {csv} and its data card {card.name}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The command line's sub-commands and options."""
     parser = argparse.ArgumentParser(prog="python -m lab_helpers", description="Model Inversion Lab: set-up and classroom tools.")
@@ -72,6 +82,12 @@ def make_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="a fresh copy of lab NN; your current file is kept under a new name")
     reset.add_argument("lab", help="lab number, e.g. 00 or 3")
     reset.set_defaults(func=cmd_reset)
+    tabular = sub.add_parser("make-tabular-data", help="write the synthetic tabular data set(s) and data cards into data/")
+    tabular.add_argument("--framing", choices=["healthcare", "credit", "all"], default="all",
+                         help="which framing to write (default: all)")
+    tabular.add_argument("--rows", type=int, default=3000, help="number of people (default 3000)")
+    tabular.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tabular.set_defaults(func=cmd_make_tabular_data)
     return parser
 
 

@@ -47,7 +47,8 @@ def learner_source(source: str, cell_type: str, where: str) -> str:
                 out += [indent + s for s in (stub or [DEFAULT_STUB])]
         elif inside:
             if text.startswith(STUB):
-                stub.append(text[len(STUB):].strip())
+                rest = text[len(STUB):]
+                stub.append(rest[1:] if rest.startswith(" ") else rest)  # keeps the stub's own indentation
         elif text.startswith(STUB):
             raise LabBuildError(f"{where}: {STUB} line outside a solution region; move it between the markers")
         else:
@@ -148,9 +149,15 @@ def _free_backup_path(folder: Path, name: str) -> Path:
 PEAK_MARKER = "__LAB_PEAK_RSS_KB__"
 # What a stalled or dead headless kernel raises: the only failures worth running a notebook again for.
 KERNEL_STALL_ERRORS = ["CellTimeoutError", "DeadKernelError", "Kernel didn't respond"]
+# The kernel's own peak memory: VmHWM (Linux) is reset when a process starts a new program, whereas
+# ru_maxrss would inherit the high-water mark of the test process that launched the kernel.
 _PEAK_CELL = (
-    "import resource as _r\n"
-    f"print('{PEAK_MARKER}', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+    "import re as _re, resource as _r\n"
+    "try:\n"
+    "    _kb = int(_re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    "except (OSError, AttributeError):\n"
+    "    _kb = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss\n"
+    f"print('{PEAK_MARKER}', _kb)"
 )
 
 

@@ -42,3 +42,129 @@ def plot_scores(probabilities: np.ndarray, title: str, highlight: int | None = N
     ax.set_xlim(-1, len(p))
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- labs 01-02: tabular data
+
+MEMBER_COLOUR, NONMEMBER_COLOUR = "#b3261e", "#4a6fa5"
+
+
+def plot_confidence_histograms(confidences: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    """One panel per model: how sure it is of the true class, for training members vs non-members."""
+    fig, axes = plt.subplots(1, len(confidences), figsize=(6 * len(confidences), 4), squeeze=False, sharey=True)
+    bins = np.linspace(0, 1, 21)
+    for ax, (name, (members, nonmembers)) in zip(axes[0], confidences.items()):
+        ax.hist(members, bins=bins, alpha=0.6, color=MEMBER_COLOUR, label=f"training members ({len(members)})")
+        ax.hist(nonmembers, bins=bins, alpha=0.6, color=NONMEMBER_COLOUR, label=f"non-members ({len(nonmembers)})")
+        ax.set_title(f"{name} model", fontsize=14)
+        ax.set_xlabel("confidence in the true class", fontsize=12)
+        ax.legend(fontsize=11, loc="upper left")
+    axes[0][0].set_ylabel("number of people", fontsize=12)
+    fig.suptitle("Members vs non-members: how sure is the model?", fontsize=15)
+    fig.tight_layout()
+    return fig
+
+
+def plot_regularisation_sweep(sweep, chosen: int | None = None) -> plt.Figure:
+    """Generalisation gap and membership advantage against leaf size (regularisation strength)."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.plot(sweep["min_samples_leaf"], sweep["gap"], "o-", lw=2, color=NONMEMBER_COLOUR,
+            label="generalisation gap (train − test accuracy)")
+    ax.plot(sweep["min_samples_leaf"], sweep["advantage"], "s-", lw=2, color=MEMBER_COLOUR,
+            label="membership advantage (TPR − FPR)")
+    if chosen is not None:
+        ax.axvline(chosen, color="grey", ls="--", label=f"leaf size {chosen}")
+    ax.set_xscale("log")
+    ax.set_xticks(list(sweep["min_samples_leaf"]), [str(v) for v in sweep["min_samples_leaf"]])
+    ax.set_ylim(0, max(0.05, float(np.nanmax([sweep["gap"].max(), sweep["advantage"].max()]))) * 1.1)
+    ax.set_xlabel("min_samples_leaf (larger = more regularised)", fontsize=12)
+    ax.set_ylabel("gap / advantage (0 to 1)", fontsize=12)
+    ax.set_title("Regularisation shrinks the gap and the membership leak together", fontsize=14)
+    ax.legend(fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(table, highlight: str | None = None) -> plt.Figure:
+    """Horizontal bars: the mean probability shift that changing each attribute causes."""
+    table = table.sort_values("mean_shift")
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(table) + 1.4))
+    colours = [MEMBER_COLOUR if a == highlight else NONMEMBER_COLOUR for a in table["attribute"]]
+    ax.barh(table["attribute"], table["mean_shift"], color=colours)
+    ax.set_xlabel("mean probability shift when the attribute is changed (0 to 1)", fontsize=12)
+    ax.set_ylabel("attribute changed", fontsize=12)
+    ax.set_title("Which attribute moves the model's answer most?", fontsize=14)
+    ax.tick_params(labelsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attack_results(table) -> plt.Figure:
+    """One panel per model: attack accuracy per output granularity, members vs non-members, vs the prior."""
+    models = list(dict.fromkeys(table["model"]))
+    outputs = list(dict.fromkeys(table["output"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False, sharey=True)
+    x = np.arange(len(outputs))
+    for ax, name in zip(axes[0], models):
+        part = table[table["model"] == name]
+        for shift, group, colour in ((-0.2, "members", MEMBER_COLOUR), (0.2, "non-members", NONMEMBER_COLOUR)):
+            rows = part[part["people"] == group].set_index("output").loc[outputs]
+            bars = ax.bar(x + shift, rows["accuracy"], width=0.4, color=colour, label=f"attack on {group}")
+            ax.bar_label(bars, labels=[f"{v:.0%}" for v in rows["accuracy"]], fontsize=9, padding=2)
+            ax.hlines(rows["prior_only"], x + shift - 0.2, x + shift + 0.2, color="black", lw=2.5,
+                      label="prior only (no model)" if group == "members" else None)
+        ax.set_xticks(x, [o.replace("scores ", "").replace(" and its score", " + score") for o in outputs],
+                      rotation=25, ha="right", fontsize=11)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} model", fontsize=14)
+        ax.set_xlabel("what the API returns", fontsize=12)
+    axes[0][0].set_ylabel("share of sensitive values guessed right", fontsize=12)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=11, frameon=False)
+    fig.suptitle("Attribute inference: accuracy as output detail shrinks", fontsize=15)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+# ---------------------------------------------------------------- lab 03: face reconstructions
+
+
+def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities, title: str,
+                         ncols: int = 10, size: float = 1.2) -> plt.Figure:
+    """Pairs of rows: a real training photo above the attack's reconstruction of the same person."""
+    real, reconstructed = np.asarray(real).reshape(-1, 64, 64), np.asarray(reconstructed).reshape(-1, 64, 64)
+    n = len(reconstructed)
+    nrows = 2 * int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, person in enumerate(identities):
+        r, c = 2 * (i // ncols), i % ncols
+        axes[r, c].imshow(real[i], cmap="gray", vmin=0, vmax=1)
+        axes[r, c].set_title(f"person {person}", fontsize=9)
+        rec = reconstructed[i]
+        axes[r + 1, c].imshow(rec, cmap="gray", vmin=float(rec.min()), vmax=float(rec.max()) + 1e-6)
+    for r in range(0, nrows, 2):
+        axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=10)
+        axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=10)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt.Figure:
+    """Attack accuracy by each judge against the number of queries per identity, with chance lines."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for key, label, colour in [("lineup", "lineup (pick of 5)", "#1b7f3b"), ("correlation_top1", "correlation judge top-1", "#4a6fa5"),
+                               ("evaluator_top1", "evaluator CNN top-1", "#b3261e")]:
+        ax.plot(budgets, [getattr(v, key) for v in verdicts], "o-", color=colour, label=label)
+    ax.axhline(1 / 5, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
+    ax.axhline(1 / 40, color="grey", ls=":", label="chance, top-1 (2.5 %)")
+    ax.set_xscale("log")
+    ax.set_xlabel("queries per identity (log scale)", fontsize=12)
+    ax.set_ylabel("attack accuracy", fontsize=12)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, fontsize=13)
+    ax.legend(fontsize=9, loc="center right")
+    fig.tight_layout()
+    return fig

@@ -17,6 +17,15 @@ def test_region_becomes_prompt_and_stub_keeping_indentation():
     assert learner_source(src, "code", "x") == f"def f():\n    {CODE_PROMPT}\n    return 0\nprint(f())"
 
 
+def test_multi_line_stub_keeps_its_own_indentation():
+    src = "### BEGIN SOLUTION\ndef step(x):\n    return x - 1\n### STUB def step(x):\n### STUB     return x\n### END SOLUTION"
+    out = learner_source(src, "code", "x")
+    assert out == f"{CODE_PROMPT}\ndef step(x):\n    return x"
+    scope = {}
+    exec(out, scope)
+    assert scope["step"](3) == 3
+
+
 def test_region_without_stub_gets_a_visible_note_not_raise():
     out = learner_source("a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION", "code", "x")
     assert out == f"a = 1\n{CODE_PROMPT}\n{DEFAULT_STUB}"

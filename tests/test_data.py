@@ -67,6 +67,7 @@ def _offline(*args, **kwargs):
 
 def test_offline_without_data_gives_one_clear_message(monkeypatch, tmp_path):
     monkeypatch.setenv("LAB_DATA_HOME", str(tmp_path / "empty"))
+    monkeypatch.delenv("LAB_OFFLINE", raising=False)  # CI sets it; here the download itself must fail
     monkeypatch.setattr("sklearn.datasets._olivetti_faces._fetch_remote", _offline)
     with pytest.raises(FaceDataMissing) as info:
         load_faces()

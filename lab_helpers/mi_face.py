@@ -1,0 +1,167 @@
+"""MI-FACE (Fredrikson, Jha, Ristenpart, CCS 2015): rebuild a person's face from a classifier given only their label.
+
+White-box: gradient descent on the image, all identities in one batched tensor.
+Black-box: the same objective, its gradient estimated from returned scores alone (antithetic NES
+in a low-frequency DCT subspace), through a ModelAPI that counts every query.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+N_PIXELS, N_PEOPLE, SIDE = 4096, 40, 64
+STARTS = ("grey", "black", "mean_face")
+OBJECTIVES = ("log_prob", "one_minus_p")
+
+
+@dataclass
+class Reconstructions:
+    """The attack's images, one per target identity, and what it cost."""
+
+    images: np.ndarray  # (n, 64, 64) in [0, 1]
+    identities: np.ndarray  # (n,)
+    seconds: float
+    queries_per_identity: int = 0  # black-box only
+    snapshots: dict = field(default_factory=dict)  # black-box: query budget -> images at that point
+
+
+def check_identities(identities, n_people: int = N_PEOPLE) -> np.ndarray:
+    """The target identities as an int array, or a clear error naming the valid range."""
+    ids = np.arange(n_people) if identities is None else np.atleast_1d(np.asarray(identities))
+    if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0 or ids.max() >= n_people:
+        raise ValueError(f"Identities must be whole numbers from 0 to {n_people - 1} (got {identities!r}).")
+    return ids.astype(np.int64)
+
+
+def start_images(n: int, start: str = "grey", mean_face: np.ndarray | None = None) -> torch.Tensor:
+    """The images the attack starts from: flat grey, black, or the mean training face (an assumption!)."""
+    if start == "grey":
+        return torch.full((n, N_PIXELS), 0.5)
+    if start == "black":
+        return torch.zeros(n, N_PIXELS)
+    if start == "mean_face":
+        if mean_face is None:
+            raise ValueError("start='mean_face' needs mean_face=... (the attacker must have the average training face).")
+        return torch.as_tensor(np.asarray(mean_face, dtype=np.float32)).reshape(1, N_PIXELS).repeat(n, 1)
+    raise ValueError(f"Unknown start {start!r}; valid starts: {', '.join(STARTS)}.")
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared difference between neighbouring pixels (small for smooth images)."""
+    img = x.reshape(-1, SIDE, SIDE)
+    return ((img[:, 1:] - img[:, :-1]) ** 2).mean((1, 2)) + ((img[:, :, 1:] - img[:, :, :-1]) ** 2).mean((1, 2))
+
+
+def inversion_cost(net: torch.nn.Module, x: torch.Tensor, identities: torch.Tensor, objective: str = "log_prob",
+                   l2_weight: float = 0.005, tv_weight: float = 0.02) -> torch.Tensor:
+    """The cost MI-FACE descends, summed over the batch: low when the model is sure x shows the identity."""
+    logits = net(x)
+    if objective == "log_prob":
+        fit = -F.log_softmax(logits, 1)[torch.arange(len(x)), identities]
+    elif objective == "one_minus_p":  # the paper's original cost
+        fit = 1 - F.softmax(logits, 1)[torch.arange(len(x)), identities]
+    else:
+        raise ValueError(f"Unknown objective {objective!r}; valid objectives: {', '.join(OBJECTIVES)}.")
+    prior = l2_weight * ((x - 0.5) ** 2).sum(1) + tv_weight * N_PIXELS * total_variation(x)
+    return (fit + prior).sum()
+
+
+def gradient_step(x: torch.Tensor, gradient: torch.Tensor, step_size: float) -> torch.Tensor:
+    """One MI-FACE update: a step down the cost's gradient, pixels kept in [0, 1]."""
+    return (x - step_size * gradient).clamp(0.0, 1.0)
+
+
+def blur(x: torch.Tensor) -> torch.Tensor:
+    """A light 3x3 smoothing of every image (the denoising step, standing in for the paper's Process-DAE)."""
+    k = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (k[:, None] * k[None, :] / 16).reshape(1, 1, 3, 3)
+    img = F.pad(x.reshape(-1, 1, SIDE, SIDE), (1, 1, 1, 1), mode="replicate")
+    return F.conv2d(img, kernel).reshape(-1, N_PIXELS)
+
+
+def invert_white_box(model, identities=None, iterations: int = 300, step_size: float = 0.1,
+                     l2_weight: float = 0.005, tv_weight: float = 0.02, start: str = "grey",
+                     objective: str = "log_prob", denoise_every: int = 0, mean_face: np.ndarray | None = None,
+                     update: Callable | None = None, progress: bool = True) -> Reconstructions:
+    """White-box MI-FACE on every identity at once: gradient descent on the input images."""
+    from tqdm.auto import tqdm
+
+    ids = check_identities(identities)
+    if iterations < 1:
+        raise ValueError(f"iterations must be 1 or more (got {iterations}).")
+    net = getattr(model, "net", model)
+    update = update or gradient_step
+    target = torch.as_tensor(ids)
+    x = start_images(len(ids), start, mean_face)
+    began = time.perf_counter()
+    for i in tqdm(range(iterations), desc="white-box MI-FACE", disable=not progress, leave=False):
+        x = x.detach().requires_grad_(True)
+        cost = inversion_cost(net, x, target, objective, l2_weight, tv_weight)
+        (gradient,) = torch.autograd.grad(cost, x)
+        with torch.no_grad():
+            x = update(x.detach(), gradient, step_size)
+            x = torch.as_tensor(x, dtype=torch.float32).reshape(len(ids), N_PIXELS)
+            if denoise_every and (i + 1) % denoise_every == 0:
+                x = blur(x)
+    images = x.detach().clamp(0, 1).numpy().reshape(-1, SIDE, SIDE)
+    return Reconstructions(images, ids, time.perf_counter() - began)
+
+
+def dct_basis(keep: int, side: int = SIDE) -> torch.Tensor:
+    """The first `keep` orthonormal DCT-II basis vectors of one image axis, shape (keep, side)."""
+    n = np.arange(side)
+    basis = np.array([np.cos(np.pi * (n + 0.5) * u / side) for u in range(keep)]) * np.sqrt(2 / side)
+    basis[0] /= np.sqrt(2)
+    return torch.tensor(basis, dtype=torch.float32)
+
+
+def low_frequency_directions(n_ids: int, n_dirs: int, basis: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random unit-length image directions made only of low spatial frequencies, shape (n_ids, n_dirs, 4096)."""
+    keep = basis.shape[0]
+    coeffs = torch.randn(n_ids, n_dirs, keep, keep, generator=generator)
+    d = (basis.T @ coeffs @ basis).reshape(n_ids, n_dirs, N_PIXELS)
+    return d / d.norm(dim=2, keepdim=True)
+
+
+def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float) -> torch.Tensor:
+    """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
+    n_ids, n_dirs, _ = directions.shape
+    probes = torch.empty(n_ids, 2 * n_dirs, N_PIXELS)  # filled in place: this is the attack's largest array
+    torch.add(x[:, None], directions, alpha=sigma, out=probes[:, :n_dirs])
+    torch.sub(x[:, None], directions, alpha=sigma, out=probes[:, n_dirs:])
+    probes.clamp_(0, 1)
+    scores = api.query(probes.reshape(-1, N_PIXELS).numpy()).reshape(n_ids, 2 * n_dirs, -1)
+    log_p = np.log(np.clip(scores[np.arange(n_ids)[:, None], np.arange(2 * n_dirs)[None, :], ids[:, None]], 1e-6, 1.0))
+    log_p = torch.as_tensor(log_p, dtype=torch.float32)
+    change = (log_p[:, :n_dirs] - log_p[:, n_dirs:]) / (2 * sigma)
+    return (change[:, :, None] * directions).mean(1)
+
+
+def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, directions: int = 50,
+                     sigma: float = 0.5, step_size: float = 3.0, l2_weight: float = 0.005, low_freq: int = 24,
+                     checkpoints=(), seed: int = 0, progress: bool = True) -> Reconstructions:
+    """Black-box MI-FACE through a ModelAPI: only returned scores are used, every query is counted."""
+    from tqdm.auto import tqdm
+
+    ids = check_identities(identities)
+    per_step = 2 * directions
+    if queries_per_identity < per_step:
+        raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions}) "
+                         f"for one gradient estimate; got {queries_per_identity}. Try 2,000 to 10,000.")
+    generator, basis = torch.Generator().manual_seed(seed), dct_basis(low_freq)
+    x, average, steps = start_images(len(ids)), None, queries_per_identity // per_step
+    snapshots, marks = {}, {max(1, int(c) // per_step): int(c) for c in checkpoints if int(c) >= per_step}
+    began, used_before = time.perf_counter(), api.queries
+    for step in tqdm(range(1, steps + 1), desc="black-box MI-FACE", disable=not progress, leave=False):
+        grad = estimate_gradient(api, x, ids, low_frequency_directions(len(ids), directions, basis, generator), sigma)
+        x = (x + step_size * (grad - l2_weight * (x - 0.5))).clamp(0, 1)
+        average = x.clone() if average is None else 0.9 * average + 0.1 * x  # iterate averaging
+        if step in marks:
+            snapshots[marks[step]] = average.numpy().reshape(-1, SIDE, SIDE).copy()
+    spent = (api.queries - used_before) // len(ids)
+    return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, spent, snapshots)

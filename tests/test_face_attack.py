@@ -1,0 +1,131 @@
+"""Lab 03: face targets, MI-FACE white-box and black-box, and the independent judges — numbers in ranges."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lab_helpers.api import ModelAPI
+from lab_helpers.face_models import FaceModelSpec, train_face_model
+from lab_helpers.judges import as_images, judge, lineup_accuracy, normalise_contrast, train_evaluator
+from lab_helpers.mi_face import check_identities, gradient_step, invert_black_box, invert_white_box
+
+PEOPLE = np.arange(40)
+
+
+@pytest.fixture(scope="module")
+def evaluator(faces):
+    return train_evaluator(faces, progress=False)
+
+
+@pytest.fixture(scope="module")
+def softmax(faces):
+    return train_face_model(faces, "softmax", regularised=False, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "mlp"])
+@pytest.mark.parametrize("regularised", [False, True])
+def test_targets_learn_the_faces(faces, kind, regularised):
+    model = train_face_model(faces, kind, regularised, progress=False)
+    assert model.train_accuracy == 1.0 and model.test_accuracy >= 0.9
+    again = train_face_model(faces, kind, regularised, progress=False)
+    assert again.from_cache and again.test_accuracy == model.test_accuracy
+
+
+def test_cache_key_changes_with_every_setting():
+    keys = {FaceModelSpec().key(), FaceModelSpec(epochs=999).key(), FaceModelSpec(weight_decay=0.1).key(), FaceModelSpec(seed=1).key()}
+    assert len(keys) == 4
+
+
+def test_evaluator_is_accurate_and_judges_real_photos_and_blanks(faces, evaluator):
+    assert evaluator.test_accuracy >= 0.9
+    real = faces.images[[faces.test_idx[faces.y_test == p][0] for p in PEOPLE]]
+    v = judge(real, PEOPLE, faces, evaluator)
+    assert v.evaluator_top1 >= 0.85 and v.correlation_top1 >= 0.85 and v.lineup >= 0.95
+    blank = judge(np.full((40, 64, 64), 0.5, dtype=np.float32), PEOPLE, faces, evaluator)
+    assert blank.evaluator_top1 <= 0.05 and blank.correlation_top1 <= 0.05 and abs(blank.lineup - 0.2) < 0.01
+
+
+def test_lineup_of_random_noise_is_near_chance(faces):
+    noise = np.random.default_rng(0).random((40, 64, 64))
+    assert 0.05 <= lineup_accuracy(noise, PEOPLE, faces, trials=50) <= 0.4
+
+
+def test_white_box_recovers_faces_in_seconds(faces, evaluator, softmax):
+    rec = invert_white_box(softmax, PEOPLE, progress=False)
+    v = judge(rec.images, rec.identities, faces, evaluator)
+    assert rec.images.shape == (40, 64, 64) and 0 <= rec.images.min() and rec.images.max() <= 1
+    assert v.lineup >= 0.9 and v.correlation_top1 >= 0.8
+    assert v.evaluator_top1 >= 0.2 and v.evaluator_top5 >= 0.4  # chance: 2.5 % and 12.5 %
+    assert rec.seconds < 10
+
+
+def test_white_box_works_on_every_target(faces, evaluator):
+    for kind in ("softmax", "mlp"):
+        for regularised in (False, True):
+            model = train_face_model(faces, kind, regularised, progress=False)
+            v = judge(invert_white_box(model, PEOPLE, progress=False).images, PEOPLE, faces, evaluator)
+            assert v.lineup >= 0.85, (model.name, v)
+
+
+def test_the_papers_original_recipe_fools_the_cnn_judge_but_not_the_correlation_judge(faces, evaluator, softmax):
+    rec = invert_white_box(softmax, PEOPLE, start="black", objective="one_minus_p", l2_weight=0, tv_weight=0, progress=False)
+    v = judge(rec.images, PEOPLE, faces, evaluator)
+    default = judge(invert_white_box(softmax, PEOPLE, progress=False).images, PEOPLE, faces, evaluator)
+    assert v.correlation_top1 >= 0.8 and v.evaluator_top1 < default.evaluator_top1
+
+
+def test_a_do_nothing_update_stays_at_chance_and_fails_the_self_check(faces, evaluator, softmax, capsys):
+    from lab_helpers.checks import check_reconstructions
+
+    rec = invert_white_box(softmax, PEOPLE, iterations=20, update=lambda x, g, s: x, progress=False)
+    assert not check_reconstructions(judge(rec.images, PEOPLE, faces, evaluator))
+    assert "At chance" in capsys.readouterr().out
+    good = invert_white_box(softmax, PEOPLE, update=lambda x, g, s: (x - s * g).clamp(0, 1), progress=False)
+    assert check_reconstructions(judge(good.images, PEOPLE, faces, evaluator))
+
+
+def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evaluator, softmax):
+    api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
+    rec = invert_black_box(api, PEOPLE, queries_per_identity=5000, checkpoints=(1000,), progress=False)
+    assert api.queries == 40 * 5000 and rec.queries_per_identity == 5000 and set(rec.snapshots) == {1000}
+    v = judge(rec.images, PEOPLE, faces, evaluator)
+    assert v.lineup >= 0.7 and v.correlation_top1 >= 0.5
+
+
+def test_black_box_from_labels_only_is_at_chance(faces, evaluator, softmax):
+    api = ModelAPI(softmax.predict_proba, "label", input_size=4096)
+    v = judge(invert_black_box(api, PEOPLE, queries_per_identity=1000, progress=False).images, PEOPLE, faces, evaluator)
+    assert v.lineup <= 0.3 and v.correlation_top1 <= 0.1
+
+
+@pytest.mark.parametrize("bad", [40, -1, [3, 41], 2.5, []])
+def test_identity_outside_the_range_is_named(bad):
+    with pytest.raises(ValueError, match="0 to 39"):
+        check_identities(bad)
+
+
+def test_bad_budget_start_objective_and_shape_say_what_is_valid(softmax):
+    api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
+    with pytest.raises(ValueError, match="at least 100"):
+        invert_black_box(api, [0], queries_per_identity=0)
+    with pytest.raises(ValueError, match="valid starts"):
+        invert_white_box(softmax, [0], start="white")
+    with pytest.raises(ValueError, match="valid objectives"):
+        invert_white_box(softmax, [0], objective="p")
+    with pytest.raises(ValueError, match=r"\(n, 64, 64\)"):
+        as_images(np.zeros((3, 32, 32)))
+    with pytest.raises(ValueError, match="4096 values"):
+        api.query(np.zeros((2, 100)))
+
+
+def test_gradient_step_descends_and_clamps():
+    x = torch.full((1, 4), 0.5)
+    out = gradient_step(x, torch.tensor([[1.0, -1.0, 10.0, -10.0]]), 0.1)
+    assert torch.allclose(out, torch.tensor([[0.4, 0.6, 0.0, 1.0]]))
+
+
+def test_contrast_normalisation_stretches_dark_images():
+    dark = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32) * 0.05
+    out = normalise_contrast(dark)
+    assert out.min() == 0 and out.max() == 1

@@ -1,0 +1,188 @@
+"""Lab 02: the API under bad input, the probing loop, attribute inference in ranges, query counts, the self-check."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab_helpers.checks import check_candidate_scoring, placeholder
+from lab_helpers.defences import POLICIES
+from lab_helpers.probing import (OUTPUTS, attack_result, attack_table, attribute_inference, candidate_table,
+                                 changed_values, infer_sensitive, make_api, pick_best, probability_shift, probe_person,
+                                 score_candidates, sensitivity_table)
+from lab_helpers.synthetic import load_people
+from lab_helpers.tabular_models import train_overfit_and_regularised
+
+FULL, R2, R1, TOP, LABEL = (p.describe() for p in OUTPUTS)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_people()
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    return train_overfit_and_regularised(data, seed=0)
+
+
+@pytest.fixture(scope="module")
+def results(data, models):
+    return attack_table(models, data)
+
+
+def constant_model(frame: pd.DataFrame) -> np.ndarray:
+    """A model that says the same thing whatever it is asked (reveals nothing)."""
+    return np.tile([0.2, 0.5, 0.3], (len(frame), 1))
+
+
+class Constant:
+    predict_proba = staticmethod(constant_model)
+
+
+def test_api_bad_input_names_what_is_valid(data, models):
+    model = models["overfit"].model
+    with pytest.raises(ValueError) as info:
+        make_api(model, data, "confidences")
+    assert all(name in str(info.value) for name in POLICIES)
+    with pytest.raises(ValueError, match="rounding level"):
+        make_api(model, data, "rounded", decimals=-1)
+    record = data.frame[data.features].iloc[0].to_dict()
+    del record["weight_kg"], record["sex"]
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['weight_kg', 'sex'\]"):
+        make_api(model, data).query(record)
+
+
+def test_api_granularities_and_query_count(data, models):
+    record = data.frame[data.features].iloc[:3]
+    seen = {p.kind + str(p.decimals): make_api(models["overfit"].model, data, p).query(record) for p in OUTPUTS}
+    full = seen["probabilities2"]
+    assert np.allclose(full.sum(axis=1), 1)
+    assert np.allclose(seen["rounded1"], np.round(full, 1))
+    assert ((seen["label_score2"] > 0).sum(axis=1) == 1).all()
+    assert set(np.unique(seen["label2"])) <= {0.0, 1.0}
+    api = make_api(models["overfit"].model, data)
+    api.query(record)
+    api.query(record.iloc[0].to_dict())
+    assert api.queries == 4
+
+
+def test_probability_shift_runs_from_0_to_1():
+    assert probability_shift([0.2, 0.8], [0.2, 0.8]) == 0
+    assert probability_shift([1, 0, 0], [0, 0, 1]) == 1
+    assert probability_shift([0.5, 0.5], [0.7, 0.3]) == pytest.approx(0.2)
+
+
+def test_changed_values_stay_in_range(data):
+    assert changed_values(data, "vkorc1_genotype", "AG") == ["GG", "AA"]
+    assert changed_values(data, "age", 20) == [18, 35]  # one sd (15 years) down is clipped at 18
+    assert changed_values(data, "age", 90) == [75]  # one sd up stays at 90: no change, so no probe
+    assert changed_values(data, "weight_kg", 70.0) == [54.0, 86.0]
+    with pytest.raises(KeyError, match="not an input column"):
+        changed_values(data, "dose_band", "low")
+
+
+def test_probe_person_counts_one_query_per_changed_record_plus_baseline(data, models):
+    api = make_api(models["overfit"].model, data)
+    table = probe_person(api, data, data.frame.iloc[data.train_idx[0]])
+    assert api.queries == len(table) + 1
+    assert table["shift"].between(0, 1).all()
+
+
+def test_sensitivity_table_finds_the_genotype_and_counts_queries(data, models):
+    api = make_api(models["overfit"].model, data)
+    table = sensitivity_table(api, data, data.frame.iloc[data.train_idx[:300]])
+    assert table.iloc[0]["attribute"] == "vkorc1_genotype"  # lab 02: "the model leans hardest on the genotype"
+    assert table.iloc[0]["mean_shift"] > 1.3 * table.iloc[1]["mean_shift"]
+    assert table.attrs["queries"] == api.queries == 300 + table["queries"].sum()
+    assert table.loc[table["attribute"] == "vkorc1_genotype", "queries"].item() == 600
+
+
+def test_scoring_and_ties_go_to_the_more_common_value():
+    prior = np.array([0.38, 0.44, 0.18])
+    assert np.allclose(score_candidates([[0.5, 0.5, 1.0]], prior), [[0.19, 0.22, 0.18]])
+    assert pick_best(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), prior).tolist() == [1, 1, 2]
+
+
+def test_a_model_that_reveals_nothing_gives_exactly_the_prior_baseline(data):
+    api = make_api(Constant(), data)
+    result = attribute_inference(api, data, "members", n_people=400)
+    assert result.accuracy == result.baseline and result.margin == 0
+    assert result.queries == api.queries == 3 * 400
+
+
+def test_the_attacker_never_sees_the_sensitive_column(data, models):
+    known = data.frame[data.features].iloc[:5]
+    with pytest.raises(ValueError, match="must not know 'vkorc1_genotype'"):
+        infer_sensitive(make_api(models["overfit"].model, data), known, data.labels(np.arange(5)), data.sensitive, data.prior)
+
+
+def test_a_scoring_step_of_the_wrong_shape_is_explained(data, models):
+    with pytest.raises(ValueError, match="one score per person and candidate value"):
+        attribute_inference(make_api(models["overfit"].model, data), data, n_people=10, score_fn=lambda s, p: s[:, 0])
+    with pytest.raises(ValueError, match="Valid groups: members, non-members"):
+        attribute_inference(make_api(models["overfit"].model, data), data, "everyone")
+
+
+def test_overfit_full_probabilities_on_members_clearly_beats_the_prior(results):
+    accuracy = attack_result(results, "overfit", FULL, "members", "accuracy")
+    baseline = attack_result(results, "overfit", FULL, "members", "prior_only")
+    assert 0.38 < baseline < 0.5  # the most common genotype (AG) is 44 % of the population
+    assert 0.75 < accuracy < 0.95
+    assert accuracy - baseline > 0.3
+
+
+def test_members_leak_more_than_non_members_on_the_overfit_model(results):
+    members = attack_result(results, "overfit", FULL, "members")
+    non_members = attack_result(results, "overfit", FULL, "non-members")
+    assert 0.08 < non_members < 0.3  # statistical inference: still above the prior
+    assert members - non_members > 0.12  # memorisation
+
+
+def test_label_only_shrinks_the_margin_and_rounding_barely_does(results):
+    full = attack_result(results, "overfit", FULL)
+    assert attack_result(results, "overfit", LABEL) < full - 0.03
+    assert attack_result(results, "overfit", LABEL, "non-members") < attack_result(results, "overfit", FULL, "non-members")
+    for output in (R2, R1):  # lab 02: "rounding to 2 or even 1 decimal barely changes the result"
+        assert abs(attack_result(results, "overfit", output) - full) < 0.03
+
+
+def test_regularisation_shrinks_the_margin_and_closes_the_member_gap(results):
+    overfit, regularised = attack_result(results, "overfit", FULL), attack_result(results, "regularised", FULL)
+    assert regularised < overfit - 0.1
+    assert 0.05 < regularised < 0.3
+    assert abs(regularised - attack_result(results, "regularised", FULL, "non-members")) < 0.06  # "about equally"
+
+
+def test_every_attack_spends_one_query_per_candidate_per_person(results, data):
+    assert (results["queries"] == 3 * len(data.train_idx)).all()
+    assert len(results) == 2 * len(OUTPUTS) * 2
+
+
+def test_candidate_table_and_result_lookup_explain_themselves(data, models, results):
+    table = candidate_table(make_api(models["overfit"].model, data), data, data.train_idx[:4])
+    assert list(table.columns) == ["known dose_band", "answer if GG", "answer if AG", "answer if AA",
+                                   "true vkorc1_genotype (hidden)"]
+    with pytest.raises(KeyError, match="Models: \\['overfit', 'regularised'\\]"):
+        attack_result(results, "linear", FULL)
+
+
+def right(label_scores, prior):
+    return label_scores * prior
+
+
+@pytest.mark.parametrize("fn", [right, lambda s, p: s * p / (s * p).sum(axis=1, keepdims=True),
+                                lambda s, p: np.log(s + 1e-12) + np.log(p)],
+                         ids=["product", "normalised posterior", "log scores"])
+def test_candidate_check_accepts_right_answers(fn, capsys):
+    assert check_candidate_scoring(fn)
+    assert "All correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [lambda s, p: placeholder(np.ones_like(s), "score"), lambda s, p: s,
+                                lambda s, p: np.tile(p, (len(s), 1)), lambda s, p: s[:, 0], lambda s, p: s + {}],
+                         ids=["placeholder", "ignores prior", "ignores answer", "wrong shape", "raises"])
+def test_candidate_check_rejects_wrong_answers(fn, capsys):
+    assert not check_candidate_scoring(fn)
+    out = capsys.readouterr().out
+    assert "Not all correct yet" in out and out.count("Exercise not done yet") <= 1
