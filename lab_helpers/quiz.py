@@ -35,9 +35,11 @@ def threat_definitions() -> dict[str, str]:
 
 
 def load_questions(lab: str | None = None) -> list[dict]:
-    """Exam-style questions from data/question_bank.json, optionally only those of one lab ('00')."""
-    questions = _read_json("question_bank.json")["questions"]
-    return [q for q in questions if lab is None or q["lab"] == lab]
+    """Exam-style questions from every file in data/questions/, optionally only those of one lab ('00')."""
+    questions = []
+    for path in sorted((data_dir() / "questions").glob("*.json")):
+        questions += _read_json(f"questions/{path.name}")["questions"]
+    return [q for q in questions if lab is None or q["lab"] == str(lab).zfill(2)]
 
 
 def grade_card(card: dict, choice: str | None) -> Feedback:
