@@ -25,6 +25,10 @@ _EXPORTS = {
     "invert_white_box": "mi_face", "invert_black_box": "mi_face", "Reconstructions": "mi_face",
     "train_evaluator": "judges", "judge": "judges", "verdict_table": "judges", "normalise_contrast": "judges",
     "show_reconstructions": "plots", "plot_attack_vs_budget": "plots", "check_reconstructions": "checks",
+    # lab 04
+    "prepare_panel": "control_panel", "control_panel": "control_panel", "panel_view": "control_panel",
+    "policy_for_role": "defences", "ROLE_POLICIES": "defences", "plot_granularity_summary": "plots",
+    "check_output_choice": "checks",
     # labs 01-02
     "load_people": "synthetic", "make_people": "synthetic", "write_dataset": "synthetic", "data_card": "synthetic",
     "FRAMINGS": "synthetic", "PeopleData": "synthetic", "Framing": "synthetic", "target_shares": "synthetic",

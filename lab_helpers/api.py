@@ -38,21 +38,24 @@ class ModelAPI:
             arr = arr.reshape(-1, self.input_size)
         return arr
 
-    def query(self, x) -> np.ndarray:
-        """Answer a batch of queries (one row each) under the policy; every row counts as one query."""
+    def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores): the model's own top label, and the scores under the policy; each row is one query."""
         inputs = self._check_input(x)
-        n = len(inputs)
-        self.queries += n
-        return self.policy.apply(self._predict_proba(inputs), self._rng)
+        self.queries += len(inputs)
+        probabilities = np.asarray(self._predict_proba(inputs))
+        return probabilities.argmax(axis=1), self.policy.apply(probabilities, self._rng)
+
+    def query(self, x) -> np.ndarray:
+        """Answer a batch of queries (one row each) with the scores under the policy."""
+        return self.answer(x)[1]
 
     def respond(self, x) -> list[dict]:
         """The answers as a caller would read them (what an HTTP API would send back)."""
-        answers = self.query(x)
+        labels, answers = self.answer(x)
         names = self.class_names or [str(i) for i in range(answers.shape[1])]
         out = []
-        for row in answers:
-            top = int(row.argmax())
-            item = {"label": names[top]}
+        for top, row in zip(labels, answers):
+            item = {"label": names[int(top)]}
             if self.policy.kind != "label":
                 item["scores"] = {names[i]: float(s) for i, s in enumerate(row) if s > 0 or self.policy.kind in ("probabilities", "rounded", "noisy")}
             out.append(item)

@@ -124,3 +124,25 @@ def check_reconstructions(verdict) -> bool:
         print("✘ Better than chance but weak: check the sign of the step, keep pixels in [0, 1] with .clamp(0, 1), "
               "or raise my_iterations.")
     return ok
+
+
+# ---------------------------------------------------------------- lab 04
+
+
+def check_output_choice(choice, data, **requirements) -> bool:
+    """Self-check for lab 04: does the chosen setting keep the users' requirements and stop the black-box attack?"""
+    from .control_panel import acceptable_settings
+
+    good = acceptable_settings(data, **requirements)
+    if choice not in data.results:
+        print(f"✘ {choice!r} is not one of the panel's settings; use a key such as ('rounded', 2) or ('label', None).")
+        return False
+    r = data.results[choice]
+    print(f"  {r.policy.describe()}: top-5 from scores {r.utility['top5']:.1%}, score error {r.utility['score_error']:.3f}, "
+          f"black-box lineup {r.face.lineup:.0%}")
+    if choice in good:
+        print(f"✔ Meets both requirements. All settings that do: {good}")
+        return True
+    print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) "
+          "or the black-box attack still beats chance clearly (lineup above 30 %).")
+    return False

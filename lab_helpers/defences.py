@@ -26,10 +26,10 @@ def round_scores(p: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def top_k_scores(p: np.ndarray, k: int) -> np.ndarray:
-    """Only the k highest scores of each row; the rest withheld (0)."""
+    """Only the k highest scores of each row; the rest withheld (0). A k above the number of classes shows all."""
     p = _as_matrix(p)
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= p.shape[1]:
-        raise ValueError(f"k must be a whole number from 1 to {p.shape[1]} (the number of classes), got {k!r}.")
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a whole number of scores to show, 1 or more (got {k!r}); k=1 is label plus score.")
     keep = np.argsort(-p, axis=1, kind="stable")[:, :k]
     out = np.zeros_like(p)
     np.put_along_axis(out, keep, np.take_along_axis(p, keep, axis=1), axis=1)
@@ -73,6 +73,8 @@ class OutputPolicy:
             raise ValueError(f"Unknown output policy {self.kind!r}. Valid policies: {', '.join(POLICIES)}.")
         if self.kind == "rounded":
             round_scores(np.zeros((1, 2)), self.decimals)  # validates the level
+        if self.kind == "top_k":
+            top_k_scores(np.zeros((1, 2)), self.k)  # validates k
         if self.kind == "noisy" and (not np.isfinite(self.noise_scale) or self.noise_scale < 0):
             raise ValueError(f"The noise scale must be 0 or more (got {self.noise_scale!r}).")
 
@@ -95,3 +97,16 @@ class OutputPolicy:
         return {"probabilities": "full probabilities", "rounded": f"scores rounded to {self.decimals} decimal{'' if self.decimals == 1 else 's'}",
                 "top_k": f"top {self.k} scores only", "label_score": "top label and its score",
                 "label": "label only", "noisy": f"scores with Laplace noise (scale {self.noise_scale})"}[self.kind]
+
+
+# Per-role output: a trusted internal role may see probabilities; the public sees labels only.
+ROLE_POLICIES = {"internal": OutputPolicy("probabilities"), "analyst": OutputPolicy("rounded", decimals=2),
+                 "public": OutputPolicy("label")}
+
+
+def policy_for_role(role: str, policies: dict | None = None) -> OutputPolicy:
+    """The output policy a caller with this role gets, or a clear error naming the roles."""
+    policies = ROLE_POLICIES if policies is None else policies
+    if role not in policies:
+        raise ValueError(f"Unknown role {role!r}. Roles: {', '.join(policies)}.")
+    return policies[role]

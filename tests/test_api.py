@@ -62,8 +62,9 @@ def test_bad_rounding_level_is_refused_clearly(level):
 
 
 def test_bad_k_and_noise_are_refused_clearly():
-    with pytest.raises(ValueError, match="from 1 to 4"):
-        ModelAPI(fixed_model, "top_k", input_size=3, k=9).query(np.zeros(3))
+    with pytest.raises(ValueError, match="1 or more"):
+        ModelAPI(fixed_model, "top_k", input_size=3, k=0)
+    assert np.allclose(ModelAPI(fixed_model, "top_k", input_size=3, k=9).query(np.zeros(3)), P[:1])  # k above 4 classes: all
     with pytest.raises(ValueError, match="noise scale"):
         OutputPolicy("noisy", noise_scale=-0.1)
 
@@ -75,3 +76,10 @@ def test_query_of_wrong_shape_or_missing_columns_says_what_is_needed():
     with pytest.raises(ValueError, match=r"missing column\(s\) \['dose'\]"):
         api.query({"age": 40, "weight": 70})
     assert api.query({"age": 40, "weight": 70, "dose": 5}).shape == (1, 4)
+
+
+def test_the_label_is_the_models_own_even_when_rounding_ties_the_scores():
+    api = ModelAPI(lambda x: np.resize([[0.26, 0.34, 0.40]], (len(x), 3)), "rounded", input_size=3, decimals=0)
+    labels, scores = api.answer(np.zeros(3))
+    assert labels.tolist() == [2] and scores.tolist() == [[0.0, 0.0, 0.0]]
+    assert api.respond(np.zeros(3))[0]["label"] == "2"

@@ -1,0 +1,105 @@
+"""Lab 04's control panel: the handler at every setting, attack numbers in ranges, speed, and the widget wiring."""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import pytest
+
+from lab_helpers.control_panel import (SETTINGS, PanelView, acceptable_settings, control_panel, find_setting,
+                                       honest_user_utility, panel_view, parameter_values, prepare_panel, setting_key)
+
+
+@pytest.fixture(scope="module")
+def panel(faces):
+    from lab_helpers import load_people, train_evaluator, train_face_model
+    from lab_helpers.tabular_models import train_overfit_and_regularised
+
+    people = load_people("healthcare")
+    return prepare_panel(train_face_model(faces, "softmax", progress=False), faces, train_evaluator(faces, progress=False),
+                         train_overfit_and_regularised(people)["overfit"], people, budget=2000, progress=False)
+
+
+@pytest.mark.parametrize("policy", SETTINGS, ids=lambda p: p.describe())
+def test_handler_gives_a_complete_view_at_every_setting(panel, policy):
+    view = panel_view(panel, *setting_key(policy))
+    assert isinstance(view, PanelView) and view.title == policy.describe()
+    assert view.picture.startswith(b"\x89PNG") and "bb-lineup" in view.metrics and "ai-accuracy" in view.metrics
+    assert '"label"' in view.response
+    assert ('"scores"' in view.response) == (policy.kind != "label")
+
+
+def test_label_only_is_no_better_than_full_probabilities_and_near_chance(panel):
+    full, label = panel.results[("probabilities", None)], panel.results[("label", None)]
+    assert full.face.lineup >= 0.85 and full.face.correlation_top1 >= 0.7
+    assert label.face.lineup <= full.face.lineup and label.face.lineup <= 0.3
+    assert label.attribute["accuracy"] <= full.attribute["accuracy"] + 0.02
+
+
+def test_coarser_rounding_never_helps_the_black_box_attack_much(panel):
+    lineups = [panel.results[("rounded", d)].face.lineup for d in (4, 3, 2, 1)]
+    assert lineups[0] >= 0.5 and lineups[-1] <= 0.3
+    assert all(b <= a + 0.05 for a, b in zip(lineups, lineups[1:]))
+
+
+def test_white_box_is_untouched_and_labels_keep_top1(panel):
+    assert panel.white_box.lineup >= 0.9
+    top1 = {r.utility["top1"] for r in panel.results.values()}
+    assert len(top1) == 1 and top1.pop() >= 0.9
+    assert panel.results[("probabilities", None)].utility["score_error"] == 0
+    assert panel.results[("label", None)].utility["score_error"] > panel.results[("rounded", 2)].utility["score_error"]
+
+
+def test_attribute_inference_survives_label_only_on_the_overfit_model(panel):
+    label = panel.results[("label", None)].attribute
+    assert label["accuracy"] - label["baseline"] >= 0.2
+
+
+def test_a_slider_move_answers_in_well_under_0_3_s(panel):
+    cp = control_panel(panel)
+    times = []
+    for policy in SETTINGS * 3:
+        kind, value = setting_key(policy)
+        started = time.perf_counter()
+        cp.policy.value = kind
+        if value is not None:
+            cp.knob.value = value
+        times.append(time.perf_counter() - started)
+    assert statistics.median(times) <= 0.3, times
+
+
+def test_widget_shows_what_the_handler_says(panel):
+    cp = control_panel(panel)
+    full_picture, full_metrics = cp.picture.value, cp.metrics.value
+    cp.policy.value = "label"
+    assert cp.knob.disabled and cp.picture.value != full_picture and cp.metrics.value != full_metrics
+    assert cp.metrics.value == panel_view(panel, "label").metrics
+    cp.policy.value = "rounded"
+    assert not cp.knob.disabled and list(cp.knob.options) == [4, 3, 2, 1]
+    cp.knob.value = 2
+    assert "rounded to 2 decimals" in cp.title.value
+
+
+def test_unknown_setting_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="Valid settings: probabilities"):
+        find_setting("rounded", 7)
+    assert parameter_values("top_k") == [10, 5, 3] and parameter_values("label") == []
+
+
+def test_exercise_answer_and_self_check(panel, capsys):
+    from lab_helpers.checks import check_output_choice
+
+    good = acceptable_settings(panel)
+    assert good and ("probabilities", None) not in good
+    assert check_output_choice(good[-1], panel)
+    assert not check_output_choice(("probabilities", None), panel)
+    assert not check_output_choice(("rounded", 9), panel)
+    assert "not one of the panel's settings" in capsys.readouterr().out
+
+
+def test_honest_user_utility_counts_only_shown_scores():
+    exact = np.array([[0.5, 0.3, 0.2]])
+    shown = np.array([[1.0, 0.0, 0.0]])
+    u = honest_user_utility(np.array([0]), shown, np.array([1]), exact)
+    assert u == {"top1": 0.0, "top5": 0.0, "score_error": pytest.approx(0.5)}
