@@ -26,7 +26,7 @@ _EXPORTS = {
     "train_evaluator": "judges", "judge": "judges", "verdict_table": "judges", "normalise_contrast": "judges",
     "show_reconstructions": "plots", "plot_attack_vs_budget": "plots", "check_reconstructions": "checks",
     # lab 04
-    "prepare_panel": "control_panel", "control_panel": "control_panel", "panel_view": "control_panel",
+    "prepare_panel": "control_panel", "show_control_panel": "control_panel", "panel_view": "control_panel",
     "policy_for_role": "defences", "ROLE_POLICIES": "defences", "plot_granularity_summary": "plots",
     "check_output_choice": "checks",
     # labs 01-02

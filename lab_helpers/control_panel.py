@@ -218,6 +218,8 @@ class ControlPanel:
         self.knob = w.SelectionSlider(options=["-"], value="-", description="", disabled=True, continuous_update=False)
         self.title, self.response, self.metrics = w.HTML(), w.HTML(), w.HTML()
         self.picture = w.Image(format="png")
+        self.policy.add_class("lab-policy")  # stable names for the browser test and for instructors' CSS
+        self.picture.add_class("bb-picture")
         self.white_picture = w.Image(value=data.pictures["white-box"], format="png")
         self.policy.observe(lambda change: self.on_policy(change["new"]), names="value")
         self._switching = False
@@ -251,7 +253,7 @@ class ControlPanel:
         return self.box._repr_mimebundle_(**kwargs)
 
 
-def control_panel(data: PanelData) -> ControlPanel:
+def show_control_panel(data: PanelData) -> ControlPanel:
     """The lab 04 control panel for measured results (see `prepare_panel`)."""
     return ControlPanel(data)
 

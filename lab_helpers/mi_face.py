@@ -121,25 +121,30 @@ def dct_basis(keep: int, side: int = SIDE) -> torch.Tensor:
 
 
 def low_frequency_directions(n_ids: int, n_dirs: int, basis: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random unit-length image directions made only of low spatial frequencies, shape (n_ids, n_dirs, 4096)."""
-    keep = basis.shape[0]
-    coeffs = torch.randn(n_ids, n_dirs, keep, keep, generator=generator)
-    d = (basis.T @ coeffs @ basis).reshape(n_ids, n_dirs, N_PIXELS)
-    return d / d.norm(dim=2, keepdim=True)
+    """Random unit-length image directions made only of low spatial frequencies, shape (n_ids, n_dirs, 4096).
+
+    Each direction is basis.T @ U @ basis for a random k x k matrix U, computed as two large matrix products.
+    The basis rows are orthonormal, so normalising U normalises the image direction.
+    """
+    keep, side = basis.shape
+    coeffs = torch.randn(n_ids * n_dirs, keep, keep, generator=generator)
+    coeffs /= coeffs.flatten(1).norm(dim=1)[:, None, None]
+    half = (coeffs.reshape(-1, keep) @ basis).reshape(-1, keep, side)  # U @ basis, every direction at once
+    full = half.transpose(1, 2).reshape(-1, keep) @ basis  # (U @ basis)^T @ basis = (basis^T U^T basis)^T
+    return full.reshape(n_ids, n_dirs, side * side)
 
 
 def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float) -> torch.Tensor:
     """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
     n_ids, n_dirs, _ = directions.shape
-    probes = torch.empty(n_ids, 2 * n_dirs, N_PIXELS)  # filled in place: this is the attack's largest array
-    torch.add(x[:, None], directions, alpha=sigma, out=probes[:, :n_dirs])
-    torch.sub(x[:, None], directions, alpha=sigma, out=probes[:, n_dirs:])
-    probes.clamp_(0, 1)
-    scores = api.query(probes.reshape(-1, N_PIXELS).numpy()).reshape(n_ids, 2 * n_dirs, -1)
-    log_p = np.log(np.clip(scores[np.arange(n_ids)[:, None], np.arange(2 * n_dirs)[None, :], ids[:, None]], 1e-6, 1.0))
-    log_p = torch.as_tensor(log_p, dtype=torch.float32)
-    change = (log_p[:, :n_dirs] - log_p[:, n_dirs:]) / (2 * sigma)
-    return (change[:, :, None] * directions).mean(1)
+    probes = torch.empty(2, n_ids, n_dirs, N_PIXELS)  # contiguous halves: +sigma·d, then -sigma·d
+    torch.add(x[:, None], directions, alpha=sigma, out=probes[0])
+    torch.sub(x[:, None], directions, alpha=sigma, out=probes[1])
+    scores = api.query(probes.clamp_(0, 1).reshape(-1, N_PIXELS).numpy()).reshape(2, n_ids, n_dirs, -1)
+    target = scores[:, np.arange(n_ids)[:, None], np.arange(n_dirs)[None, :], ids[:, None]]
+    log_p = torch.as_tensor(np.log(np.clip(target, 1e-6, 1.0)), dtype=torch.float32)
+    change = (log_p[0] - log_p[1]) / (2 * sigma)
+    return torch.bmm(change[:, None, :], directions)[:, 0] / n_dirs
 
 
 def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, directions: int = 50,

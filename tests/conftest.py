@@ -28,6 +28,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("notebook"):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
+    # The real-browser tests go last, so the models and caches they need are already built by the other tests.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from lab_helpers.control_panel import (SETTINGS, PanelView, acceptable_settings, control_panel, find_setting,
+from lab_helpers.control_panel import (SETTINGS, PanelView, acceptable_settings, find_setting, show_control_panel,
                                        honest_user_utility, panel_view, parameter_values, prepare_panel, setting_key)
 
 
@@ -57,7 +57,7 @@ def test_attribute_inference_survives_label_only_on_the_overfit_model(panel):
 
 
 def test_a_slider_move_answers_in_well_under_0_3_s(panel):
-    cp = control_panel(panel)
+    cp = show_control_panel(panel)
     times = []
     for policy in SETTINGS * 3:
         kind, value = setting_key(policy)
@@ -70,7 +70,7 @@ def test_a_slider_move_answers_in_well_under_0_3_s(panel):
 
 
 def test_widget_shows_what_the_handler_says(panel):
-    cp = control_panel(panel)
+    cp = show_control_panel(panel)
     full_picture, full_metrics = cp.picture.value, cp.metrics.value
     cp.policy.value = "label"
     assert cp.knob.disabled and cp.picture.value != full_picture and cp.metrics.value != full_metrics

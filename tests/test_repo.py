@@ -68,3 +68,13 @@ def test_importing_the_package_does_no_work():
     code = "import sys, lab_helpers; heavy = {'torch', 'sklearn', 'matplotlib', 'ipywidgets'} & set(sys.modules); print(sorted(heavy))"
     out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_no_exported_name_is_also_a_submodule_name():
+    # `from lab_helpers import X` would return the submodule X once it has been imported anywhere.
+    import pkgutil
+
+    import lab_helpers
+
+    modules = {m.name for m in pkgutil.iter_modules(lab_helpers.__path__)}
+    assert not modules & set(lab_helpers.__all__)
