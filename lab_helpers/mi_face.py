@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 N_PIXELS, N_PEOPLE, SIDE = 4096, 40, 64
 STARTS = ("grey", "black", "mean_face")
-OBJECTIVES = ("log_prob", "one_minus_p")
+OBJECTIVES = ("log_prob", "one_minus_p", "logit")
 
 
 @dataclass
@@ -65,10 +65,35 @@ def inversion_cost(net: torch.nn.Module, x: torch.Tensor, identities: torch.Tens
         fit = -F.log_softmax(logits, 1)[torch.arange(len(x)), identities]
     elif objective == "one_minus_p":  # the paper's original cost
         fit = 1 - F.softmax(logits, 1)[torch.arange(len(x)), identities]
+    elif objective == "logit":  # what IBM ART's MIFace climbs (its class gradient is of the logit)
+        fit = -logits[torch.arange(len(x)), identities]
     else:
         raise ValueError(f"Unknown objective {objective!r}; valid objectives: {', '.join(OBJECTIVES)}.")
-    prior = l2_weight * ((x - 0.5) ** 2).sum(1) + tv_weight * N_PIXELS * total_variation(x)
-    return (fit + prior).sum()
+    if l2_weight:
+        fit = fit + l2_weight * ((x - 0.5) ** 2).sum(1)
+    if tv_weight:
+        fit = fit + tv_weight * N_PIXELS * total_variation(x)
+    return fit.sum()
+
+
+def fit_cost(net: torch.nn.Module, x: torch.Tensor, identities: torch.Tensor, objective: str = "log_prob") -> torch.Tensor:
+    """The part of the cost that asks the model: low when it is sure x shows the identity (summed over the batch)."""
+    return inversion_cost(net, x, identities, objective, l2_weight=0.0, tv_weight=0.0)
+
+
+def prior_gradient(x: torch.Tensor, l2_weight: float, tv_weight: float) -> torch.Tensor:
+    """Closed-form gradient of the image prior (L2 pull to grey + total variation), same as autograd's but cheaper."""
+    grad = 2 * l2_weight * (x - 0.5)
+    if tv_weight:
+        img, g = x.reshape(-1, SIDE, SIDE), torch.zeros(len(x), SIDE, SIDE)
+        scale = 2 * tv_weight * N_PIXELS / (SIDE * (SIDE - 1))
+        dv, dh = img[:, 1:] - img[:, :-1], img[:, :, 1:] - img[:, :, :-1]
+        g[:, 1:] += dv
+        g[:, :-1] -= dv
+        g[:, :, 1:] += dh
+        g[:, :, :-1] -= dh
+        grad = grad + scale * g.reshape(len(x), N_PIXELS)
+    return grad
 
 
 def gradient_step(x: torch.Tensor, gradient: torch.Tensor, step_size: float) -> torch.Tensor:
@@ -89,7 +114,6 @@ def invert_white_box(model, identities=None, iterations: int = 300, step_size: f
                      objective: str = "log_prob", denoise_every: int = 0, mean_face: np.ndarray | None = None,
                      update: Callable | None = None, progress: bool = True) -> Reconstructions:
     """White-box MI-FACE on every identity at once: gradient descent on the input images."""
-    from tqdm.auto import tqdm
 
     ids = check_identities(identities)
     if iterations < 1:
@@ -99,17 +123,32 @@ def invert_white_box(model, identities=None, iterations: int = 300, step_size: f
     target = torch.as_tensor(ids)
     x = start_images(len(ids), start, mean_face)
     began = time.perf_counter()
-    for i in tqdm(range(iterations), desc="white-box MI-FACE", disable=not progress, leave=False):
-        x = x.detach().requires_grad_(True)
-        cost = inversion_cost(net, x, target, objective, l2_weight, tv_weight)
-        (gradient,) = torch.autograd.grad(cost, x)
-        with torch.no_grad():
-            x = update(x.detach(), gradient, step_size)
-            x = torch.as_tensor(x, dtype=torch.float32).reshape(len(ids), N_PIXELS)
-            if denoise_every and (i + 1) % denoise_every == 0:
-                x = blur(x)
+    frozen = [p for p in net.parameters() if p.requires_grad]
+    for p in frozen:  # the attack needs gradients for the image only, not for the model's weights
+        p.requires_grad_(False)
+    try:
+        x = _descend(net, x, target, iterations, step_size, l2_weight, tv_weight, objective, denoise_every, update, progress)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
     images = x.detach().clamp(0, 1).numpy().reshape(-1, SIDE, SIDE)
     return Reconstructions(images, ids, time.perf_counter() - began)
+
+
+def _descend(net, x, target, iterations, step_size, l2_weight, tv_weight, objective, denoise_every, update, progress):
+    """The MI-FACE loop: model gradient by autograd, prior gradient in closed form, then the update step."""
+    from tqdm.auto import tqdm
+
+    for i in tqdm(range(iterations), desc="white-box MI-FACE", disable=not progress, leave=False):
+        x = x.detach().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(fit_cost(net, x, target, objective), x)
+        gradient += prior_gradient(x.detach(), l2_weight, tv_weight)
+        with torch.no_grad():
+            x = update(x.detach(), gradient, step_size)
+            x = torch.as_tensor(x, dtype=torch.float32).reshape(len(target), N_PIXELS)
+            if denoise_every and (i + 1) % denoise_every == 0:
+                x = blur(x)
+    return x
 
 
 def dct_basis(keep: int, side: int = SIDE) -> torch.Tensor:
@@ -120,27 +159,52 @@ def dct_basis(keep: int, side: int = SIDE) -> torch.Tensor:
     return torch.tensor(basis, dtype=torch.float32)
 
 
+class NesWorkspace:
+    """Buffers for one black-box run, allocated once: fresh 65 MB arrays every step cost more than the arithmetic."""
+
+    def __init__(self, n_ids: int, n_dirs: int, basis: torch.Tensor, generator: torch.Generator):
+        keep, side = basis.shape
+        self.basis, self.generator, self.shape = basis, generator, (n_ids, n_dirs)
+        self.coeffs = torch.empty(n_ids * n_dirs, keep, keep)
+        self.half = torch.empty(n_ids * n_dirs * keep, side)
+        self.half_t = torch.empty(n_ids * n_dirs, side, keep)
+        self.directions = torch.empty(n_ids * n_dirs * side, side)
+        self.probes = torch.empty(2, n_ids, n_dirs, side * side)
+
+    def new_directions(self) -> torch.Tensor:
+        """Random unit-length low-frequency image directions, shape (n_ids, n_dirs, 4096).
+
+        Each is basis.T @ U @ basis (transposed, which is as random) for a random k x k matrix U, computed as two
+        large matrix products; the basis rows are orthonormal, so normalising U normalises the image direction.
+        """
+        keep, side = self.basis.shape
+        torch.randn(self.coeffs.shape, generator=self.generator, out=self.coeffs)
+        self.coeffs /= self.coeffs.flatten(1).norm(dim=1)[:, None, None]
+        torch.mm(self.coeffs.view(-1, keep), self.basis, out=self.half)
+        self.half_t.copy_(self.half.view(-1, keep, side).transpose(1, 2))
+        torch.mm(self.half_t.view(-1, keep), self.basis, out=self.directions)
+        return self.directions.view(*self.shape, side * side)
+
+    def fill_probes(self, x: torch.Tensor, directions: torch.Tensor, sigma: float) -> torch.Tensor:
+        """x ± sigma·d for every direction, clamped to [0, 1], in the preallocated buffer (2, n_ids, n_dirs, 4096)."""
+        torch.add(x[:, None], directions, alpha=sigma, out=self.probes[0])
+        torch.sub(x[:, None], directions, alpha=sigma, out=self.probes[1])
+        return self.probes.clamp_(0, 1)
+
+
 def low_frequency_directions(n_ids: int, n_dirs: int, basis: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random unit-length image directions made only of low spatial frequencies, shape (n_ids, n_dirs, 4096).
-
-    Each direction is basis.T @ U @ basis for a random k x k matrix U, computed as two large matrix products.
-    The basis rows are orthonormal, so normalising U normalises the image direction.
-    """
-    keep, side = basis.shape
-    coeffs = torch.randn(n_ids * n_dirs, keep, keep, generator=generator)
-    coeffs /= coeffs.flatten(1).norm(dim=1)[:, None, None]
-    half = (coeffs.reshape(-1, keep) @ basis).reshape(-1, keep, side)  # U @ basis, every direction at once
-    full = half.transpose(1, 2).reshape(-1, keep) @ basis  # (U @ basis)^T @ basis = (basis^T U^T basis)^T
-    return full.reshape(n_ids, n_dirs, side * side)
+    """Random unit-length image directions made only of low spatial frequencies, shape (n_ids, n_dirs, 4096)."""
+    return NesWorkspace(n_ids, n_dirs, basis, generator).new_directions().clone()
 
 
-def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float) -> torch.Tensor:
+def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
+                      workspace: NesWorkspace | None = None) -> torch.Tensor:
     """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
     n_ids, n_dirs, _ = directions.shape
-    probes = torch.empty(2, n_ids, n_dirs, N_PIXELS)  # contiguous halves: +sigma·d, then -sigma·d
-    torch.add(x[:, None], directions, alpha=sigma, out=probes[0])
-    torch.sub(x[:, None], directions, alpha=sigma, out=probes[1])
-    scores = api.query(probes.clamp_(0, 1).reshape(-1, N_PIXELS).numpy()).reshape(2, n_ids, n_dirs, -1)
+    if workspace is None:
+        workspace = NesWorkspace(n_ids, n_dirs, dct_basis(1), torch.Generator())
+    probes = workspace.fill_probes(x, directions, sigma)
+    scores = api.query(probes.view(-1, N_PIXELS).numpy()).reshape(2, n_ids, n_dirs, -1)
     target = scores[:, np.arange(n_ids)[:, None], np.arange(n_dirs)[None, :], ids[:, None]]
     log_p = torch.as_tensor(np.log(np.clip(target, 1e-6, 1.0)), dtype=torch.float32)
     change = (log_p[0] - log_p[1]) / (2 * sigma)
@@ -159,11 +223,12 @@ def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, d
         raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions}) "
                          f"for one gradient estimate; got {queries_per_identity}. Try 2,000 to 10,000.")
     generator, basis = torch.Generator().manual_seed(seed), dct_basis(low_freq)
+    workspace = NesWorkspace(len(ids), directions, basis, generator)
     x, average, steps = start_images(len(ids)), None, queries_per_identity // per_step
     snapshots, marks = {}, {max(1, int(c) // per_step): int(c) for c in checkpoints if int(c) >= per_step}
     began, used_before = time.perf_counter(), api.queries
     for step in tqdm(range(1, steps + 1), desc="black-box MI-FACE", disable=not progress, leave=False):
-        grad = estimate_gradient(api, x, ids, low_frequency_directions(len(ids), directions, basis, generator), sigma)
+        grad = estimate_gradient(api, x, ids, workspace.new_directions(), sigma, workspace)
         x = (x + step_size * (grad - l2_weight * (x - 0.5))).clamp(0, 1)
         average = x.clone() if average is None else 0.9 * average + 0.1 * x  # iterate averaging
         if step in marks:

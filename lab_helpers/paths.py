@@ -21,8 +21,9 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """The git-ignored folder for what the kit downloads or computes (created on demand)."""
-    path = data_dir() / "cache"
+    """The git-ignored folder for what the kit computes (created on demand); LAB_CACHE_DIR moves it."""
+    env = os.environ.get("LAB_CACHE_DIR")
+    path = Path(env).expanduser() if env else data_dir() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -129,3 +129,17 @@ def test_contrast_normalisation_stretches_dark_images():
     dark = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32) * 0.05
     out = normalise_contrast(dark)
     assert out.min() == 0 and out.max() == 1
+
+
+def test_closed_form_prior_gradient_matches_autograd():
+    from lab_helpers.mi_face import prior_gradient, total_variation
+
+    x = torch.rand(3, 4096, requires_grad=True)
+    prior = (0.005 * ((x - 0.5) ** 2).sum(1) + 0.02 * 4096 * total_variation(x)).sum()
+    (auto,) = torch.autograd.grad(prior, x)
+    assert torch.allclose(prior_gradient(x.detach(), 0.005, 0.02), auto, atol=1e-5)
+
+
+def test_white_box_leaves_the_model_trainable(softmax):
+    invert_white_box(softmax, [0, 1], iterations=3, progress=False)
+    assert all(p.requires_grad for p in softmax.net.parameters())
