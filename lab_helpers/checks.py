@@ -146,3 +146,129 @@ def check_output_choice(choice, data, **requirements) -> bool:
     print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) "
           "or the black-box attack still beats chance clearly (lineup above 30 %).")
     return False
+
+
+# ---------------------------------------------------------------- lab 06
+
+
+def check_detection_rule(rule, attack_log, ordinary_log, attackers) -> bool:
+    """Self-check for lab 06: your rule flags every attacker's key and no ordinary user's key."""
+    from .monitoring import first_flag
+
+    ok, answered = True, ordinary_log[(ordinary_log["status"] == 200) & (ordinary_log["endpoint"] == "predict")]
+    try:
+        for key in attackers:
+            at = first_flag(rule, attack_log, key)
+            print(f"  {'✔' if at else '✘'} attacker {key}: " + (f"flagged after {at:,} queries" if at else "never flagged"))
+            ok &= at is not None
+        false_alarms = [key for key in answered["key_id"].unique() if first_flag(rule, ordinary_log, key) is not None]
+    except Exception as exc:  # the learner's code: report, do not crash the notebook
+        print(f"  ✘ your rule raised {type(exc).__name__}: {exc}")
+        return False
+    users = answered["key_id"].nunique()
+    print(f"  {'✔' if not false_alarms else '✘'} ordinary users flagged: {len(false_alarms)} of {users}"
+          + (f" ({', '.join(false_alarms)})" if false_alarms else ""))
+    ok &= not false_alarms
+    print("All correct: your rule catches the attacks and leaves ordinary users alone." if ok else
+          "Not yet: an attacker's key must make the rule return True; no ordinary key may.")
+    return bool(ok)
+
+
+def check_rate_limit(limit, attack_queries: int, dashboard=None) -> bool:
+    """Self-check for lab 06: the dashboard never hears 429 or 413, and the attack needs more than a day."""
+    from .access_policy import RateLimit
+    from .monitoring import Dashboard, simulate_dashboard
+
+    dashboard = dashboard or Dashboard()
+    if not isinstance(limit, RateLimit):
+        print("Nothing to check yet: set my_limit = RateLimit(burst=..., per_minute=..., per_day=...).")
+        return False
+    run = simulate_dashboard(limit, dashboard)
+    works = run["refused"] == 0
+    print(f"  {'✔' if works else '✘'} dashboard ({dashboard.batch} queries every {dashboard.every_minutes:g} min, "
+          f"{dashboard.queries_per_day:,} a day): {run['refused']} of {run['refreshes']} refreshes refused"
+          + ("" if works else f" {run['statuses']}: the burst must hold one refresh, the rate and the daily quota a day of them"))
+    days = limit.days_needed(attack_queries)
+    slow = days > 1
+    print(f"  {'✔' if slow else '✘'} attack of {attack_queries:,} queries under {limit.describe()}: {days:,.1f} days"
+          + ("" if slow else " (it finishes within a day: lower the sustained rate or the daily quota)"))
+    ok = works and slow
+    print("All correct." if ok else "Not yet.")
+    return ok
+
+
+# ---------------------------------------------------------------- lab 07
+
+def check_privacy_review(answers: dict) -> bool:
+    """Self-check for lab 07: every review item answered as the release's facts say, with evidence for each 'yes'."""
+    from .governance import PRIVACY_REVIEW, REVIEW_FACTS, review_privacy
+
+    if not answers:
+        print("Nothing to check yet: fill in my_review with ('yes' or 'no', evidence) for every item.")
+        return False
+    outcome = review_privacy(answers)
+    ok = True
+    for item in PRIVACY_REVIEW:
+        raw = answers.get(item.key)
+        status = str(raw[0]).strip().lower() if isinstance(raw, (tuple, list)) and raw else None
+        fact, expected = REVIEW_FACTS[item.key]
+        if status is None:
+            print(f"  · {item.key}: not answered yet")
+            ok = False
+        elif status != expected:
+            print(f"  ✘ {item.key}: you said {status!r}; re-read the fact: {fact}")
+            ok = False
+        else:
+            print(f"  ✔ {item.key}: {status}")
+    for problem in outcome.problems:
+        print(f"  ✘ {problem}")
+    ok = ok and not outcome.problems
+    print("All correct: the review is filled in as the facts say." if ok else "Not all correct yet.")
+    return ok
+
+
+def check_release_fix(gates: dict) -> bool:
+    """Self-check for lab 07: both fixed releases pass the release gate (leakage held and accuracy kept)."""
+    ok = True
+    for name, gate in gates.items():
+        if gate.passed:
+            print(f"  ✔ {name}: the release gate passes")
+        else:
+            failed = ", ".join(c.title for c in gate.failed)
+            print(f"  ✘ {name}: blocked by {failed}. Read what to change in the gate's message above.")
+            ok = False
+    print("All correct: both releases pass the gate." if ok else "Not yet: change your settings and run the cell again.")
+    return ok
+
+
+# ---------------------------------------------------------------- lab 05
+
+def check_smallest_epsilon(choice, attack, sweep, floor: float, judge: str = "correlation top-1") -> bool:
+    """Self-check for lab 05: the smallest ε whose test accuracy meets the floor, and the attack's success there."""
+    if choice is None:
+        print("Nothing to check yet: set my_epsilon to one of the ε values in the sweep.")
+        return False
+    levels = [float(e) for e in sweep.index]
+    if not isinstance(choice, (int, float, np.integer, np.floating)) or float(choice) not in levels:
+        print(f"  ✘ {choice!r} is not a target ε of the sweep; pick one of {levels}.")
+        return False
+    meets = [e for e in levels if sweep.loc[e, "test accuracy"] >= floor - 1e-12]
+    best = min(meets) if meets else None
+    accuracy = float(sweep.loc[float(choice), "test accuracy"])
+    if accuracy < floor - 1e-12:
+        print(f"  ✘ at ε = {choice:g} test accuracy is {accuracy:.1%}, below the floor of {floor:.0%}: go less private.")
+        return False
+    if best is not None and float(choice) != best:
+        print(f"  ✘ ε = {choice:g} meets the floor ({accuracy:.1%}), but a smaller ε does too: go more private.")
+        return False
+    print(f"  ✔ ε = {choice:g} is the smallest ε in the sweep with test accuracy ≥ {floor:.0%} ({accuracy:.1%})")
+    truth = float(sweep.loc[float(choice), judge])
+    if attack is None or not isinstance(attack, (int, float, np.integer, np.floating)):
+        print(f"  · attack: not answered yet (read the {judge!r} column at your ε)")
+        return False
+    if abs(float(attack) - truth) > 1e-9:
+        print(f"  ✘ attack = {attack}; read the {judge!r} column of the sweep at ε = {choice:g}")
+        return False
+    print(f"  ✔ MI-FACE still succeeds for {truth:.0%} of the 40 people there ({judge}, chance 2.5 %)")
+    print("All correct.")
+    return True

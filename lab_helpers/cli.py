@@ -70,6 +70,86 @@ def cmd_make_tabular_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the lab models on 127.0.0.1 with API keys, limits, an audit log and the probing detector (lab 06)."""
+    from .access_policy import AccessPolicy
+    from .audit import default_audit_path
+    from .data import FaceDataMissing
+    from .serving import LAB_KEYS, ModelService, lab_models, serve_forever
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    try:
+        models = lab_models(names)
+    except (ValueError, FaceDataMissing) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    policy = AccessPolicy(rate_limits=not args.no_rate_limits, granularity=not args.no_granularity,
+                          block_on_alert=args.block_on_alert)
+    keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
+    service = ModelService(models, policy, args.audit or default_audit_path("serve"))
+
+    def announce(url: str) -> None:
+        print(f"Serving {', '.join(m.name for m in models)} on {url} (Ctrl-C to stop)")
+        print(f"Audit log: {service.audit_path}")
+        for key_id, secret in keys.items():
+            print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
+        print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
+
+    try:
+        serve_forever(service, args.port, announce)
+    except OSError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    print("Stopped. The audit log is kept.")
+    return 0
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    """Exam-style questions in the terminal, with explanations, a score by topic and labs to review."""
+    from .quiz import terminal_quiz, topic_titles
+
+    if args.list_topics:
+        for key, title in topic_titles().items():
+            print(f"{key:<11} {title}")
+        return 0
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
+    try:
+        terminal_quiz(args.topic, args.lab, args.questions, args.minutes, args.seed, record=not args.no_save)
+    except ValueError as exc:
+        print(f"quiz: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    """Serve lab NN's dashboard with Voilà for a projector, until Ctrl-C."""
+    from .present import start_presentation
+
+    try:
+        show = start_presentation(args.lab, port=args.port)
+    except (KeyError, RuntimeError) as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)")
+    try:
+        show.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        show.stop()
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Fetch the data and run every lab once, so every cache exists for an offline room."""
+    from .prepare import prepare_classroom
+
+    return 0 if prepare_classroom() else 1
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The command line's sub-commands and options."""
     parser = argparse.ArgumentParser(prog="python -m lab_helpers", description="Model Inversion Lab: set-up and classroom tools.")
@@ -88,6 +168,28 @@ def make_parser() -> argparse.ArgumentParser:
     tabular.add_argument("--rows", type=int, default=3000, help="number of people (default 3000)")
     tabular.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     tabular.set_defaults(func=cmd_make_tabular_data)
+    serve = sub.add_parser("serve", help="serve the lab models on 127.0.0.1 with keys, rate limits, an audit log and alerts (lab 06)")
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 = any free port)")
+    serve.add_argument("--models", default="faces,patients", help="comma-separated: faces, patients (default: both)")
+    serve.add_argument("--audit", default=None, help="audit log file (default: data/cache/lab06/serve.sqlite)")
+    serve.add_argument("--no-rate-limits", action="store_true", help="switch rate limits and daily quotas off")
+    serve.add_argument("--no-granularity", action="store_true", help="give every role full probabilities")
+    serve.add_argument("--block-on-alert", action="store_true", help="suspend a key when the detector flags it")
+    serve.set_defaults(func=cmd_serve)
+    quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
+    quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")
+    quiz.add_argument("--lab", help="only questions that lab NN teaches, e.g. 03")
+    quiz.add_argument("-n", "--questions", type=int, default=10, help="number of questions (default 10)")
+    quiz.add_argument("--minutes", type=float, default=None, help="time limit in minutes (default: none)")
+    quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
+    quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
+    quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
+    quiz.set_defaults(func=cmd_quiz)
+    present = sub.add_parser("present", help="serve a lab's dashboard (03, 04) with Voila for a projector")
+    present.add_argument("lab", help="lab number: 03 (reconstruction grid) or 04 (control panel)")
+    present.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    present.set_defaults(func=cmd_present)
+    sub.add_parser("prepare", help="offline room: fetch the data and precompute every lab's models and caches").set_defaults(func=cmd_prepare)
     return parser
 
 

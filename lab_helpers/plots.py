@@ -194,3 +194,150 @@ def plot_granularity_summary(data) -> plt.Figure:
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- lab 06: access control and monitoring
+
+
+def plot_detection(summary, title: str = "Who gets flagged, and after how many queries") -> plt.Figure:
+    """One bar per API key: queries answered; an X where the detector raised its first alert."""
+    table = summary.sort_values(["attacker", "queries"], ascending=[False, True]).reset_index(drop=True)
+    y = np.arange(len(table))[::-1]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(table) + 1.6))
+    colours = [MEMBER_COLOUR if a else NONMEMBER_COLOUR for a in table["attacker"]]
+    ax.barh(y, table["queries"], color=colours, alpha=0.75)
+    flagged = table["queries until alert"].notna()
+    ax.plot(table.loc[flagged, "queries until alert"], y[flagged.to_numpy()], "X", ms=12, color="black",
+            label="first alert")
+    ax.set_yticks(y, [f"{k} ({'attacker' if a else 'ordinary'})" for k, a in zip(table["key"], table["attacker"])],
+                  fontsize=10)
+    ax.set_xscale("log")
+    ax.set_xlim(10, float(table["queries"].max()) * 3)
+    ax.set_xlabel("queries answered (log scale)", fontsize=12)
+    ax.set_title(title, fontsize=13)
+    from matplotlib.patches import Patch
+
+    handles = ax.get_legend_handles_labels()[0] + [Patch(color=MEMBER_COLOUR, alpha=0.75, label="attacker's key"),
+                                                   Patch(color=NONMEMBER_COLOUR, alpha=0.75, label="ordinary user's key")]
+    ax.legend(handles=handles, fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def show_attack_rows(rows: dict, identities, title: str, size: float = 1.3) -> plt.Figure:
+    """One row of faces per setting (e.g. real photos, attack with scores, attack with labels only), labelled on the left."""
+    n = len(identities)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * size + 1.6, len(rows) * size * 1.15), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        images = np.asarray(images).reshape(-1, 64, 64)
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"person {identities[c]}", fontsize=10)
+        axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def for_display(images: np.ndarray) -> np.ndarray:
+    """Reconstructions lightly smoothed and contrast-stretched, for the eye only (judges see the raw images)."""
+    import torch
+
+    from .judges import normalise_contrast
+    from .mi_face import blur
+
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(-1, 64 * 64))
+    return normalise_contrast(blur(blur(x)).numpy().reshape(-1, 64, 64))
+
+
+# ---------------------------------------------------------------- lab 05: training-side defences
+
+JUDGE_LINES = (("lineup", "MI-FACE: lineup (pick of 5)", "#1b7f3b"),
+               ("correlation top-1", "MI-FACE: correlation judge top-1", "#4a6fa5"),
+               ("evaluator top-1", "MI-FACE: evaluator CNN top-1", "#b3261e"))
+
+
+def _defence_panel(ax, rows, labels: list[str], xlabel: str, title: str) -> None:
+    """Test accuracy, the three judges and the membership advantage against one defence's settings."""
+    x = np.arange(len(rows))
+    ax.plot(x, rows["test accuracy"], "o-", color="black", lw=2.5, label="test accuracy (utility)")
+    for key, label, colour in JUDGE_LINES:
+        ax.plot(x, rows[key], "o-", color=colour, label=label)
+    ax.plot(x, rows["membership advantage"], "s--", color="#7b3294", label="membership advantage (TPR − FPR)")
+    ax.axhline(1 / 5, color="#1b7f3b", ls=":", lw=1)
+    ax.axhline(1 / 40, color="grey", ls=":", lw=1)
+    ax.set_xticks(x, labels, fontsize=11)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(xlabel, fontsize=12)
+    ax.set_title(title, fontsize=13)
+
+
+def plot_regularisation_defences(sweep) -> plt.Figure:
+    """Two panels (weight decay, early stopping): utility, MI-FACE by each judge and membership advantage."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
+    decay = sweep[sweep["defence"] == "weight decay"]
+    early = sweep[sweep["defence"] == "early stopping"].iloc[::-1]  # fewer epochs = stronger, to the right
+    _defence_panel(axes[0], decay, [f"{v:g}" for v in decay["weight decay"]],
+                   "weight decay (stronger →)", "Weight decay")
+    _defence_panel(axes[1], early, [str(int(v)) for v in early["epochs"]],
+                   "training epochs (earlier stop →)", "Early stopping")
+    axes[0].set_ylabel("accuracy / advantage (0 to 1)", fontsize=12)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=10, frameon=False)
+    fig.suptitle("Regularising the face model: utility falls, the MI-FACE attack hardly does "
+                 "(dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=13)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def epsilon_label(epsilon: float) -> str:
+    """'∞' for no DP, else the number."""
+    return "∞" if np.isinf(epsilon) else f"{epsilon:g}"
+
+
+def plot_epsilon_sweep(sweep, floor: float | None = None) -> plt.Figure:
+    """Left: utility and MI-FACE against ε. Right: the membership test's advantage, its noise level and DP's bound."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
+    labels = [epsilon_label(e) for e in sweep.index]
+    _defence_panel(left, sweep, labels, "target ε (smaller = more private →)", "Utility and MI-FACE against ε")
+    if floor is not None:
+        left.axhline(floor, color="black", ls="--", lw=1, label=f"accuracy floor ({floor:.0%})")
+    left.set_ylabel("accuracy (0 to 1)", fontsize=12)
+    handles, names = left.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=10, frameon=False)
+    x = np.arange(len(sweep))
+    right.plot(x, sweep["membership advantage"], "s-", color="#7b3294", lw=2, label="measured advantage")
+    right.plot(x, sweep["membership noise level"], ":", color="grey", lw=2, label="found by luck alone (95th percentile)")
+    right.plot(x, sweep["DP bound on advantage"], "^--", color="#e08214", label="DP's guarantee: the most any test can get")
+    right.set_xticks(x, labels, fontsize=11)
+    right.set_ylim(0, 1.05)
+    right.set_xlabel("target ε (smaller = more private →)", fontsize=12)
+    right.set_ylabel("membership advantage (TPR − FPR)", fontsize=12)
+    right.set_title("Membership inference against ε", fontsize=13)
+    right.legend(fontsize=10, loc="center left")
+    fig.suptitle("DP-SGD on the face classifier (dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=14)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def plot_defence_tradeoff(curves: dict, judge: str = "correlation top-1") -> plt.Figure:
+    """Attack success against test accuracy, one line per defence: at equal utility, which defence leaks less?"""
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    colours = ["#b3261e", "#4a6fa5", "#1b7f3b", "#7b3294"]
+    for (name, rows), colour in zip(curves.items(), colours):
+        ordered = rows.sort_values("test accuracy")
+        ax.plot(ordered["test accuracy"], ordered[judge], "o-", color=colour, lw=2, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="attack = utility")
+    ax.axhline(1 / 40, color="grey", ls=":", label="chance (2.5 %)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("test accuracy of the defended model (utility)", fontsize=12)
+    ax.set_ylabel(f"MI-FACE success ({judge})", fontsize=12)
+    ax.set_title("Price of a lower attack: utility given up, per defence", fontsize=13)
+    ax.legend(fontsize=10, loc="lower right")
+    fig.tight_layout()
+    return fig

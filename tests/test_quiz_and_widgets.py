@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from lab_helpers.quiz import THREATS, drill_score, grade_card, grade_question, load_questions, load_threat_cards
-from lab_helpers.widgets import show_quiz, sorting_drill
+from lab_helpers.quiz import (THREATS, check_question, drill_score, grade_card, grade_question, load_questions,
+                             load_threat_cards)
+from lab_helpers.progress import load_progress
+from lab_helpers.quiz import mock_exam_questions, question_topics, topic_titles
+from lab_helpers.widgets import QuizQuestion, mock_exam, quick_check, show_quiz, sorting_drill
 
 CARDS = load_threat_cards()
 QUESTIONS = load_questions()
@@ -44,11 +47,7 @@ def test_drill_widget_answers_a_click():
 
 @pytest.mark.parametrize("q", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
 def test_question_is_well_formed(q):
-    assert q["objective"] == "CAS-005 1.5" and q["difficulty"] in {"easy", "medium", "hard"}
-    assert q["format"] in {"single", "multiple"} and q["concepts"]
-    right = [o for o in q["options"] if o["correct"]]
-    assert len(right) == 1 if q["format"] == "single" else len(right) >= 2
-    assert all(o["explanation"].strip() for o in q["options"])
+    assert check_question(q) == []  # tags, lab, difficulty, format, explanations, declared number of correct options
 
 
 def test_question_ids_are_unique_and_lab_00_has_three_or_more():
@@ -89,3 +88,159 @@ def test_quiz_widget_check_button_shows_every_explanation():
 def test_quiz_of_no_questions_says_why():
     with pytest.raises(ValueError, match="No questions"):
         show_quiz([])
+
+
+# ---------------------------------------------------------------- issue 8: new formats, quick check, mock exam
+
+def first(fmt: str, lab: str | None = None) -> dict:
+    return next(q for q in load_questions(lab=lab) if q["format"] == fmt)
+
+
+def test_show_quiz_of_one_lab_starts_with_that_labs_own_file():
+    assert load_questions(lab="00")[0]["id"].startswith("q00-")  # lab files are read before cross-lab files
+    assert show_quiz(load_questions(lab="03")).text().count("python -m lab_helpers quiz --lab 03") == 1
+
+
+def test_ordering_widget_graded_through_its_dropdowns():
+    q = first("ordering")
+    item = QuizQuestion(q)
+    item.button.click()
+    assert "Put all" in item.feedback.value  # nothing chosen: asks, does not grade
+    for position, dropdown in enumerate(item.inputs):
+        dropdown.value = position  # the step stored at index i belongs at position i
+    item.button.click()
+    assert "Correct." in item.feedback.value and "#1b7f3b" in item.feedback.value
+    item.inputs[0].value, item.inputs[1].value = 1, 0
+    assert not item.check().correct and "in the right place" in item.feedback.value
+
+
+def test_matching_widget_graded_and_distractor_explained():
+    q = next(q for q in load_questions() if q["format"] == "matching" and q.get("distractors"))
+    item = QuizQuestion(q)
+    for i, dropdown in enumerate(item.inputs):
+        dropdown.value = i
+    assert item.check().correct
+    item.inputs[0].value = len(q["pairs"])  # the first distractor
+    result = item.check()
+    assert not result.correct and "you chose" in result.message and "Matches nothing" in result.message
+
+
+def test_quiz_records_answers_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    panel = show_quiz([first("single", "00")])
+    panel.items[0].inputs[0].value = panel.items[0].inputs[0].options[0]
+    panel.items[0].button.click()
+    assert not (tmp_path / "p.json").exists()
+    recorded = show_quiz([first("single", "00")], record=True)
+    recorded.items[0].inputs[0].value = recorded.items[0].inputs[0].options[0]
+    recorded.items[0].button.click()
+    assert load_progress().answers[first("single", "00")["id"]]["attempts"] == 1
+
+
+def test_quick_check_shows_unseen_and_missed_first_and_falls_back_to_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    panel = quick_check(lab="2")
+    ids = [item.question["id"] for item in panel.items]
+    assert len(ids) == 4 and all(q["lab"] == "02" for q in panel.questions)
+    assert "Quick check — lab 02" in panel.text() and "python -m lab_helpers quiz --lab 02" in panel.text()
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "Q1." in bundle["text/plain"]
+    for item in panel.items:  # answer all four: three right, one wrong
+        if item.format in ("single", "multiple"):
+            right = [i for i, o in enumerate(item.question["options"]) if o["correct"]]
+            if item.format == "single":
+                item.inputs[0].value = item.inputs[0].options[right[0] if item is not panel.items[0] else (right[0] + 1) % len(item.question["options"])]
+            else:
+                for i, box in enumerate(item.inputs):
+                    box.value = i in right
+        else:
+            for i, d in enumerate(item.inputs):
+                d.value = i
+        item.button.click()
+    again = [item.question["id"] for item in quick_check(lab="02").items]
+    assert again[0] == ids[0]  # the missed question comes back first
+    assert not set(again[1:]) & set(ids[1:])  # the ones answered right make way for unseen ones
+
+
+def test_quick_check_of_an_unknown_lab_names_the_labs():
+    with pytest.raises(ValueError, match="labs are numbered 00"):
+        quick_check(lab="12")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_mock_exam_locks_answers_scores_by_topic_and_ignores_late_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    clock = FakeClock()
+    exam = mock_exam(n=6, minutes=10, clock=clock)
+    assert len(exam.items) == 6 and "About 10 minutes left" in exam.clock_line.value
+    a, b = exam.items[0], exam.items[1]
+    for item in (a, b):
+        if item.format == "single":
+            right = next(i for i, o in enumerate(item.question["options"]) if o["correct"])
+            item.inputs[0].value = item.inputs[0].options[right]
+        elif item.format == "multiple":
+            for i, box in enumerate(item.inputs):
+                box.value = item.question["options"][i]["correct"]
+        else:
+            for i, d in enumerate(item.inputs):
+                d.value = i
+    a.button.click()
+    assert "locked in" in a.feedback.value and a.button.disabled and "✔" not in a.feedback.value
+    clock.now += 11 * 60  # past the limit
+    b.button.click()
+    result = exam.finish()
+    assert (result.right, result.asked, result.late) == (1, 6, 1)
+    assert "does not count" in b.feedback.value and "✔" in a.feedback.value  # explanations revealed at the end
+    assert "Not answered" in exam.items[2].feedback.value
+    assert "Score: 1 of 6" in exam.results.value and "Review these" in exam.results.value
+    assert sum(t.asked for t in result.by_topic) >= 6
+    saved = load_progress()
+    assert len(saved.sessions) == 1 and saved.sessions[0]["kind"] == "mock exam"
+    assert list(saved.answers) == [a.question["id"]]  # the late answer is not saved
+    assert exam.finish() is result  # finishing twice changes nothing
+
+
+def test_mock_exam_spreads_over_every_topic():
+    questions = mock_exam_questions(n=20)
+    topics = set().union(*(question_topics(q) for q in questions))
+    assert topics == set(topic_titles())
+    assert len({q["id"] for q in questions}) == 20
+
+
+def right_answer(q: dict):
+    if q["format"] in ("single", "multiple"):
+        return {i for i, o in enumerate(q["options"]) if o["correct"]}
+    return list(range(len(q["steps"] if q["format"] == "ordering" else q["pairs"])))
+
+
+def test_every_question_in_the_bank_renders_and_its_right_answer_is_correct():
+    for number, q in enumerate(QUESTIONS, 1):
+        item = QuizQuestion(q, number)
+        if q["format"] == "single":
+            item.inputs[0].value = item.inputs[0].options[min(right_answer(q))]
+        elif q["format"] == "multiple":
+            for i, box in enumerate(item.inputs):
+                box.value = i in right_answer(q)
+        else:
+            for d, value in zip(item.inputs, right_answer(q)):
+                d.value = value
+        assert item.check().correct, q["id"]
+
+
+@pytest.mark.parametrize("lab", ["00", "01", "02", "03", "04", "05", "06", "07"])
+def test_quick_check_works_for_every_lab_that_has_questions(lab, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    if not load_questions(lab=lab):
+        with pytest.raises(ValueError, match=f"no questions for lab {lab}"):
+            quick_check(lab=lab)
+        return
+    panel = quick_check(lab=lab)
+    assert 1 <= len(panel.items) <= 4 and all(q["lab"] == lab for q in panel.questions)
+    assert show_quiz(load_questions(lab=lab)).items  # the call labs 04-06 make today keeps working

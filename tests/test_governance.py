@@ -1,0 +1,200 @@
+"""Lab 07 governance: model cards with measured leakage, the release gate on real retrained models, the privacy review."""
+from __future__ import annotations
+
+import pytest
+
+from lab_helpers.checks import check_privacy_review, check_release_fix
+from lab_helpers.defences import OutputPolicy
+from lab_helpers.face_models import train_face_model
+from lab_helpers.governance import (MEASURES, PRIVACY_REVIEW, REVIEW_FACTS, Approval, Audience, Candidate, Measurement,
+                                    ModelCard, measure, measures_for, model_card, more_detailed, percent, release_gate,
+                                    review_privacy)
+from lab_helpers.synthetic import load_people
+from lab_helpers.tabular_models import train_tabular_model
+
+SOLUTION_REVIEW = {key: (status, "evidence: " + fact) for key, (fact, status) in REVIEW_FACTS.items()}
+
+
+@pytest.fixture(scope="module")
+def patients():
+    return load_people()
+
+
+@pytest.fixture(scope="module")
+def face_v1(faces):
+    return Candidate("face", train_face_model(faces, "softmax", regularised=True, progress=False), faces, "label", "1")
+
+
+@pytest.fixture(scope="module")
+def face_v2_model(faces):
+    return train_face_model(faces, "softmax", regularised=True, seed=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def face_card(face_v1):
+    return model_card(face_v1, "purpose", "out of scope", "data", "Restricted",
+                      [Audience("kiosks", OutputPolicy("label"), "a door needs a name")],
+                      [Approval("privacy officer", "DPO", "approved", "2025-01-01")], progress=False)
+
+
+@pytest.fixture(scope="module")
+def dosing_v1(patients):
+    return Candidate("dosing", train_tabular_model(patients, 20, seed=0), patients, "probabilities", "1")
+
+
+@pytest.fixture(scope="module")
+def dosing_card(dosing_v1):
+    return model_card(dosing_v1, "p", "o", "d", "c", [], progress=False)
+
+
+def dosing(patients, leaf: int, policy="probabilities") -> Candidate:
+    return Candidate("dosing", train_tabular_model(patients, leaf, seed=0), patients, policy, "2")
+
+
+def test_labs_01_to_03_are_registered_measures():
+    keys = {m.key: m for m in MEASURES}
+    assert {"lab01-membership", "lab02-attribute-inference", "lab03-white-box", "lab03-black-box"} <= set(keys)
+    assert [m.lab for m in measures_for("face")] == sorted(m.lab for m in measures_for("face"))
+    assert all(m.kind == "tabular" for m in measures_for("tabular"))
+    with pytest.raises(ValueError, match="kind must be one of face, tabular"):
+        measure("x", "04", "audio", "t", "a", 0.1)
+
+
+def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
+    white, black = face_card.measurements["lab03-white-box"], face_card.measurements["lab03-black-box"]
+    assert 0.2 <= white.value <= 0.7 and white.chance == pytest.approx(1 / 40)  # lab 07: "must be protected like the photos"
+    assert black.value <= black.chance + 0.02  # label-only kiosks: "no better than chance"
+    assert black.details["queries"] == 40 * 2_000 and black.seconds > 0
+    text = face_card.to_markdown()
+    assert percent(white.value) in text and "label only" in text and "Restricted" in text and "DPO" in text
+    assert face_card.test_accuracy == face_v1.test_accuracy >= 0.9
+
+
+def test_dosing_card_measures_labs_01_and_02(dosing_card):
+    assert set(dosing_card.measurements) == {"lab01-membership", "lab02-attribute-inference"}
+    assert 0.03 < dosing_card.measurements["lab01-membership"].value < 0.25
+    assert 0.1 < dosing_card.measurements["lab02-attribute-inference"].value < 0.3
+    advantage = dosing_card.measurements["lab01-membership"]
+    assert advantage.describe() == f"{advantage.value:.2f} (chance 0.00)"
+
+
+def test_card_survives_save_and_load(face_card, tmp_path):
+    again = ModelCard.load(face_card.save(tmp_path / "card.json"))
+    assert again.to_markdown() == face_card.to_markdown()
+    assert again.external_policy == OutputPolicy("label")
+
+
+def test_gate_blocks_exposed_scores_on_the_black_box_attack_only(face_card, face_v2_model, faces):
+    gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "probabilities", "2"), progress=False)
+    checks = {c.key: c for c in gate.checks}
+    assert not gate.passed and [c.key for c in gate.failed] == ["lab03-black-box"]
+    assert checks["lab03-black-box"].after >= 0.8 and checks["lab03-white-box"].passed  # lab 07's words
+    message = gate.message()
+    assert message.startswith("RELEASE BLOCKED") and "labels only" in message and "needs the privacy owner's approval" in message
+    assert gate.table().loc[checks["lab03-black-box"].title, "result"] == "BLOCK"
+
+
+def test_gate_passes_the_same_retrain_with_labels_only(face_card, face_v2_model, faces):
+    gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "label", "2"), progress=False)
+    assert gate.passed and gate.message().startswith("RELEASE PASSED") and gate.notes == []
+    assert "**RELEASE PASSED**" in gate._repr_markdown_()
+
+
+def test_gate_blocks_an_overfit_retrain_of_the_dosing_model(dosing_card, dosing_v1, patients):
+    v2 = dosing(patients, 1)
+    gate = release_gate(dosing_card, v2, progress=False)
+    assert {c.key for c in gate.failed} == {"lab01-membership", "lab02-attribute-inference"}
+    assert v2.test_accuracy >= dosing_v1.test_accuracy  # lab 07: "test accuracy did not fall"
+    assert v2.train_accuracy == 1.0
+    assert any("memorisation" in n for n in gate.notes) and "regularise" in gate.message()
+
+
+@pytest.mark.parametrize("leaf, passes", [(1, False), (20, True), (80, False)])
+def test_exercise_b_leaf_sizes(dosing_card, patients, leaf, passes):
+    gate = release_gate(dosing_card, dosing(patients, leaf), progress=False)
+    assert gate.passed is passes
+    if leaf == 80:  # too much regularisation: blocked on utility, not on leakage
+        assert [c.key for c in gate.failed] == ["utility-test-accuracy"] and "less useful" in gate.message()
+
+
+def test_gate_against_a_candidate_measures_both_and_thresholds_can_be_set(dosing_v1, patients):
+    v2 = dosing(patients, 1)
+    lenient = release_gate(dosing_v1, v2, thresholds={"lab01-membership": 1.0, "lab02-attribute-inference": 1.0}, progress=False)
+    assert lenient.passed
+    with pytest.raises(KeyError, match="thresholds are keyed by"):
+        release_gate(dosing_v1, v2, thresholds={"lab09-telepathy": 0.1}, progress=False)
+
+
+def test_gate_refuses_to_compare_unlike_models(face_card, dosing_v1, face_v1):
+    with pytest.raises(ValueError, match="like with like"):
+        release_gate(face_card, dosing_v1, progress=False)
+    with pytest.raises(ValueError, match="like with like"):
+        release_gate(face_v1, dosing_v1, progress=False)
+    with pytest.raises(TypeError, match="FaceData"):
+        _ = Candidate("x", None, [1, 2, 3]).kind
+
+
+def test_a_new_lab_adds_a_measure_and_old_cards_lack_its_baseline(dosing_card, patients):
+    @measure("lab99-test", "99", "tabular", "A test measure", advice="change nothing", allowed_rise=0.5)
+    def fake(candidate):
+        return Measurement(0.1, 0.0, {"unit": "score"})
+
+    try:
+        gate = release_gate(dosing_card, dosing(patients, 20), progress=False)
+        missing = next(c for c in gate.checks if c.key == "lab99-test")
+        assert not missing.passed and "no approved baseline" in gate.message()
+        card = model_card(dosing(patients, 20), "p", "o", "d", "c", [], progress=False)
+        assert "A test measure" in card.to_markdown()
+    finally:
+        MEASURES[:] = [m for m in MEASURES if m.key != "lab99-test"]
+
+
+def test_more_detailed_orders_output_policies():
+    assert more_detailed(OutputPolicy("probabilities"), OutputPolicy("label"))
+    assert more_detailed(OutputPolicy("rounded", decimals=3), OutputPolicy("rounded", decimals=1))
+    assert not more_detailed(OutputPolicy("label"), OutputPolicy("label_score"))
+    assert not more_detailed(OutputPolicy("noisy", noise_scale=0.2), OutputPolicy("noisy", noise_scale=0.1))
+
+
+def test_privacy_review_validation_and_open_items():
+    outcome = review_privacy(SOLUTION_REVIEW)
+    assert outcome.problems == [] and {i.key for i in outcome.open_items} == {"model_documentation", "output_changes",
+                                                                              "dataset_permissions"}
+    assert not outcome.ready and "fix: Restrict read access" in outcome.text()
+    bad = review_privacy({**SOLUTION_REVIEW, "threat_model": ("yes", ""), "periodic_review": "maybe", "extra": ("yes", "x")})
+    assert any("needs evidence" in p for p in bad.problems) and any("'maybe'" in p for p in bad.problems)
+    assert any("'extra' is not a review item" in p for p in bad.problems)
+    assert review_privacy({k: ("yes", "documented and checked") for k in REVIEW_FACTS}).ready
+    assert len(PRIVACY_REVIEW) == len(REVIEW_FACTS) == 8
+
+
+def test_privacy_review_self_check(capsys):
+    assert not check_privacy_review({})
+    assert "Nothing to check yet" in capsys.readouterr().out
+    assert check_privacy_review(SOLUTION_REVIEW)
+    wrong = {**SOLUTION_REVIEW, "dataset_permissions": ("yes", "the bucket has permissions")}
+    assert not check_privacy_review(wrong)
+    assert "re-read the fact: The photo bucket" in capsys.readouterr().out
+
+
+def test_release_fix_self_check(dosing_card, patients, capsys):
+    good = release_gate(dosing_card, dosing(patients, 20), progress=False)
+    bad = release_gate(dosing_card, dosing(patients, 1), progress=False)
+    assert check_release_fix({"dosing": good})
+    assert not check_release_fix({"dosing": good, "again": bad})
+    assert "blocked by Membership test advantage" in capsys.readouterr().out
+
+
+def test_a_measure_can_skip_candidates_it_does_not_apply_to(patients, dosing_card):
+    from lab_helpers.synthetic import PeopleData
+
+    class WithoutGenotype(PeopleData):  # data minimisation: the model never sees the sensitive attribute
+        @property
+        def features(self):
+            return [c for c in self.framing.features if c != self.framing.sensitive.name]
+
+    data = WithoutGenotype(patients.frame, patients.framing, patients.train_idx, patients.test_idx)
+    candidate = Candidate("dosing", train_tabular_model(data, 20, seed=0), data, "probabilities", "2")
+    assert [m.key for m in measures_for(candidate)] == ["lab01-membership"]
+    gate = release_gate(dosing_card, candidate, progress=False)
+    assert [c.key for c in gate.checks] == ["lab01-membership", "utility-test-accuracy"]

@@ -1,0 +1,103 @@
+"""The quiz without widgets: the same bank in a terminal, driven by stdin, with a score by topic and labs to review."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lab_helpers.quiz import choice_order, display_order, load_questions, pick_questions, run_terminal_quiz, terminal_quiz
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+def scripted(*lines):
+    answers = iter(lines)
+
+    def ask(prompt):
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+    return ask
+
+
+def right_letters(q) -> str:
+    if q["format"] in ("single", "multiple"):
+        return " ".join(chr(65 + i) for i, o in enumerate(q["options"]) if o["correct"])
+    if q["format"] == "matching":
+        shown = choice_order(q)
+        return " ".join(chr(65 + shown.index(i)) for i in range(len(q["pairs"])))
+    shown = display_order(q)
+    return " ".join(chr(65 + shown.index(i)) for i in range(len(shown)))
+
+
+def test_terminal_quiz_grades_reprompts_skips_and_reports():
+    by_id = {q["id"]: q for q in load_questions()}
+    questions = [by_id["q00-identify-inversion"], by_id["qb-order-probing"], by_id["q03-white-vs-black"]]
+    said = []
+    result = run_terminal_quiz(questions, ask=scripted("zz", right_letters(questions[0]), right_letters(questions[1]), "s"),
+                               say=said.append)
+    out = "\n".join(said)
+    assert "Answer with the letters A-D" in out  # 'zz' was re-asked, not a crash
+    assert out.count("Correct.") == 2 and "Skipped." in out
+    assert (result.right, result.asked, result.answered) == (2, 3, 2)
+    assert "Review these:" in out and "Lab 03 (03_face_reconstruction.ipynb)" in out
+
+
+def test_end_of_input_stops_cleanly_and_time_limit_counts():
+    q = load_questions(lab="00")[:2]
+    clock = iter([0.0, 0.0, 0.0, 700.0, 700.0, 700.0, 700.0])
+    said = []
+    result = run_terminal_quiz(q, minutes=10, ask=scripted(right_letters(q[0])), say=said.append, clock=lambda: next(clock))
+    assert result.right == 1 and "Time is up" in "\n".join(said)
+    said.clear()
+    result = run_terminal_quiz(q, ask=scripted(), say=said.append)
+    assert result.answered == 0 and "no more input" in "\n".join(said)
+
+
+def test_terminal_quiz_saves_progress_and_session(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    said = []
+    expected = pick_questions(load_questions(topic="GDPR"), 2, {}, 0)  # what terminal_quiz will ask
+    result = terminal_quiz(topic="GDPR", n=2, ask=scripted(*map(right_letters, expected)), say=said.append)
+    assert result.right == 2
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert len(saved["answers"]) == result.answered == 2
+    assert saved["sessions"][0]["kind"] == "terminal quiz" and saved["sessions"][0]["asked"] == 2
+    assert "Progress saved" in said[-1]
+
+
+def run_cli(*args, stdin="", env=None):
+    return subprocess.run([sys.executable, "-m", "lab_helpers", "quiz", *args], input=stdin, capture_output=True,
+                          text=True, cwd=KIT, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_cli_quiz_runs_on_piped_stdin(tmp_path):
+    q = load_questions(lab="01")
+    result = run_cli("--lab", "1", "-n", "2", "--seed", "0", stdin="A\nB\n", env={"LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
+    assert result.returncode == 0, result.stderr
+    assert "Q1." in result.stdout and "Q2." in result.stdout and "Score:" in result.stdout and "By topic:" in result.stdout
+    assert (tmp_path / "p.json").exists() and len(q) >= 2
+
+
+def test_cli_quiz_with_no_input_at_all_exits_cleanly(tmp_path):
+    result = run_cli("-n", "3", "--no-save", env={"LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
+    assert result.returncode == 0 and "no more input" in result.stdout and "Traceback" not in result.stderr
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_cli_quiz_bad_topic_or_lab_names_what_is_valid():
+    bad_topic = run_cli("--topic", "astrology")
+    assert bad_topic.returncode == 2 and "Topics: basics" in bad_topic.stderr and "Traceback" not in bad_topic.stderr
+    bad_lab = run_cli("--lab", "12")
+    assert bad_lab.returncode == 2 and "labs are numbered 00" in bad_lab.stderr
+    topics = run_cli("--list-topics")
+    assert topics.returncode == 0 and "defences" in topics.stdout and "governance" in topics.stdout
+
+
+def test_cli_quiz_survives_a_console_that_cannot_print_ticks(tmp_path):
+    result = run_cli("--lab", "00", "-n", "1", stdin="A\n", env={"PYTHONIOENCODING": "ascii", "LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
+    assert result.returncode == 0, result.stderr
+    assert "Score:" in result.stdout
