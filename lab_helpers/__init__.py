@@ -29,6 +29,14 @@ _EXPORTS = {
     "prepare_panel": "control_panel", "show_control_panel": "control_panel", "panel_view": "control_panel",
     "policy_for_role": "defences", "ROLE_POLICIES": "defences", "plot_granularity_summary": "plots",
     "check_output_choice": "checks",
+    # labs 05-07
+    "epsilon_sweep": "privacy", "train_private_models": "privacy", "train_variants": "minimisation",
+    "minimisation_table": "minimisation", "start_server": "serving", "ModelService": "serving",
+    "HttpModelAPI": "http_client", "AccessPolicy": "access_policy", "RateLimit": "access_policy",
+    "read_requests": "audit", "read_alerts": "audit",
+    "quick_check": "widgets", "mock_exam": "widgets", "progress_table": "widgets",
+    "Candidate": "governance", "model_card": "governance", "release_gate": "governance", "review_privacy": "governance",
+    "check_privacy_review": "checks", "check_release_fix": "checks",
     # labs 01-02
     "load_people": "synthetic", "make_people": "synthetic", "write_dataset": "synthetic", "data_card": "synthetic",
     "FRAMINGS": "synthetic", "PeopleData": "synthetic", "Framing": "synthetic", "target_shares": "synthetic",

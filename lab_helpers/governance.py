@@ -242,6 +242,17 @@ def black_box_leak(candidate: Candidate) -> Measurement:
                         "queries": api.queries, "policy": candidate.policy.describe()})
 
 
+@measure("lab05-face-membership", "05", "face", "Membership test on the face model: advantage (TPR - FPR)",
+         advice="The model tells its training photos from other photos of the same people more easily: regularise, "
+                "or train with differential privacy (DP-SGD, lab 05), whose guarantee bounds exactly this.", allowed_rise=0.10)
+def face_membership_leak(candidate: Candidate) -> Measurement:
+    """Lab 05's membership measure: lab 01's best threshold test, training photos vs held-out photos."""
+    from .privacy import face_membership
+
+    test = face_membership(candidate.model, candidate.data)
+    return Measurement(test.advantage, 0.0, {"unit": "score", "tpr": test.tpr, "fpr": test.fpr})
+
+
 # ---------------------------------------------------------------- the model card
 
 @dataclass
