@@ -123,7 +123,9 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs) -> str:
     lines += ["", "ART's MIFace follows the gradient of the target class's logit (its `class_gradient`), one backward pass per "
               "distinct label per step; the kit runs one batched pass for all 40. Speed-up, same algorithm and start: "
               + ", ".join(f"**{art[k] / kit[k]:.0f}x** ({k[:-1]})" for k in sorted(art))
-              + f"; the kit's default attack against ART from a grey start: **{art['logit ascent, grey start)'] / default:.0f}x**.", ""]
+              + f"; the kit's default attack against ART as ART starts by default (zeros, i.e. black): "
+              f"**{art['logit ascent, black start)'] / default:.0f}x**, and against ART from a grey start: "
+              f"**{art['logit ascent, grey start)'] / default:.0f}x**.", ""]
     seconds, v, queries, gflop = black
     lines += [f"## Black-box MI-FACE, 40 identities x {queries // 40:,} queries (full probabilities)", "",
               "| wall time | compute floor (forward passes at the measured rate) | ratio | lineup | correlation top-1 | evaluator top-1 |",
@@ -132,7 +134,8 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs) -> str:
               f"{pct(v.correlation_top1)} | {pct(v.evaluator_top1)} |", ""]
     if labs:
         lines += ["## Every lab on one CPU", "",
-                  "Cold: empty cache (models trained, attacks measured). Warm: the same notebook again with the cache "
+                  "Cold: empty cache (models trained, attacks measured), labs run in order so a later lab reuses the models "
+                  "an earlier one trained, as in a class. Warm: the same notebook again with the cache "
                   "(what a learner sees after `python -m lab_helpers prepare`). Peak memory is the kernel's own high-water mark "
                   "(Binder allows 2 GB).", "",
                   "| notebook | cold: seconds | cold: peak MB | warm: seconds | warm: peak MB |", "|---|---|---|---|---|"]
