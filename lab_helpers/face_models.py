@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -46,6 +47,17 @@ class FaceModelSpec:
         """A short name for the cache file."""
         digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
         return f"{self.kind}-e{self.epochs}-wd{self.weight_decay:g}-{digest}"
+
+
+@contextmanager
+def one_thread():
+    """Train on one thread: results then do not depend on the machine's core count, so a class sees the same numbers."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def build_network(spec: FaceModelSpec) -> nn.Module:
@@ -93,10 +105,11 @@ def fit_network(spec: FaceModelSpec, faces: FaceData, progress: bool = True) -> 
     net = build_network(spec)
     x, y = torch.tensor(faces.X_train), torch.tensor(faces.y_train)
     opt = torch.optim.Adam(net.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
-    for _ in tqdm(range(spec.epochs), desc=f"training {spec.kind}", disable=not progress, leave=False):
-        opt.zero_grad()
-        F.cross_entropy(net(x), y).backward()
-        opt.step()
+    with one_thread():
+        for _ in tqdm(range(spec.epochs), desc=f"training {spec.kind}", disable=not progress, leave=False):
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
     return net.eval()
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import FaceData, split_per_person
+from .face_models import one_thread
 from .paths import cache_dir
 
 if TYPE_CHECKING:
@@ -107,14 +108,15 @@ def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: 
         g = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
         xt, yt = x[train_idx], y[train_idx]
-        for _ in tqdm(range(epochs), desc="training the evaluator", disable=not progress, leave=False):
-            net.train()
-            order = torch.randperm(len(xt), generator=g)
-            for b in range(0, len(xt), 35):
-                batch = order[b:b + 35]
-                opt.zero_grad()
-                F.cross_entropy(net(augment(xt[batch], g)), yt[batch]).backward()
-                opt.step()
+        with one_thread():
+            for _ in tqdm(range(epochs), desc="training the evaluator", disable=not progress, leave=False):
+                net.train()
+                order = torch.randperm(len(xt), generator=g)
+                for b in range(0, len(xt), 35):
+                    batch = order[b:b + 35]
+                    opt.zero_grad()
+                    F.cross_entropy(net(augment(xt[batch], g)), yt[batch]).backward()
+                    opt.step()
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), path)
     net.eval()

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import FaceData
+from .face_models import one_thread
 from .membership import MembershipTest, best_threshold_test, true_label_confidence
 from .paths import cache_dir
 
@@ -162,7 +163,7 @@ def train_private_network(net: nn.Module, faces: FaceData, spec: DPSpec,
     loader = DataLoader(data, batch_size=spec.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(spec.seed))
     optimiser, model, engine = torch.optim.Adam(net.parameters(), lr=spec.learning_rate), net, None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():  # one thread: the same numbers on every machine
         warnings.simplefilter("ignore")  # Opacus warns that its teaching-grade random numbers are not secure_mode
         if private:
             engine = PrivacyEngine(accountant="rdp")
