@@ -97,16 +97,20 @@ def test_control_panel_answers_in_the_browser(browser, jupyter_lab, artifacts):
     label_only = page.locator(".lab-policy button:has-text('label only')")
     label_only.wait_for(timeout=600_000)  # the first run measures every setting; later runs load the cache
     label_only.scroll_into_view_if_needed()
-    lineup, picture = page.locator(".bb-lineup"), page.locator("img.bb-picture")
+    picture = page.locator("img.bb-picture")
     page.wait_for_function("() => document.querySelector('img.bb-picture')?.src?.length > 0")
-    before_text, before_src = lineup.inner_text(), picture.get_attribute("src")
+    page.wait_for_function("() => /\\d/.test(document.querySelector('.bb-lineup')?.innerText || '')")  # rendered
+    before_text = page.evaluate("() => document.querySelector('.bb-lineup').innerText")
+    before_src = picture.get_attribute("src")
     page.screenshot(path=str(shots / "lab04-full-probabilities.png"))
     label_only.click()
-    page.wait_for_function("t => document.querySelector('.bb-lineup').innerText !== t", arg=before_text)
+    # the HTML widget re-renders: wait until it shows a number again, and a different one
+    page.wait_for_function("t => { const e = document.querySelector('.bb-lineup'); "
+                           "return e && /\\d/.test(e.innerText) && e.innerText !== t; }", arg=before_text)
     page.wait_for_function("s => document.querySelector('img.bb-picture').src !== s", arg=before_src)
     page.screenshot(path=str(shots / "lab04-label-only.png"))
-    after = lineup.inner_text()
-    assert after != before_text and int(after.split()[0]) < int(before_text.split()[0])
+    after = page.evaluate("() => document.querySelector('.bb-lineup').innerText")
+    assert after != before_text and int(after.split()[0]) < int(before_text.split()[0]), (before_text, after)
     assert page.locator("text=Setting: label only").count() >= 1
     page.close()
 
