@@ -45,3 +45,19 @@ def artifacts() -> Path:
     """A git-ignored folder for executed notebooks and measurements."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def people():
+    """The synthetic patients of labs 01-02 (healthcare framing, seeded)."""
+    from lab_helpers.synthetic import load_people
+
+    return load_people()
+
+
+@pytest.fixture(scope="session")
+def patient_models(people):
+    """Lab 01's overfit and regularised forests on the patients (trained once per test run)."""
+    from lab_helpers.tabular_models import train_overfit_and_regularised
+
+    return train_overfit_and_regularised(people, seed=0)

@@ -8,23 +8,12 @@ import pytest
 from lab_helpers.checks import check_regularisation_choice, placeholder
 from lab_helpers.membership import (best_threshold_test, member_confidences, membership_advantage, threshold_test,
                                     true_label_confidence)
-from lab_helpers.synthetic import load_people
-from lab_helpers.tabular_models import OVERFIT_LEAF, make_forest, regularisation_sweep, train_overfit_and_regularised
+from lab_helpers.tabular_models import OVERFIT_LEAF, make_forest, regularisation_sweep
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load_people()
-
-
-@pytest.fixture(scope="module")
-def models(data):
-    return train_overfit_and_regularised(data, seed=0)
-
-
-@pytest.fixture(scope="module")
-def sweep(data):
-    return regularisation_sweep(data, seed=0)
+def sweep(people):
+    return regularisation_sweep(people, seed=0)
 
 
 def test_threshold_test_counts_rates():
@@ -40,9 +29,9 @@ def test_best_threshold_perfect_and_useless():
     assert best_threshold_test(same, same).advantage == 0.0
 
 
-def test_confidence_needs_one_label_per_record(data, models):
+def test_confidence_needs_one_label_per_record(people, patient_models):
     with pytest.raises(ValueError, match="one label per record"):
-        true_label_confidence(models["overfit"].model, data.X_test.iloc[:5], data.y_test[:4])
+        true_label_confidence(patient_models["overfit"].model, people.X_test.iloc[:5], people.y_test[:4])
 
 
 def test_bad_leaf_size_is_refused_clearly():
@@ -50,23 +39,23 @@ def test_bad_leaf_size_is_refused_clearly():
         make_forest(["sex"], min_samples_leaf=0)
 
 
-def test_overfit_memorises_and_regularised_pays_a_few_points(models):
-    overfit, regularised = models["overfit"], models["regularised"]
+def test_overfit_memorises_and_regularised_pays_a_few_points(patient_models):
+    overfit, regularised = patient_models["overfit"], patient_models["regularised"]
     assert overfit.train_accuracy == 1.0  # lab 01: "right about every patient it trained on"
     assert 0.6 < overfit.test_accuracy < 0.72 and overfit.gap > 0.25
     assert regularised.gap < 0.12
     assert 0.01 <= overfit.test_accuracy - regularised.test_accuracy <= 0.06  # "a few points"
 
 
-def test_members_get_more_confidence_only_from_the_overfit_model(data, models):
-    gaps = {name: np.subtract(*[c.mean() for c in member_confidences(m.model, data)]) for name, m in models.items()}
+def test_members_get_more_confidence_only_from_the_overfit_model(people, patient_models):
+    gaps = {name: np.subtract(*[c.mean() for c in member_confidences(m.model, people)]) for name, m in patient_models.items()}
     assert gaps["overfit"] > 0.2
     assert abs(gaps["regularised"]) < 0.06  # "the two histograms nearly coincide"
 
 
-def test_membership_advantage_is_larger_for_the_overfit_model(data, models):
-    overfit = membership_advantage(models["overfit"].model, data).advantage
-    regularised = membership_advantage(models["regularised"].model, data).advantage
+def test_membership_advantage_is_larger_for_the_overfit_model(people, patient_models):
+    overfit = membership_advantage(patient_models["overfit"].model, people).advantage
+    regularised = membership_advantage(patient_models["regularised"].model, people).advantage
     assert 0.5 < overfit < 0.8
     assert 0.03 < regularised < 0.2
     assert overfit > 3 * regularised

@@ -10,25 +10,13 @@ from lab_helpers.defences import POLICIES
 from lab_helpers.probing import (OUTPUTS, attack_result, attack_table, attribute_inference, candidate_table,
                                  changed_values, infer_sensitive, make_api, pick_best, probability_shift, probe_person,
                                  score_candidates, sensitivity_table)
-from lab_helpers.synthetic import load_people
-from lab_helpers.tabular_models import train_overfit_and_regularised
 
 FULL, R2, R1, TOP, LABEL = (p.describe() for p in OUTPUTS)
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load_people()
-
-
-@pytest.fixture(scope="module")
-def models(data):
-    return train_overfit_and_regularised(data, seed=0)
-
-
-@pytest.fixture(scope="module")
-def results(data, models):
-    return attack_table(models, data)
+def results(people, patient_models):
+    return attack_table(patient_models, people)
 
 
 def constant_model(frame: pd.DataFrame) -> np.ndarray:
@@ -40,28 +28,28 @@ class Constant:
     predict_proba = staticmethod(constant_model)
 
 
-def test_api_bad_input_names_what_is_valid(data, models):
-    model = models["overfit"].model
+def test_api_bad_input_names_what_is_valid(people, patient_models):
+    model = patient_models["overfit"].model
     with pytest.raises(ValueError) as info:
-        make_api(model, data, "confidences")
+        make_api(model, people, "confidences")
     assert all(name in str(info.value) for name in POLICIES)
     with pytest.raises(ValueError, match="rounding level"):
-        make_api(model, data, "rounded", decimals=-1)
-    record = data.frame[data.features].iloc[0].to_dict()
+        make_api(model, people, "rounded", decimals=-1)
+    record = people.frame[people.features].iloc[0].to_dict()
     del record["weight_kg"], record["sex"]
     with pytest.raises(ValueError, match=r"missing column\(s\) \['weight_kg', 'sex'\]"):
-        make_api(model, data).query(record)
+        make_api(model, people).query(record)
 
 
-def test_api_granularities_and_query_count(data, models):
-    record = data.frame[data.features].iloc[:3]
-    seen = {p.kind + str(p.decimals): make_api(models["overfit"].model, data, p).query(record) for p in OUTPUTS}
+def test_api_granularities_and_query_count(people, patient_models):
+    record = people.frame[people.features].iloc[:3]
+    seen = {p.kind + str(p.decimals): make_api(patient_models["overfit"].model, people, p).query(record) for p in OUTPUTS}
     full = seen["probabilities2"]
     assert np.allclose(full.sum(axis=1), 1)
     assert np.allclose(seen["rounded1"], np.round(full, 1))
     assert ((seen["label_score2"] > 0).sum(axis=1) == 1).all()
     assert set(np.unique(seen["label2"])) <= {0.0, 1.0}
-    api = make_api(models["overfit"].model, data)
+    api = make_api(patient_models["overfit"].model, people)
     api.query(record)
     api.query(record.iloc[0].to_dict())
     assert api.queries == 4
@@ -73,25 +61,25 @@ def test_probability_shift_runs_from_0_to_1():
     assert probability_shift([0.5, 0.5], [0.7, 0.3]) == pytest.approx(0.2)
 
 
-def test_changed_values_stay_in_range(data):
-    assert changed_values(data, "vkorc1_genotype", "AG") == ["GG", "AA"]
-    assert changed_values(data, "age", 20) == [18, 35]  # one sd (15 years) down is clipped at 18
-    assert changed_values(data, "age", 90) == [75]  # one sd up stays at 90: no change, so no probe
-    assert changed_values(data, "weight_kg", 70.0) == [54.0, 86.0]
+def test_changed_values_stay_in_range(people):
+    assert changed_values(people, "vkorc1_genotype", "AG") == ["GG", "AA"]
+    assert changed_values(people, "age", 20) == [18, 35]  # one sd (15 years) down is clipped at 18
+    assert changed_values(people, "age", 90) == [75]  # one sd up stays at 90: no change, so no probe
+    assert changed_values(people, "weight_kg", 70.0) == [54.0, 86.0]
     with pytest.raises(KeyError, match="not an input column"):
-        changed_values(data, "dose_band", "low")
+        changed_values(people, "dose_band", "low")
 
 
-def test_probe_person_counts_one_query_per_changed_record_plus_baseline(data, models):
-    api = make_api(models["overfit"].model, data)
-    table = probe_person(api, data, data.frame.iloc[data.train_idx[0]])
+def test_probe_person_counts_one_query_per_changed_record_plus_baseline(people, patient_models):
+    api = make_api(patient_models["overfit"].model, people)
+    table = probe_person(api, people, people.frame.iloc[people.train_idx[0]])
     assert api.queries == len(table) + 1
     assert table["shift"].between(0, 1).all()
 
 
-def test_sensitivity_table_finds_the_genotype_and_counts_queries(data, models):
-    api = make_api(models["overfit"].model, data)
-    table = sensitivity_table(api, data, data.frame.iloc[data.train_idx[:300]])
+def test_sensitivity_table_finds_the_genotype_and_counts_queries(people, patient_models):
+    api = make_api(patient_models["overfit"].model, people)
+    table = sensitivity_table(api, people, people.frame.iloc[people.train_idx[:300]])
     assert table.iloc[0]["attribute"] == "vkorc1_genotype"  # lab 02: "the model leans hardest on the genotype"
     assert table.iloc[0]["mean_shift"] > 1.3 * table.iloc[1]["mean_shift"]
     assert table.attrs["queries"] == api.queries == 300 + table["queries"].sum()
@@ -104,24 +92,24 @@ def test_scoring_and_ties_go_to_the_more_common_value():
     assert pick_best(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), prior).tolist() == [1, 1, 2]
 
 
-def test_a_model_that_reveals_nothing_gives_exactly_the_prior_baseline(data):
-    api = make_api(Constant(), data)
-    result = attribute_inference(api, data, "members", n_people=400)
+def test_a_model_that_reveals_nothing_gives_exactly_the_prior_baseline(people):
+    api = make_api(Constant(), people)
+    result = attribute_inference(api, people, "members", n_people=400)
     assert result.accuracy == result.baseline and result.margin == 0
     assert result.queries == api.queries == 3 * 400
 
 
-def test_the_attacker_never_sees_the_sensitive_column(data, models):
-    known = data.frame[data.features].iloc[:5]
+def test_the_attacker_never_sees_the_sensitive_column(people, patient_models):
+    known = people.frame[people.features].iloc[:5]
     with pytest.raises(ValueError, match="must not know 'vkorc1_genotype'"):
-        infer_sensitive(make_api(models["overfit"].model, data), known, data.labels(np.arange(5)), data.sensitive, data.prior)
+        infer_sensitive(make_api(patient_models["overfit"].model, people), known, people.labels(np.arange(5)), people.sensitive, people.prior)
 
 
-def test_a_scoring_step_of_the_wrong_shape_is_explained(data, models):
+def test_a_scoring_step_of_the_wrong_shape_is_explained(people, patient_models):
     with pytest.raises(ValueError, match="one score per person and candidate value"):
-        attribute_inference(make_api(models["overfit"].model, data), data, n_people=10, score_fn=lambda s, p: s[:, 0])
+        attribute_inference(make_api(patient_models["overfit"].model, people), people, n_people=10, score_fn=lambda s, p: s[:, 0])
     with pytest.raises(ValueError, match="Valid groups: members, non-members"):
-        attribute_inference(make_api(models["overfit"].model, data), data, "everyone")
+        attribute_inference(make_api(patient_models["overfit"].model, people), people, "everyone")
 
 
 def test_overfit_full_probabilities_on_members_clearly_beats_the_prior(results):
@@ -154,13 +142,13 @@ def test_regularisation_shrinks_the_margin_and_closes_the_member_gap(results):
     assert abs(regularised - attack_result(results, "regularised", FULL, "non-members")) < 0.06  # "about equally"
 
 
-def test_every_attack_spends_one_query_per_candidate_per_person(results, data):
-    assert (results["queries"] == 3 * len(data.train_idx)).all()
+def test_every_attack_spends_one_query_per_candidate_per_person(results, people):
+    assert (results["queries"] == 3 * len(people.train_idx)).all()
     assert len(results) == 2 * len(OUTPUTS) * 2
 
 
-def test_candidate_table_and_result_lookup_explain_themselves(data, models, results):
-    table = candidate_table(make_api(models["overfit"].model, data), data, data.train_idx[:4])
+def test_candidate_table_and_result_lookup_explain_themselves(people, patient_models, results):
+    table = candidate_table(make_api(patient_models["overfit"].model, people), people, people.train_idx[:4])
     assert list(table.columns) == ["known dose_band", "answer if GG", "answer if AG", "answer if AA",
                                    "true vkorc1_genotype (hidden)"]
     with pytest.raises(KeyError, match="Models: \\['overfit', 'regularised'\\]"):
