@@ -56,7 +56,7 @@ def best_of(runs: int, attack) -> tuple:
 def white_box_rows(faces, model, evaluator, iterations: int, runs: int = 2) -> list[tuple]:
     """(name, seconds, verdict) for ART and the kit on the same model and number of iterations (best of `runs`)."""
     from lab_helpers.judges import judge
-    from lab_helpers.mi_face import invert_white_box
+    from lab_helpers.attacks import invert_white_box
 
     def kit(**kw):
         return lambda: (lambda r: (r.images, r.seconds))(invert_white_box(model, PEOPLE, iterations=iterations, progress=False, **kw))
@@ -74,9 +74,9 @@ def white_box_rows(faces, model, evaluator, iterations: int, runs: int = 2) -> l
 
 def black_box_row(faces, model, evaluator, queries: int = 10_000) -> tuple:
     """Wall time of 40 identities x `queries` through ModelAPI, its verdict, and the forward passes' compute floor."""
-    from lab_helpers.api import ModelAPI
+    from lab_helpers.service import ModelAPI
     from lab_helpers.judges import judge
-    from lab_helpers.mi_face import invert_black_box
+    from lab_helpers.attacks import invert_black_box
 
     api = ModelAPI(model.predict_proba, "probabilities", input_size=4096)
     rec = invert_black_box(api, PEOPLE, queries_per_identity=queries, progress=False)
@@ -88,7 +88,7 @@ def lab_rows() -> list[tuple]:
     """(notebook, cold seconds, cold peak MB, warm seconds, warm peak MB) for every solution notebook."""
     from tqdm.auto import tqdm
 
-    from lab_helpers.notebooks import execute_notebook
+    from lab_helpers.kit import execute_notebook
 
     rows = []
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cwd:
@@ -156,8 +156,8 @@ def main() -> None:
         print(f"warning: {cpus} cores usable; run under `taskset -c 0` to measure on one CPU")
     torch.set_num_threads(cpus)
 
-    from lab_helpers import load_faces
-    from lab_helpers.face_models import train_face_model
+    from lab_helpers.data import load_faces
+    from lab_helpers.targets import train_face_model
     from lab_helpers.judges import train_evaluator
 
     faces = load_faces()

@@ -1,6 +1,6 @@
 """Entry point for `python -m lab_helpers`."""
 import sys
 
-from .cli import main
+from .kit.cli import main
 
 sys.exit(main())

@@ -23,7 +23,7 @@ pytest_plugins = ["pytester"]
 
 
 def pytest_collection_modifyitems(items):
-    from lab_helpers.notebooks import KERNEL_STALL_ERRORS
+    from lab_helpers.kit import KERNEL_STALL_ERRORS
 
     for item in items:
         if item.get_closest_marker("notebook"):
@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def faces():
     """The face data with the kit's default split (loaded once)."""
-    from lab_helpers import load_faces
+    from lab_helpers.data import load_faces
 
     return load_faces(seed=0)
 
@@ -50,7 +50,7 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def people():
     """The synthetic patients of labs 01-02 (healthcare framing, seeded)."""
-    from lab_helpers.synthetic import load_people
+    from lab_helpers.data import load_people
 
     return load_people()
 
@@ -58,6 +58,6 @@ def people():
 @pytest.fixture(scope="session")
 def patient_models(people):
     """Lab 01's overfit and regularised forests on the patients (trained once per test run)."""
-    from lab_helpers.tabular_models import train_overfit_and_regularised
+    from lab_helpers.targets import train_overfit_and_regularised
 
     return train_overfit_and_regularised(people, seed=0)

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from lab_helpers.access_policy import (DAY, ROLES, AccessPolicy, RateLimit, Role, SimulatedClock, TokenBucket,
-                                       hash_secret)
+from lab_helpers.defences import DAY, ROLES, AccessPolicy, RateLimit, Role, SimulatedClock, TokenBucket
+from lab_helpers.defences.access import hash_secret
 from lab_helpers.defences import OutputPolicy
-from lab_helpers.monitoring import Dashboard, simulate_dashboard
+from lab_helpers.service import Dashboard, simulate_dashboard
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab_helpers.api import ModelAPI
+from lab_helpers.service import ModelAPI
 from lab_helpers.defences import POLICIES, OutputPolicy, add_noise, label_only, round_scores, top_k_scores
 
 P = np.array([[0.55, 0.3, 0.1, 0.05], [0.1, 0.2, 0.3, 0.4]])

@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_helpers.notebooks import (CODE_PROMPT, DEFAULT_STUB, MARKDOWN_PROMPT, LabBuildError, build_labs,
-                                   error_outputs, learner_source, make_learner_notebook)
+from lab_helpers.kit import CODE_PROMPT, DEFAULT_STUB, MARKDOWN_PROMPT, LabBuildError, build_labs, error_outputs
+from lab_helpers.kit.notebooks import learner_source, make_learner_notebook
 
 KIT = Path(__file__).resolve().parent.parent
 

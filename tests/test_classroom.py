@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_helpers.present import DASHBOARDS, dashboard_path, start_presentation
+from lab_helpers.kit import DASHBOARDS, dashboard_path, start_presentation
 
 KIT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def test_dashboards_are_committed_without_outputs(path):
 
 
 def test_prepare_runs_notebooks_and_reports_failures(tmp_path, capsys):
-    from lab_helpers.prepare import prepare_classroom
+    from lab_helpers.kit import prepare_classroom
 
     good = tmp_path / "good.ipynb"
     bad = tmp_path / "bad.ipynb"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from lab_helpers.notebooks import reset_lab
+from lab_helpers.kit import reset_lab
 
 KIT = Path(__file__).resolve().parent.parent
 

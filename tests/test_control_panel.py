@@ -1,20 +1,19 @@
 """Lab 04's control panel: the handler at every setting, attack numbers in ranges, speed, and the widget wiring."""
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 
-from lab_helpers.control_panel import (SETTINGS, PanelView, acceptable_settings, find_setting, show_control_panel,
-                                       honest_user_utility, panel_view, parameter_values, prepare_panel, setting_key)
+from lab_helpers.ui import SETTINGS, PanelView, acceptable_settings, find_setting, show_control_panel, panel_view, prepare_panel
+from lab_helpers.ui.control_panel import honest_user_utility, parameter_values, setting_key
 
 
 @pytest.fixture(scope="module")
 def panel(faces):
-    from lab_helpers import load_people, train_evaluator, train_face_model
-    from lab_helpers.tabular_models import train_overfit_and_regularised
+    from lab_helpers.data import load_people
+    from lab_helpers.judges import train_evaluator
+    from lab_helpers.targets import train_face_model
+    from lab_helpers.targets import train_overfit_and_regularised
 
     people = load_people("healthcare")
     return prepare_panel(train_face_model(faces, "softmax", progress=False), faces, train_evaluator(faces, progress=False),
@@ -56,17 +55,27 @@ def test_attribute_inference_survives_label_only_on_the_overfit_model(panel):
     assert label["accuracy"] - label["baseline"] >= 0.2
 
 
-def test_a_slider_move_answers_in_well_under_0_3_s(panel):
+def test_a_slider_move_only_looks_up_cached_results(panel, monkeypatch):
+    """Moving the controls never attacks, judges or trains: everything expensive was measured once and cached."""
+    import lab_helpers.attacks.mi_face as mi_face
+    import lab_helpers.judges.reconstructions as reconstructions
+    import lab_helpers.ui.control_panel as control_panel
+
+    def expensive(*args, **kwargs):
+        raise AssertionError("a slider move ran an attack or a measurement")
+
+    for module, name in ((control_panel, "measure_setting"), (control_panel, "prepare_panel"),
+                         (mi_face, "invert_black_box"), (mi_face, "invert_white_box"), (reconstructions, "judge")):
+        monkeypatch.setattr(module, name, expensive)
     cp = show_control_panel(panel)
-    times = []
-    for policy in SETTINGS * 3:
+    seen = set()
+    for policy in SETTINGS:
         kind, value = setting_key(policy)
-        started = time.perf_counter()
         cp.policy.value = kind
         if value is not None:
             cp.knob.value = value
-        times.append(time.perf_counter() - started)
-    assert statistics.median(times) <= 0.3, times
+        seen.add(cp.title.value)
+    assert len(seen) == len(SETTINGS)  # every setting was shown, from the cache (its speed: benchmarks/)
 
 
 def test_widget_shows_what_the_handler_says(panel):
@@ -88,7 +97,7 @@ def test_unknown_setting_lists_the_valid_ones():
 
 
 def test_exercise_answer_and_self_check(panel, capsys):
-    from lab_helpers.checks import check_output_choice
+    from lab_helpers.ui import check_output_choice
 
     good = acceptable_settings(panel)
     assert good and ("probabilities", None) not in good

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from lab_helpers.checks import check_privacy_review, check_release_fix
+from lab_helpers.ui import check_privacy_review, check_release_fix
 from lab_helpers.defences import OutputPolicy
-from lab_helpers.face_models import train_face_model
-from lab_helpers.governance import (MEASURES, PRIVACY_REVIEW, REVIEW_FACTS, Approval, Audience, Candidate, Measurement,
-                                    ModelCard, measure, measures_for, model_card, more_detailed, percent, release_gate,
-                                    review_privacy)
-from lab_helpers.synthetic import load_people
-from lab_helpers.tabular_models import train_tabular_model
+from lab_helpers.targets import train_face_model
+from lab_helpers.governance.card import MEASURES, measure
+from lab_helpers.governance import PRIVACY_REVIEW, REVIEW_FACTS, Approval, Audience, Candidate, Measurement, ModelCard, measures_for, model_card, percent, release_gate, review_privacy
+from lab_helpers.governance.gate import more_detailed
+from lab_helpers.data import load_people
+from lab_helpers.targets import train_tabular_model
 
 SOLUTION_REVIEW = {key: (status, "evidence: " + fact) for key, (fact, status) in REVIEW_FACTS.items()}
 
@@ -186,7 +186,7 @@ def test_release_fix_self_check(dosing_card, patients, capsys):
 
 
 def test_a_measure_can_skip_candidates_it_does_not_apply_to(patients, dosing_card):
-    from lab_helpers.synthetic import PeopleData
+    from lab_helpers.data import PeopleData
 
     class WithoutGenotype(PeopleData):  # data minimisation: the model never sees the sensitive attribute
         @property

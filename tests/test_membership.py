@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab_helpers.checks import check_regularisation_choice, placeholder
-from lab_helpers.membership import (best_threshold_test, member_confidences, membership_advantage, threshold_test,
-                                    true_label_confidence)
-from lab_helpers.tabular_models import OVERFIT_LEAF, make_forest, regularisation_sweep
+from lab_helpers.ui import check_regularisation_choice, placeholder
+from lab_helpers.attacks import best_threshold_test, member_confidences, membership_advantage, threshold_test, true_label_confidence
+from lab_helpers.evaluation import leaf_size_sweep
+from lab_helpers.targets import OVERFIT_LEAF, make_forest
 
 
 @pytest.fixture(scope="module")
 def sweep(people):
-    return regularisation_sweep(people, seed=0)
+    return leaf_size_sweep(people, seed=0)
 
 
 def test_threshold_test_counts_rates():

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab_helpers.minimisation import (hunt_precision, minimisation_table, minimise, posterior_through_proxy,
-                                      proxy_reliance, proxy_shares, rarest_value, train_variants, variants)
-from lab_helpers.synthetic import load_people
+from lab_helpers.evaluation import hunt_precision, minimisation_table, posterior_through_proxy, proxy_reliance
+from lab_helpers.defences import minimise, proxy_shares, train_variants
+from lab_helpers.evaluation.minimisation import rarest_value
+from lab_helpers.defences.minimisation import variants
+from lab_helpers.data import load_people
 
 
 @pytest.fixture(scope="module")

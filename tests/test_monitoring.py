@@ -7,15 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab_helpers.api import ModelAPI
-from lab_helpers.audit import keyed_digest
-from lab_helpers.face_models import train_face_model
-from lab_helpers.mi_face import invert_black_box
-from lab_helpers.monitoring import (Detector, camera_frames, clinician_user, dashboard_user, detection_summary,
-                                    first_flag, ordinary_traffic, role_of, sketch_images, sketch_records, thumbnails)
-from lab_helpers.probing import attribute_inference, make_api
-from lab_helpers.synthetic import load_people
-from lab_helpers.tabular_models import train_tabular_model
+from lab_helpers.service import ModelAPI
+from lab_helpers.defences import keyed_digest
+from lab_helpers.targets import train_face_model
+from lab_helpers.attacks import invert_black_box
+from lab_helpers.defences import Detector, detection_summary, first_flag, sketch_images, sketch_records
+from lab_helpers.service import camera_frames, clinician_user, dashboard_user, ordinary_traffic, role_of
+from lab_helpers.defences.monitoring import thumbnails
+from lab_helpers.attacks import attribute_inference, make_api
+from lab_helpers.data import load_people
+from lab_helpers.targets import train_tabular_model
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +174,8 @@ def test_notebook_day_of_ordinary_traffic_raises_no_alert(faces, people):
 
 
 def test_self_checks_for_the_two_exercises(capsys):
-    from lab_helpers.access_policy import RateLimit
-    from lab_helpers.checks import check_detection_rule, check_rate_limit, placeholder
+    from lab_helpers.defences import RateLimit
+    from lab_helpers.ui import check_detection_rule, check_rate_limit, placeholder
 
     attack = pd.DataFrame({"id": range(10), "time": np.arange(10.0), "key_id": ["m"] * 10, "status": 200,
                            "endpoint": "predict", "n_inputs": 100, "output": "probabilities"})

@@ -5,7 +5,7 @@ import pytest
 
 TEST_FILE = '''
 import nbformat, pytest
-from lab_helpers.notebooks import KERNEL_STALL_ERRORS, execute_notebook
+from lab_helpers.kit import KERNEL_STALL_ERRORS, execute_notebook
 
 @pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS)
 def test_run(tmp_path):

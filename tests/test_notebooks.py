@@ -7,13 +7,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_helpers.notebooks import error_outputs, execute_notebook
+from lab_helpers.kit import error_outputs, execute_notebook
 
 KIT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(KIT.glob("solutions/*.ipynb")) + sorted(KIT.glob("labs/*.ipynb"))
 CELL_TIMEOUT = 240  # seconds for one cell; a stalled kernel fails here and the test is retried
-MAX_SECONDS = 180  # a notebook must run in about two minutes on one CPU
-MAX_PEAK_MB = 1536  # Binder gives 2 GB; a lab stays under 1.5 GB
+MAX_PEAK_MB = 1536  # Binder gives 2 GB; a lab stays under 1.5 GB (run time is a budget in benchmarks/, not a test)
 
 
 @pytest.mark.notebook
@@ -29,7 +28,6 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path, artifacts: Path):
     record.write_text(json.dumps(runs, indent=1, sort_keys=True))
 
     assert error_outputs(run.notebook) == []
-    assert run.seconds < MAX_SECONDS, f"{path.name} took {run.seconds:.0f} s"
     assert run.peak_mb < MAX_PEAK_MB, f"{path.name} peaked at {run.peak_mb:.0f} MB"
 
 

@@ -5,11 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab_helpers.checks import check_candidate_scoring, placeholder
+from lab_helpers.ui import check_candidate_scoring, placeholder
 from lab_helpers.defences import POLICIES
-from lab_helpers.probing import (OUTPUTS, attack_result, attack_table, attribute_inference, candidate_table,
-                                 changed_values, infer_sensitive, make_api, pick_best, probability_shift, probe_person,
-                                 score_candidates, sensitivity_table)
+from lab_helpers.attacks import OUTPUTS, attack_result, attack_table, attribute_inference, candidate_table, make_api, pick_best, probability_shift, probe_person, score_candidates, sensitivity_table
+from lab_helpers.attacks.probing import changed_values, infer_sensitive
 
 FULL, R2, R1, TOP, LABEL = (p.describe() for p in OUTPUTS)
 

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from lab_helpers.progress import (Progress, load_progress, progress_by_topic, progress_path, progress_summary,
-                                  record_answer, record_session, save_progress)
-from lab_helpers.quiz import load_questions
+from lab_helpers.exam import Progress, load_progress, progress_by_topic, progress_path, progress_summary, record_answer, record_session
+from lab_helpers.exam.progress import save_progress
+from lab_helpers.exam import load_questions
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab_helpers.quiz import (FORMATS, LAB_NOTEBOOKS, check_question, choice_order, declared_choices, display_order,
-                              filter_by_topic, grade_question, load_concepts, load_questions, match_choices,
-                              parse_answer, pick_questions, question_concepts, question_files, question_text,
-                              resolve_tag, review_list, score_by_topic)
+from lab_helpers.exam import FORMATS, LAB_NOTEBOOKS, check_question, choice_order, declared_choices, display_order, grade_question, load_questions, match_choices, parse_answer, pick_questions, question_text
+from lab_helpers.exam.bank import filter_by_topic, load_concepts, question_concepts, question_files, resolve_tag, review_list, score_by_topic
 
 KIT = Path(__file__).resolve().parent.parent
 QUESTIONS = load_questions()

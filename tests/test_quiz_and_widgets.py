@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lab_helpers.quiz import (THREATS, check_question, drill_score, grade_card, grade_question, load_questions,
-                             load_threat_cards)
-from lab_helpers.progress import load_progress
-from lab_helpers.quiz import mock_exam_questions, question_topics, topic_titles
-from lab_helpers.widgets import QuizQuestion, mock_exam, quick_check, show_quiz, sorting_drill
+from lab_helpers.exam import THREATS, check_question, drill_score, grade_card, grade_question, load_questions, load_threat_cards
+from lab_helpers.exam import load_progress
+from lab_helpers.exam import mock_exam_questions, question_topics, topic_titles
+from lab_helpers.ui import QuizQuestion, mock_exam, quick_check, show_quiz, sorting_drill
 
 CARDS = load_threat_cards()
 QUESTIONS = load_questions()

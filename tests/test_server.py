@@ -19,18 +19,18 @@ import httpx
 import numpy as np
 import pytest
 
-from lab_helpers.access_policy import AccessPolicy, RateLimit, Role, SimulatedClock
-from lab_helpers.api import ModelAPI
-from lab_helpers.audit import read_alerts, read_requests
+from lab_helpers.defences import AccessPolicy, RateLimit, Role, SimulatedClock
+from lab_helpers.service import ModelAPI
+from lab_helpers.defences import read_alerts, read_requests
 from lab_helpers.defences import OutputPolicy
-from lab_helpers.face_models import train_face_model
-from lab_helpers.http_client import ApiError, HttpModelAPI, post_raw, run_until_refused
-from lab_helpers.mi_face import invert_black_box
-from lab_helpers.monitoring import scan_log
-from lab_helpers.probing import attribute_inference, make_api
-from lab_helpers.serving import (MAX_BODY_BYTES, ModelService, face_endpoint, patient_endpoint, start_server)
-from lab_helpers.synthetic import load_people
-from lab_helpers.tabular_models import train_tabular_model
+from lab_helpers.targets import train_face_model
+from lab_helpers.service import ApiError, HttpModelAPI, post_raw, run_until_refused
+from lab_helpers.attacks import invert_black_box
+from lab_helpers.defences import scan_log
+from lab_helpers.attacks import attribute_inference, make_api
+from lab_helpers.service import MAX_BODY_BYTES, ModelService, face_endpoint, patient_endpoint, start_server
+from lab_helpers.data import load_people
+from lab_helpers.targets import train_tabular_model
 
 KIT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -267,11 +267,9 @@ def test_twenty_four_concurrent_clients_lose_no_request(models, faces, tmp_path)
                 statuses.append(r.status_code)
         return statuses
 
-    began = time.monotonic()
     with start_server(ModelService(models["served"], policy, path)) as server:
-        with ThreadPoolExecutor(max_workers=24) as pool:
+        with ThreadPoolExecutor(max_workers=24) as pool:  # bounded: map gives up after 60 s
             results = list(pool.map(client, keys.values(), timeout=60))
-    assert time.monotonic() - began < 60
     assert [s for r in results for s in r] == [200] * 24 * per_client
     log = read_requests(path)
     predicted = log[log["endpoint"] == "predict"]
@@ -377,7 +375,7 @@ def test_cli_serve_starts_answers_and_stops(tmp_path):
 def test_one_control_at_a_time_over_http(models, faces, people, tmp_path):
     """The notebook's claims, on a smaller budget: what each control does to the two attacks."""
     from lab_helpers.judges import lineup_accuracy
-    from lab_helpers.serving import run_scenario
+    from lab_helpers.service import run_scenario
 
     ids = np.array([2, 7])
 

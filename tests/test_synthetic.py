@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab_helpers.synthetic import (CREDIT, FRAMINGS, HEALTHCARE, data_card, hidden_score, load_people, make_people,
-                                   read_people, split_members, target_shares, write_dataset)
+from lab_helpers.data import CREDIT, FRAMINGS, HEALTHCARE, data_card, hidden_score, load_people, make_people, target_shares, write_dataset
+from lab_helpers.data.people import read_people, split_members
 
 KIT = Path(__file__).resolve().parent.parent
 

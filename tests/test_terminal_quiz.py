@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab_helpers.quiz import choice_order, display_order, load_questions, pick_questions, run_terminal_quiz, terminal_quiz
+from lab_helpers.exam import choice_order, display_order, load_questions, pick_questions, run_terminal_quiz, terminal_quiz
 
 KIT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,29 @@
+"""Each training-side defence at several settings, attacked and judged, with the model's accuracy beside."""
+
+from .minimisation import (
+    hunt_precision,
+    minimisation_table,
+    posterior_through_proxy,
+    proxy_reliance,
+    rarest_value,
+)
+from .tabular import leaf_size_sweep
+from .training import (
+    best_advantage,
+    epsilon_sweep,
+    face_membership,
+    regularisation_sweep,
+)
+
+__all__ = [
+    "best_advantage",
+    "epsilon_sweep",
+    "face_membership",
+    "leaf_size_sweep",
+    "hunt_precision",
+    "minimisation_table",
+    "posterior_through_proxy",
+    "proxy_reliance",
+    "rarest_value",
+    "regularisation_sweep",
+]

@@ -1,0 +1,579 @@
+"""Scenario cards and exam-style questions as data, and the plain functions that grade, pick and score them.
+
+The question bank lives in data/questions/*.json (schema: data/questions/README.md); the concepts it must
+cover, grouped in topics, in data/questions/concepts.json. Nothing here needs widgets: the notebook widgets
+(lab_helpers.ui) and the terminal quiz (`python -m lab_helpers quiz`) both call these functions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+from ..paths import data_dir
+
+THREATS = ("model inversion", "model extraction", "adversarial example", "data poisoning")
+FORMATS = ("single", "multiple", "ordering", "matching")
+STYLES = ("best-control",)  # a single-answer flavour: "which control is BEST for this scenario?"
+DIFFICULTIES = ("easy", "medium", "hard")
+OBJECTIVE = "CAS-005 1.5"
+CONCEPTS_FILE = "concepts.json"
+LAB_NOTEBOOKS = {
+    "00": "00_orientation.ipynb", "01": "01_overfit_vs_regularised.ipynb", "02": "02_confidence_probing.ipynb",
+    "03": "03_face_reconstruction.ipynb", "04": "04_defence_output_minimisation.ipynb",
+    "05": "05_defence_training.ipynb", "06": "06_defence_access_and_monitoring.ipynb",
+    "07": "07_governance_and_exam_review.ipynb",
+}
+NUMBER_WORDS = {"TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer and the explanation a learner reads (answered=False: nothing chosen yet)."""
+
+    correct: bool
+    message: str
+    answered: bool = True
+
+
+@lru_cache(maxsize=None)
+def _read_json(name: str) -> dict:
+    """A JSON file from the kit's data/ folder (read once)."""
+    return json.loads((data_dir() / name).read_text(encoding="utf-8"))
+
+
+def load_threat_cards() -> list[dict]:
+    """The sorting drill's scenario cards: id, scenario, answer (one of THREATS), explanation."""
+    return list(_read_json("threat_cards.json")["cards"])
+
+
+def threat_definitions() -> dict[str, str]:
+    """One-line definitions of the four threats the drill sorts into."""
+    return dict(_read_json("threat_cards.json")["threats"])
+
+
+# ---------------------------------------------------------------- the bank and its concepts
+
+def question_files() -> list[str]:
+    """The bank's files, lab files (labNN.json) first, then cross-lab files; concepts.json is not one."""
+    names = [p.name for p in (data_dir() / "questions").glob("*.json") if p.name != CONCEPTS_FILE]
+    return sorted(names, key=lambda n: (not n.startswith("lab"), n))
+
+
+def lab_number(lab: str | int) -> str:
+    """'3', 3 or '03' -> '03', or a clear error naming the labs."""
+    text = str(lab).strip()
+    if not text.isdigit() or text.zfill(2) not in LAB_NOTEBOOKS:
+        raise ValueError(f"There is no lab {lab!r}: labs are numbered {', '.join(LAB_NOTEBOOKS)}.")
+    return text.zfill(2)
+
+
+def load_questions(lab: str | int | None = None, topic: str | None = None) -> list[dict]:
+    """Exam-style questions from data/questions/, optionally one lab's ('00') and/or one topic or concept."""
+    questions = []
+    for name in question_files():
+        questions += _read_json(f"questions/{name}").get("questions", [])
+    if lab is not None:
+        questions = [q for q in questions if q["lab"] == str(lab).zfill(2)]
+    if topic is not None:
+        questions = filter_by_topic(questions, topic)
+    return questions
+
+
+def load_concepts() -> dict:
+    """The concepts the bank must cover and their topics: {'topics': [...], 'concepts': [...]}."""
+    return _read_json(f"questions/{CONCEPTS_FILE}")
+
+
+def topic_titles() -> dict[str, str]:
+    """Topic key -> title, e.g. 'why' -> 'why models leak'."""
+    return {t["key"]: t["title"] for t in load_concepts()["topics"]}
+
+
+@lru_cache(maxsize=None)
+def _tag_index() -> dict[str, tuple[str, str | None]]:
+    """Every valid tag (lower case) -> (topic key, concept name, or None for a topic-level tag)."""
+    index = {}
+    for topic in load_concepts()["topics"]:
+        index[topic["title"].lower()] = (topic["key"], None)
+        index[topic["key"].lower()] = (topic["key"], None)
+    for concept in load_concepts()["concepts"]:
+        for name in [concept["name"], *concept.get("aliases", [])]:
+            index[name.lower()] = (concept["topic"], concept["name"])
+    return index
+
+
+def resolve_tag(tag: str) -> tuple[str, str | None]:
+    """A concept tag as (topic key, canonical concept name or None); KeyError names where to look."""
+    try:
+        return _tag_index()[tag.strip().lower()]
+    except KeyError:
+        raise KeyError(f"Unknown concept tag {tag!r}: use a concept name, an alias or a topic title from "
+                       f"data/questions/{CONCEPTS_FILE} (topics: {', '.join(topic_titles().values())}).") from None
+
+
+def question_concepts(question: dict) -> set[str]:
+    """The canonical concepts a question covers (topic-level tags and unknown tags left out)."""
+    names = {_tag_index().get(t.strip().lower(), (None, None))[1] for t in question.get("concepts", [])}
+    return {n for n in names if n}
+
+
+def question_topics(question: dict) -> set[str]:
+    """The topic keys a question belongs to, through its concept tags."""
+    keys = {_tag_index().get(t.strip().lower(), (None, None))[0] for t in question.get("concepts", [])}
+    return {k for k in keys if k}
+
+
+def filter_by_topic(questions: list[dict], topic: str) -> list[dict]:
+    """Questions of one topic (key or title) or one concept (name or alias), e.g. 'defences' or 'GDPR'."""
+    try:
+        topic_key, concept = resolve_tag(topic)
+    except KeyError:
+        raise ValueError(f"Unknown topic {topic!r}. Topics: {', '.join(topic_titles())}; "
+                         "or name a concept, e.g. 'GDPR' or 'output minimisation'.") from None
+    if concept is None:
+        return [q for q in questions if topic_key in question_topics(q)]
+    return [q for q in questions if concept in question_concepts(q)]
+
+
+def declared_choices(question: dict) -> int | None:
+    """How many answers a multiple-answer stem asks for ('Choose TWO' -> 2); None for 'all that apply'."""
+    found = re.search(r"choose (TWO|THREE|FOUR|FIVE)\b", question["stem"], flags=re.IGNORECASE)
+    return NUMBER_WORDS[found.group(1).upper()] if found else None
+
+
+def check_question(question: dict) -> list[str]:
+    """Everything wrong with one question's data (an empty list when it is well formed)."""
+    problems = []
+    qid = question.get("id", "?")
+    for key in ("id", "lab", "objective", "difficulty", "format", "concepts", "stem"):
+        if not question.get(key):
+            problems.append(f"{qid}: missing {key!r}")
+    if problems:
+        return problems
+    if question["objective"] != OBJECTIVE:
+        problems.append(f"{qid}: objective must be {OBJECTIVE!r}")
+    if question["lab"] not in LAB_NOTEBOOKS:
+        problems.append(f"{qid}: lab must be one of {', '.join(LAB_NOTEBOOKS)}")
+    if question["difficulty"] not in DIFFICULTIES:
+        problems.append(f"{qid}: difficulty must be one of {', '.join(DIFFICULTIES)}")
+    if question.get("style") is not None and question["style"] not in STYLES:
+        problems.append(f"{qid}: style must be one of {', '.join(STYLES)}")
+    for tag in question["concepts"]:
+        try:
+            resolve_tag(tag)
+        except KeyError as exc:
+            problems.append(f"{qid}: {exc.args[0]}")
+    fmt = question["format"]
+    if fmt not in FORMATS:
+        return problems + [f"{qid}: format must be one of {', '.join(FORMATS)}"]
+    parts = {"single": "options", "multiple": "options", "ordering": "steps", "matching": "pairs"}[fmt]
+    entries = question.get(parts) or []
+    if len(entries) < 2:
+        return problems + [f"{qid}: a {fmt} question needs at least two {parts}"]
+    for entry in entries + question.get("distractors", []):
+        if not str(entry.get("explanation", "")).strip():
+            problems.append(f"{qid}: every one of its {parts} needs an explanation")
+            break
+    if fmt in ("single", "multiple"):
+        right = len(correct_options(question))
+        wanted = declared_choices(question)
+        if fmt == "single" and right != 1:
+            problems.append(f"{qid}: a single-answer question needs exactly one correct option (has {right})")
+        if fmt == "multiple" and (right < 2 or (wanted is not None and wanted != right)):
+            problems.append(f"{qid}: the stem asks for {wanted or 'two or more'} answers, {right} options are correct")
+    return problems
+
+
+# ---------------------------------------------------------------- grading
+
+def grade_card(card: dict, choice: str | None) -> Feedback:
+    """Feedback on sorting one scenario card into a threat."""
+    if choice is None:
+        return Feedback(False, "Pick the threat this scenario describes.", answered=False)
+    if choice not in THREATS:
+        raise ValueError(f"{choice!r} is not one of the threats: {', '.join(THREATS)}.")
+    if choice == card["answer"]:
+        return Feedback(True, f"Correct: {card['answer']}. {card['explanation']}")
+    return Feedback(False, f"Not {choice}: this is {card['answer']}. {card['explanation']}")
+
+
+def drill_score(answers: dict[str, str | None], cards: list[dict]) -> tuple[int, int]:
+    """(correct, answered) over the cards the learner has sorted so far."""
+    by_id = {c["id"]: c for c in cards}
+    answered = {k: v for k, v in answers.items() if v is not None and k in by_id}
+    return sum(by_id[k]["answer"] == v for k, v in answered.items()), len(answered)
+
+
+def correct_options(question: dict) -> set[int]:
+    """Indices of the options marked correct (single and multiple answer questions)."""
+    return {i for i, o in enumerate(question.get("options", [])) if o["correct"]}
+
+
+def _seeded_shuffle(n: int, key: str) -> list[int]:
+    """A fixed shuffle of range(n) for one question id, never the identity when n > 1."""
+    rng = random.Random(int(hashlib.sha1(key.encode()).hexdigest()[:12], 16))
+    order = list(range(n))
+    while n > 1 and order == list(range(n)):
+        rng.shuffle(order)
+    return order
+
+
+def display_order(question: dict) -> list[int]:
+    """The order an ordering question shows its steps in (indices into 'steps', which are stored in the right order)."""
+    return _seeded_shuffle(len(question["steps"]), question["id"])
+
+
+def match_choices(question: dict) -> list[str]:
+    """A matching question's right-hand choices: every pair's match, then the distractors (the canonical indices)."""
+    return [p["match"] for p in question["pairs"]] + [d["text"] for d in question.get("distractors", [])]
+
+
+def choice_order(question: dict) -> list[int]:
+    """The order a matching question shows its right-hand choices in (indices into match_choices)."""
+    return _seeded_shuffle(len(match_choices(question)), question["id"] + "/choices")
+
+
+def _grade_options(question: dict, chosen) -> Feedback:
+    if chosen is None or chosen == () or chosen == set() or chosen == []:
+        return Feedback(False, "Choose an answer first.", answered=False)
+    chosen = {chosen} if isinstance(chosen, int) else set(chosen)
+    bad = [i for i in chosen if not 0 <= i < len(question["options"])]
+    if bad:
+        raise ValueError(f"Option {bad[0]} does not exist: the question has options 0..{len(question['options']) - 1}.")
+    right = correct_options(question)
+    lines = ["Correct." if chosen == right else "Not quite."]
+    for i, option in enumerate(question["options"]):
+        mark = "✔" if option["correct"] else "✘"
+        picked = " (your choice)" if i in chosen and len(right) > 1 else ""
+        lines.append(f"{mark} {chr(65 + i)}. {option['text']}{picked} — {option['explanation']}")
+    return Feedback(chosen == right, "\n".join(lines))
+
+
+def _grade_ordering(question: dict, chosen) -> Feedback:
+    steps = question["steps"]
+    chosen = list(chosen or [])
+    if len(chosen) != len(steps) or any(c is None for c in chosen):
+        return Feedback(False, f"Put all {len(steps)} steps in order first.", answered=False)
+    if any(not 0 <= c < len(steps) for c in chosen):
+        raise ValueError(f"An ordering answer lists every step once, as numbers 0..{len(steps) - 1}; got {chosen}.")
+    if len(set(chosen)) != len(steps):
+        return Feedback(False, "Use each step once: one of them is in two positions.", answered=False)
+    in_place = sum(c == i for i, c in enumerate(chosen))
+    right = in_place == len(steps)
+    lines = ["Correct." if right else f"Not quite: {in_place} of {len(steps)} steps in the right place.", "The right order:"]
+    for i, step in enumerate(steps):
+        mark = "✔" if chosen[i] == i else "✘"
+        lines.append(f"{mark} {i + 1}. {step['text']} — {step['explanation']}")
+    return Feedback(right, "\n".join(lines))
+
+
+def _grade_matching(question: dict, chosen) -> Feedback:
+    pairs, choices = question["pairs"], match_choices(question)
+    if isinstance(chosen, dict):
+        chosen = [chosen.get(i) for i in range(len(pairs))]
+    chosen = list(chosen or [])
+    if len(chosen) != len(pairs) or any(c is None for c in chosen):
+        return Feedback(False, f"Match all {len(pairs)} items first.", answered=False)
+    bad = [c for c in chosen if not 0 <= c < len(choices)]
+    if bad:
+        raise ValueError(f"Choice {bad[0]} does not exist: the question has choices 0..{len(choices) - 1}.")
+    hits = sum(c == i for i, c in enumerate(chosen))
+    right = hits == len(pairs)
+    lines = ["Correct." if right else f"Not quite: {hits} of {len(pairs)} matched correctly."]
+    for i, pair in enumerate(pairs):
+        mine = "" if chosen[i] == i else f" (you chose: {choices[chosen[i]]})"
+        lines.append(f"{'✔' if chosen[i] == i else '✘'} {pair['item']} → {pair['match']}{mine} — {pair['explanation']}")
+    for d in question.get("distractors", []):
+        lines.append(f"✘ Matches nothing: {d['text']} — {d['explanation']}")
+    return Feedback(right, "\n".join(lines))
+
+
+def grade_question(question: dict, chosen) -> Feedback:
+    """Feedback on one answer, with every option's explanation.
+
+    chosen: an option index or a set of them (single, multiple); the step indices in the learner's order
+    (ordering); for each item, the index of the chosen match in match_choices(question) (matching).
+    """
+    fmt = question["format"]
+    if fmt in ("single", "multiple"):
+        return _grade_options(question, chosen)
+    if fmt == "ordering":
+        return _grade_ordering(question, chosen)
+    if fmt == "matching":
+        return _grade_matching(question, chosen)
+    raise ValueError(f"Unknown question format {fmt!r}: valid formats are {', '.join(FORMATS)}.")
+
+
+# ---------------------------------------------------------------- plain text (terminal, static viewers)
+
+def answer_hint(question: dict) -> str:
+    """How to type an answer to this question in a terminal."""
+    fmt = question["format"]
+    if fmt == "single":
+        return "type one letter, e.g. B"
+    if fmt == "multiple":
+        n = declared_choices(question)
+        return f"type {n} letters, e.g. A C" if n else "type every letter that applies, e.g. A C D"
+    if fmt == "ordering":
+        return "type the letters in the right order, e.g. C A D B"
+    return "type one letter per item, in item order, e.g. B D A C (or 1B 2D 3A 4C)"
+
+
+def question_text(question: dict, number: int = 1) -> str:
+    """The question as plain text, without its answers."""
+    fmt = question["format"]
+    tag = " [best control]" if question.get("style") == "best-control" else ""
+    lines = [f"Q{number}.{tag} {question['stem']}"]
+    if fmt in ("single", "multiple"):
+        lines += [f"  {chr(65 + i)}. {o['text']}" for i, o in enumerate(question["options"])]
+    elif fmt == "ordering":
+        lines += [f"  {chr(65 + k)}. {question['steps'][i]['text']}" for k, i in enumerate(display_order(question))]
+    else:
+        choices = match_choices(question)
+        lines += [f"  {i + 1}. {p['item']}" for i, p in enumerate(question["pairs"])]
+        lines.append("  Choices:")
+        lines += [f"  {chr(65 + k)}. {choices[i]}" for k, i in enumerate(choice_order(question))]
+    lines.append(f"  ({answer_hint(question)})")
+    return "\n".join(lines)
+
+
+def parse_answer(question: dict, text: str):
+    """A typed answer ('B', 'A C', 'C A D B', '1B 2A') as grade_question expects it; ValueError says how to type it."""
+    fmt = question["format"]
+    tokens = re.findall(r"[0-9]+\s*[A-Za-z]|[A-Za-z]", text.upper())
+    letters = [t[-1] for t in tokens]
+    size = {"single": len(question.get("options", [])), "multiple": len(question.get("options", [])),
+            "ordering": len(question.get("steps", [])), "matching": len(question.get("distractors", [])) + len(question.get("pairs", []))}[fmt]
+    valid = [chr(65 + i) for i in range(size)]
+    if not letters or any(ch not in valid for ch in letters):
+        raise ValueError(f"Answer with the letters {valid[0]}-{valid[-1]}: {answer_hint(question)}.")
+    picked = [ord(ch) - 65 for ch in letters]
+    if fmt == "single":
+        if len(picked) != 1:
+            raise ValueError("One answer only: type a single letter.")
+        return picked[0]
+    if fmt == "multiple":
+        return set(picked)
+    if fmt == "ordering":
+        order = display_order(question)
+        if sorted(picked) != list(range(size)):
+            raise ValueError(f"List every step once ({len(valid)} letters): {answer_hint(question)}.")
+        return [order[p] for p in picked]
+    n_items = len(question["pairs"])
+    order = choice_order(question)
+    numbered = [t for t in tokens if t[0].isdigit()]
+    if numbered:
+        slots = {int(t[:-1].strip()) - 1: order[ord(t[-1]) - 65] for t in numbered}
+        if sorted(slots) != list(range(n_items)):
+            raise ValueError(f"Give one letter for each item 1-{n_items}, e.g. 1B 2D.")
+        return [slots[i] for i in range(n_items)]
+    if len(picked) != n_items:
+        raise ValueError(f"Give one letter for each of the {n_items} items, in item order.")
+    return [order[p] for p in picked]
+
+
+# ---------------------------------------------------------------- picking questions
+
+def _history_rank(qid: str, history: dict | None) -> int:
+    """0 last answer wrong (it comes back first), 1 never answered, 2 last answer right."""
+    record = (history or {}).get(qid)
+    if not record:
+        return 1
+    return 2 if record.get("last_correct") else 0
+
+
+def pick_questions(pool: list[dict], n: int, history: dict | None = None, seed: int = 0,
+                   spread: str = "concepts") -> list[dict]:
+    """n questions from pool: missed ones first, then unseen ones, covering as many concepts (or topics) as possible."""
+    if not pool:
+        raise ValueError("No questions to pick from: check the lab number or topic.")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"The number of questions must be a whole number, 1 or more (got {n!r}).")
+    if spread not in ("concepts", "topics"):
+        raise ValueError(f"spread must be 'concepts' or 'topics' (got {spread!r}).")
+    rng = random.Random(seed)
+    tiebreak = {q["id"]: rng.random() for q in sorted(pool, key=lambda q: q["id"])}
+    covered, chosen, rest = set(), [], list(pool)
+    while rest and len(chosen) < n:
+        def key(q):
+            tags = question_topics(q) if spread == "topics" else question_concepts(q)
+            return (_history_rank(q["id"], history), -len(tags - covered), tiebreak[q["id"]])
+        best = min(rest, key=key)
+        rest.remove(best)
+        chosen.append(best)
+        covered |= question_topics(best) if spread == "topics" else question_concepts(best)
+        if spread == "topics" and all(question_topics(q) <= covered for q in rest):
+            covered = set()  # every topic seen once: start another round
+    return chosen
+
+
+def quick_check_questions(lab: str | int, n: int = 4, history: dict | None = None, seed: int = 0) -> list[dict]:
+    """The end-of-lab quick check: n questions tagged with this lab (missed and unseen ones first)."""
+    number = lab_number(lab)
+    pool = load_questions(lab=number)
+    if not pool:
+        raise ValueError(f"The bank has no questions for lab {number} yet: add some to data/questions/lab{number}.json.")
+    return pick_questions(pool, n, history, seed)
+
+
+def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0, topic: str | None = None) -> list[dict]:
+    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first."""
+    return pick_questions(load_questions(topic=topic), n, history, seed, spread="topics" if topic is None else "concepts")
+
+
+# ---------------------------------------------------------------- sessions, scores and what to review
+
+@dataclass
+class TopicScore:
+    """Right answers and questions asked in one topic."""
+
+    topic: str
+    title: str
+    right: int
+    asked: int
+
+    @property
+    def share(self) -> float:
+        """Share of this topic's questions answered right (0 when none were asked)."""
+        return self.right / self.asked if self.asked else 0.0
+
+
+@dataclass
+class ReviewItem:
+    """A lab to go back to, the concepts missed there and the questions that showed it."""
+
+    lab: str
+    notebook: str
+    concepts: list[str]
+    question_ids: list[str]
+
+    def text(self) -> str:
+        """'Lab 03 (03_face_reconstruction.ipynb): white-box vs black-box — 1 question missed'."""
+        n, shown = len(self.question_ids), self.concepts[:5]
+        more = f" and {len(self.concepts) - 5} more" if len(self.concepts) > 5 else ""
+        return (f"Lab {self.lab} ({self.notebook}): {', '.join(shown) or 'the whole lab'}{more} — "
+                f"{n} question{'s' if n != 1 else ''} missed")
+
+
+def score_by_topic(questions: list[dict], right: dict[str, bool]) -> list[TopicScore]:
+    """For every topic the questions touch: how many were answered right (unanswered counts as not right)."""
+    titles, rows = topic_titles(), {}
+    for q in questions:
+        for topic in sorted(question_topics(q)):
+            row = rows.setdefault(topic, TopicScore(topic, titles.get(topic, topic), 0, 0))
+            row.asked += 1
+            row.right += bool(right.get(q["id"]))
+    return [rows[k] for k in titles if k in rows]
+
+
+def review_list(questions: list[dict], right: dict[str, bool]) -> list[ReviewItem]:
+    """The labs to review, in lab order, with the concepts of the questions not answered right."""
+    items: dict[str, ReviewItem] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for q in questions:
+        if right.get(q["id"]):
+            continue
+        item = items.setdefault(q["lab"], ReviewItem(q["lab"], LAB_NOTEBOOKS.get(q["lab"], "?"), [], []))
+        item.question_ids.append(q["id"])
+        for concept in question_concepts(q):
+            counts.setdefault(q["lab"], {})[concept] = counts.get(q["lab"], {}).get(concept, 0) + 1
+    for lab, item in items.items():  # the concepts missed most often first
+        item.concepts = sorted(counts.get(lab, {}), key=lambda c: (-counts[lab][c], c))
+    return [items[k] for k in sorted(items)]
+
+
+@dataclass
+class ExamResult:
+    """The outcome of a quiz session: score, score by topic, labs to review, time used."""
+
+    right: int
+    asked: int
+    answered: int
+    late: int
+    by_topic: list[TopicScore]
+    review: list[ReviewItem]
+    seconds: float
+    minutes: float | None = None
+
+    @property
+    def share(self) -> float:
+        """Share of the questions asked that were answered right, in time."""
+        return self.right / self.asked if self.asked else 0.0
+
+    def text(self) -> str:
+        """The result as plain text: score, topics, what to review."""
+        lines = [f"Score: {self.right} of {self.asked} ({self.share:.0%}); answered {self.answered}, "
+                 f"in {self.seconds / 60:.1f} min" + (f" of {self.minutes:g}" if self.minutes else "") + "."]
+        if self.late:
+            lines.append(f"{self.late} answer{'s' if self.late != 1 else ''} came after the time limit and did not count.")
+        lines.append("By topic:")
+        lines += [f"  {t.title:<36} {t.right} of {t.asked}" for t in self.by_topic]
+        if self.review:
+            lines.append("Review these:")
+            lines += [f"  - {item.text()}" for item in self.review]
+        else:
+            lines.append("Nothing to review: every question right.")
+        return "\n".join(lines)
+
+    def record(self, kind: str) -> dict:
+        """The session as progress.py stores it."""
+        return {"kind": kind, "right": self.right, "asked": self.asked, "seconds": round(self.seconds, 1),
+                "by_topic": {t.topic: [t.right, t.asked] for t in self.by_topic},
+                "review": [item.lab for item in self.review]}
+
+
+@dataclass
+class ExamSession:
+    """A timed (or untimed) set of questions: answers are graded as they come, late ones are not scored."""
+
+    questions: list[dict]
+    minutes: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+    right: dict[str, bool] = field(default_factory=dict)
+    late: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"The time limit must be a positive number of minutes (got {self.minutes!r}).")
+        if self.started is None:
+            self.started = self.clock()
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """Seconds until the time limit (negative once it has passed); None when untimed."""
+        if self.minutes is None:
+            return None
+        return self.started + 60 * self.minutes - (self.clock() if now is None else now)
+
+    def time_up(self, now: float | None = None) -> bool:
+        """Has the time limit passed?"""
+        left = self.seconds_left(now)
+        return left is not None and left <= 0
+
+    def answer(self, question: dict, chosen, now: float | None = None) -> Feedback:
+        """Grade one answer and remember it (an answer after the time limit is remembered as late)."""
+        feedback = grade_question(question, chosen)
+        if not feedback.answered:
+            return feedback
+        if self.time_up(now):
+            self.late.add(question["id"])
+            self.right.pop(question["id"], None)
+            return Feedback(feedback.correct, "Time is up: this answer does not count.\n" + feedback.message)
+        self.right[question["id"]] = feedback.correct
+        return feedback
+
+    def result(self, now: float | None = None) -> ExamResult:
+        """Score, score by topic and the labs to review (unanswered and late questions count as not right)."""
+        now = self.clock() if now is None else now
+        seconds = now - self.started
+        if self.minutes is not None:
+            seconds = min(seconds, 60 * self.minutes)
+        return ExamResult(sum(self.right.values()), len(self.questions), len(self.right) + len(self.late),
+                          len(self.late), score_by_topic(self.questions, self.right),
+                          review_list(self.questions, self.right), seconds, self.minutes)

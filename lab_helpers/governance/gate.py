@@ -1,0 +1,161 @@
+"""The release gate: a retrained model ships only if no leakage measure rose beyond its allowance over the approved card."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..defences.output import OutputPolicy
+from .card import (
+    ACCURACY_KEY,
+    MEASURES,
+    Candidate,
+    ModelCard,
+    measures_for,
+    percent,
+    run_measures,
+)
+
+# ---------------------------------------------------------------- the release gate
+
+DETAIL_RANK = {"label": 0, "label_score": 1, "top_k": 2, "noisy": 2, "rounded": 3, "probabilities": 4}
+
+
+def more_detailed(new: OutputPolicy, old: OutputPolicy) -> bool:
+    """Does the new output policy tell callers more than the old one?"""
+    rank_new, rank_old = DETAIL_RANK[new.kind], DETAIL_RANK[old.kind]
+    if new.kind == old.kind == "rounded":
+        return new.decimals > old.decimals
+    if new.kind == old.kind == "top_k":
+        return new.k > old.k
+    if new.kind == old.kind == "noisy":
+        return new.noise_scale < old.noise_scale
+    return rank_new > rank_old
+
+
+@dataclass
+class GateCheck:
+    """One number before and after retraining, and whether it got worse by more than allowed.
+
+    direction +1: a leakage number (a rise is worse); -1: a utility number such as accuracy (a fall is worse).
+    """
+
+    key: str
+    lab: str
+    title: str
+    before: float | None
+    after: float
+    allowed: float  # how much worse it may get
+    advice: str
+    unit: str = "share"
+    direction: int = 1
+
+    @property
+    def worse_by(self) -> float | None:
+        """How much worse the number got (negative: it improved); None without an approved baseline."""
+        return None if self.before is None else self.direction * (self.after - self.before)
+
+    @property
+    def passed(self) -> bool:
+        """Within the allowed change (a measure with no approved baseline does not pass)."""
+        return self.worse_by is not None and self.worse_by <= self.allowed + 1e-9
+
+    def _fmt(self, x: float) -> str:
+        return percent(x) if self.unit == "share" else f"{x:.2f}"
+
+    def _change(self, x: float) -> str:
+        return f"{x * 100:+.1f} points".replace(".0 ", " ") if self.unit == "share" else f"{x:+.2f}"
+
+    def row(self) -> dict:
+        """One table row."""
+        change = "no baseline" if self.before is None else self._change(self.after - self.before)
+        return {"lab": self.lab, "check": self.title, "approved": "—" if self.before is None else self._fmt(self.before),
+                "retrained": self._fmt(self.after), "change": change, "allowed": self._change(self.direction * self.allowed),
+                "result": "pass" if self.passed else "BLOCK"}
+
+
+@dataclass
+class GateResult:
+    """The release gate's verdict: every check, and what to change when it blocks."""
+
+    baseline: str
+    candidate: str
+    checks: list[GateCheck]
+    notes: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """Every check passed."""
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[GateCheck]:
+        """The checks that blocked the release."""
+        return [c for c in self.checks if not c.passed]
+
+    def table(self):
+        """The checks as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([c.row() for c in self.checks]).set_index("check")
+
+    def message(self) -> str:
+        """'RELEASE BLOCKED: ...' with what rose and what to change, or 'RELEASE PASSED'."""
+        if self.passed:
+            return (f"RELEASE PASSED: {self.candidate} against the approved {self.baseline}: no leakage measure rose, "
+                    "and accuracy did not fall, by more than allowed.")
+        lines = [f"RELEASE BLOCKED: {self.candidate} compared with the approved {self.baseline}."]
+        for c in self.failed:
+            row = c.row()
+            what = (f"{c.title}: no approved baseline; measure and approve it first" if c.before is None else
+                    f"{c.title} went from {row['approved']} to {row['retrained']} ({row['change']}; allowed {row['allowed']})")
+            lines.append(f"- {what}.\n  What to change: {c.advice}")
+        lines += [f"- {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        head = "**RELEASE PASSED**" if self.passed else "**RELEASE BLOCKED**"
+        first, *rest = self.message().split("\n", 1)
+        body = first.split(": ", 1)[1]
+        more = rest[0].replace("\n  What to change:", " *What to change:*") if rest else ""
+        return f"{head}: {body}\n\n{more}"
+
+
+def release_gate(baseline: Candidate | ModelCard, retrained: Candidate, thresholds: dict[str, float] | None = None,
+                 max_accuracy_drop: float = 0.02, progress: bool = True) -> GateResult:
+    """Rerun the attacks on a retrained candidate; block if leakage rose more than allowed or accuracy fell too far.
+
+    baseline: the approved model card (its recorded numbers are used) or the approved candidate (measured now).
+    thresholds: allowed rise per measure key (defaults: each measure's allowed_rise).
+    """
+    thresholds = dict(thresholds or {})
+    unknown = set(thresholds) - {m.key for m in MEASURES}
+    if unknown:
+        raise KeyError(f"Unknown measure(s) {sorted(unknown)}: thresholds are keyed by {[m.key for m in MEASURES]}.")
+    if isinstance(baseline, Candidate):
+        if baseline.kind != retrained.kind:
+            raise ValueError(f"Compare like with like: the baseline is a {baseline.kind} model, the candidate a {retrained.kind} model.")
+        before = run_measures(baseline, progress=progress)
+        old_policy, old_test, old_gap = baseline.policy, baseline.test_accuracy, baseline.train_accuracy - baseline.test_accuracy
+        name = f"{baseline.name} v{baseline.version}"
+    else:
+        if baseline.kind != retrained.kind:
+            raise ValueError(f"Compare like with like: the card is for a {baseline.kind} model, the candidate is a {retrained.kind} model.")
+        before, old_policy, old_test = baseline.measurements, baseline.external_policy, baseline.test_accuracy
+        old_gap, name = baseline.train_accuracy - baseline.test_accuracy, f"{baseline.name} v{baseline.version} (model card)"
+    after = run_measures(retrained, progress=progress)
+    checks = []
+    for m in measures_for(retrained):
+        old = before.get(m.key)
+        checks.append(GateCheck(m.key, m.lab, m.title, None if old is None else old.value, after[m.key].value,
+                                thresholds.get(m.key, m.allowed_rise), m.advice, after[m.key].unit))
+    checks.append(GateCheck(ACCURACY_KEY, "—", "Test accuracy (utility)", old_test, retrained.test_accuracy,
+                            max_accuracy_drop, "The retrained model is less useful than the approved one: choose settings "
+                            "that keep accuracy (weaker regularisation, more data) and retest.", direction=-1))
+    notes = []
+    if more_detailed(retrained.policy, old_policy):
+        notes.append(f"Outside callers would get {retrained.policy.describe()} instead of {old_policy.describe()}: an output "
+                     "change needs the privacy owner's approval before release (privacy review item 'output changes').")
+    gap = retrained.train_accuracy - retrained.test_accuracy
+    if gap > old_gap + 0.05:
+        notes.append(f"The retrained model fits its training data much more closely than the approved one (train minus "
+                     f"test accuracy {100 * gap:.0f} points against {100 * old_gap:.0f}): a sign of memorisation.")
+    return GateResult(name, f"{retrained.name} v{retrained.version}", checks, notes)

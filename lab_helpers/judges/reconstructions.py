@@ -1,0 +1,192 @@
+"""Judging reconstructions, never with the target model: an independent CNN evaluator, a correlation judge,
+and a lineup test like the human study of Fredrikson et al. (2015)."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..compute import one_thread
+from ..data.faces import FaceData, split_per_person
+from ..paths import cache_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+EVALUATOR_SPLIT_SEED = 1  # the evaluator's own split of the photos, not the target's
+
+
+def as_images(images: np.ndarray) -> np.ndarray:
+    """Images as a float32 (n, 64, 64) array, or a clear error about the shape."""
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim == 2 and arr.shape[1] == 4096:
+        arr = arr.reshape(-1, 64, 64)
+    if arr.ndim != 3 or arr.shape[1:] != (64, 64):
+        raise ValueError(f"Expected face images shaped (n, 64, 64) or (n, 4096); got {np.shape(images)}.")
+    return arr
+
+
+def normalise_contrast(images: np.ndarray) -> np.ndarray:
+    """Stretch each image's 2nd-98th percentile to [0, 1]: raw MI-FACE images are dark or flat."""
+    flat = as_images(images).reshape(len(images), -1)
+    lo, hi = np.percentile(flat, 2, axis=1, keepdims=True), np.percentile(flat, 98, axis=1, keepdims=True)
+    return np.clip((flat - lo) / np.maximum(hi - lo, 1e-6), 0, 1).reshape(-1, 64, 64)
+
+
+def standardise(x: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit spread for every image (the evaluator's first layer of contrast normalisation)."""
+    mean, std = x.mean((1, 2, 3), keepdim=True), x.std((1, 2, 3), keepdim=True)
+    return (x - mean) / (std + 1e-6)
+
+
+class EvaluatorCNN(nn.Module):
+    """A small convolutional face recogniser: a different architecture from every target."""
+
+    def __init__(self, n_people: int = 40):
+        super().__init__()
+        def block(i, o, k):
+            return [nn.Conv2d(i, o, k, padding=k // 2), nn.BatchNorm2d(o), nn.ReLU()]
+        self.layers = nn.Sequential(*block(1, 16, 5), nn.MaxPool2d(2), *block(16, 32, 3), nn.MaxPool2d(2),
+                                    *block(32, 64, 3), nn.MaxPool2d(2), *block(64, 64, 3),
+                                    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(64, n_people))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(standardise(x))
+
+
+def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random shifts, mirror images, contrast and brightness changes, blur and pixel noise."""
+    n = len(x)
+    padded, out = F.pad(x, (4, 4, 4, 4), mode="replicate"), torch.empty_like(x)
+    dx, dy = torch.randint(0, 9, (n,), generator=g), torch.randint(0, 9, (n,), generator=g)
+    for i in range(n):
+        out[i] = padded[i, :, dy[i]:dy[i] + 64, dx[i]:dx[i] + 64]
+    flip = torch.rand(n, generator=g) < 0.5
+    out[flip] = out[flip].flip(-1)
+    out = out * (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=g)) + 0.3 * (torch.rand(n, 1, 1, 1, generator=g) - 0.5)
+    k = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    kernel = (k[:, None] * k[None, :] / 256).reshape(1, 1, 5, 5)
+    blurred = F.conv2d(F.pad(out, (2, 2, 2, 2), mode="replicate"), kernel)
+    pick = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
+    out = pick * blurred + (1 - pick) * out
+    return out + torch.randn(out.shape, generator=g) * 0.08 * torch.rand(n, 1, 1, 1, generator=g)
+
+
+@dataclass
+class Evaluator:
+    """The trained independent judge and its accuracy on its own held-out photos."""
+
+    net: EvaluatorCNN
+    test_accuracy: float
+    train_seconds: float
+    from_cache: bool
+
+    def top_k(self, images: np.ndarray, k: int = 5) -> np.ndarray:
+        """The evaluator's k most likely identities for each image, after contrast normalisation."""
+        x = torch.tensor(normalise_contrast(images)).unsqueeze(1)
+        with torch.no_grad():
+            return self.net(x).topk(k, dim=1).indices.numpy()
+
+
+def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: bool = True) -> Evaluator:
+    """The independent evaluator, trained on its own split with augmentation (cached in data/cache/)."""
+    from tqdm.auto import tqdm
+
+    train_idx, test_idx = split_per_person(faces.labels, seed=EVALUATOR_SPLIT_SEED)
+    x, y = torch.tensor(faces.images).unsqueeze(1), torch.tensor(faces.labels)
+    path = cache_dir() / "models" / f"evaluator-cnn-e{epochs}-s{seed}-split{EVALUATOR_SPLIT_SEED}.pt"
+    torch.manual_seed(seed)
+    net, start, cached = EvaluatorCNN(), time.perf_counter(), path.exists()
+    if cached:
+        net.load_state_dict(torch.load(path, weights_only=True))
+    else:
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
+        xt, yt = x[train_idx], y[train_idx]
+        with one_thread():
+            for _ in tqdm(range(epochs), desc="training the evaluator", disable=not progress, leave=False):
+                net.train()
+                order = torch.randperm(len(xt), generator=g)
+                for b in range(0, len(xt), 35):
+                    batch = order[b:b + 35]
+                    opt.zero_grad()
+                    F.cross_entropy(net(augment(xt[batch], g)), yt[batch]).backward()
+                    opt.step()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path)
+    net.eval()
+    with torch.no_grad():
+        accuracy = float((net(x[test_idx]).argmax(1) == y[test_idx]).float().mean())
+    return Evaluator(net, accuracy, time.perf_counter() - start, cached)
+
+
+def _standardise_rows(a: np.ndarray) -> np.ndarray:
+    a = a.reshape(len(a), -1).astype(np.float64)
+    a = a - a.mean(1, keepdims=True)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+
+def similarity_to_people(images: np.ndarray, faces: FaceData) -> np.ndarray:
+    """Correlation of each image with each person's average held-out photo, shape (n, 40)."""
+    means = np.stack([faces.X_test[faces.y_test == p].mean(0) for p in range(faces.n_people)])
+    return _standardise_rows(as_images(images)) @ _standardise_rows(means).T
+
+
+def correlation_top1(images: np.ndarray, identities: np.ndarray, faces: FaceData) -> float:
+    """Share of reconstructions most correlated with the right person's held-out photos."""
+    return float((similarity_to_people(images, faces).argmax(1) == np.asarray(identities)).mean())
+
+
+def lineup_accuracy(images: np.ndarray, identities: np.ndarray, faces: FaceData, others: int = 4,
+                    trials: int = 25, seed: int = 0) -> float:
+    """Is the reconstruction closer to the right person than to `others` random people? (chance 1/(others+1))"""
+    sims, rng, score = similarity_to_people(images, faces), np.random.default_rng(seed), []
+    for row, person in zip(sims, np.asarray(identities)):
+        rest = np.delete(np.arange(faces.n_people), person)
+        for _ in range(trials):
+            rivals = row[rng.choice(rest, others, replace=False)]
+            best = rivals.max()
+            score.append(1.0 if row[person] > best else (1.0 / (1 + (rivals == best).sum()) if row[person] == best else 0.0))
+    return float(np.mean(score))
+
+
+@dataclass
+class Verdict:
+    """How recognisable a set of reconstructions is, by three judges; chance levels alongside."""
+
+    evaluator_top1: float
+    evaluator_top5: float
+    correlation_top1: float
+    lineup: float
+    chance_top1: float = 1 / 40
+    chance_top5: float = 5 / 40
+    chance_lineup: float = 1 / 5
+
+    def as_dict(self) -> dict:
+        """The verdict as a plain dict (one table row)."""
+        return asdict(self)
+
+
+def judge(images: np.ndarray, identities: np.ndarray, faces: FaceData, evaluator: Evaluator) -> Verdict:
+    """Judge reconstructions with the evaluator (top-1, top-5), the correlation judge and the lineup test."""
+    ids = np.asarray(identities)
+    top5 = evaluator.top_k(images, 5)
+    return Verdict(float((top5[:, 0] == ids).mean()), float((top5 == ids[:, None]).any(1).mean()),
+                   correlation_top1(images, ids, faces), lineup_accuracy(images, ids, faces))
+
+
+def verdict_table(verdicts: dict) -> "pd.DataFrame":
+    """One row per attack setting, each judge's accuracy in percent, chance levels in the last row."""
+    import pandas as pd
+
+    columns = {"evaluator_top1": "evaluator top-1 %", "evaluator_top5": "evaluator top-5 %",
+               "correlation_top1": "correlation top-1 %", "lineup": "lineup (1 of 5) %"}
+    rows = {name: {label: round(100 * getattr(v, key), 1) for key, label in columns.items()} for name, v in verdicts.items()}
+    rows["chance"] = {"evaluator top-1 %": 2.5, "evaluator top-5 %": 12.5, "correlation top-1 %": 2.5, "lineup (1 of 5) %": 20.0}
+    return pd.DataFrame(rows).T

@@ -1,0 +1,200 @@
+"""`python -m lab_helpers ...`: what learners and instructors do outside a notebook."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Report versions, face data, CPU and memory; exit 1 when something needs fixing."""
+    from .doctor import run_doctor
+
+    return 0 if run_doctor() else 1
+
+
+def cmd_fetch_data(args: argparse.Namespace) -> int:
+    """Download the face photos now, ahead of an offline class."""
+    from ..data.faces import FaceDataMissing, fetch_faces_bunch
+
+    try:
+        bunch = fetch_faces_bunch(download=True)
+    except FaceDataMissing as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Face data ready: {len(bunch.images)} photos of {len(set(bunch.target))} people in {bunch.data_home}")
+    return 0
+
+
+def cmd_build_labs(args: argparse.Namespace) -> int:
+    """Write labs/ from solutions/; with --check, exit 1 if labs/ is stale."""
+    from .notebooks import LabBuildError, build_labs
+
+    try:
+        stale = build_labs(check=args.check)
+    except LabBuildError as exc:
+        print(f"build-labs: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        if stale:
+            print("labs/ is out of date with solutions/ for: " + ", ".join(stale), file=sys.stderr)
+            print("Run: python -m lab_helpers build-labs", file=sys.stderr)
+            return 1
+        print("labs/ is up to date with solutions/.")
+        return 0
+    print(("Rebuilt: " + ", ".join(stale)) if stale else "labs/ was already up to date.")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """A fresh learner copy of lab NN, keeping the learner's current file under a new name."""
+    from .notebooks import reset_lab
+
+    try:
+        target, kept = reset_lab(args.lab)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    if kept:
+        print(f"Your previous notebook is kept as {kept}")
+    print(f"Fresh copy of lab {args.lab}: {target}")
+    return 0
+
+
+def cmd_make_tabular_data(args: argparse.Namespace) -> int:
+    """Write the synthetic tabular data set(s) and their data cards into data/."""
+    from ..data.people import FRAMINGS, write_dataset
+
+    for key in (list(FRAMINGS) if args.framing == "all" else [args.framing]):
+        csv, card = write_dataset(key, n=args.rows, seed=args.seed)
+        print(f"{key}: wrote {csv} and its data card {card.name}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the lab models on 127.0.0.1 with API keys, limits, an audit log and the probing detector (lab 06)."""
+    from ..data.faces import FaceDataMissing
+    from ..defences.access import AccessPolicy
+    from ..defences.audit import default_audit_path
+    from ..service.server import LAB_KEYS, ModelService, lab_models, serve_forever
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    try:
+        models = lab_models(names)
+    except (ValueError, FaceDataMissing) as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    policy = AccessPolicy(rate_limits=not args.no_rate_limits, granularity=not args.no_granularity,
+                          block_on_alert=args.block_on_alert)
+    keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
+    service = ModelService(models, policy, args.audit or default_audit_path("serve"))
+
+    def announce(url: str) -> None:
+        print(f"Serving {', '.join(m.name for m in models)} on {url} (Ctrl-C to stop)")
+        print(f"Audit log: {service.audit_path}")
+        for key_id, secret in keys.items():
+            print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
+        print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
+
+    try:
+        serve_forever(service, args.port, announce)
+    except OSError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    print("Stopped. The audit log is kept.")
+    return 0
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    """Exam-style questions in the terminal, with explanations, a score by topic and labs to review."""
+    from ..exam.bank import topic_titles
+    from ..exam.terminal import terminal_quiz
+
+    if args.list_topics:
+        for key, title in topic_titles().items():
+            print(f"{key:<11} {title}")
+        return 0
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
+    try:
+        terminal_quiz(args.topic, args.lab, args.questions, args.minutes, args.seed, record=not args.no_save)
+    except ValueError as exc:
+        print(f"quiz: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    """Serve lab NN's dashboard with Voilà for a projector, until Ctrl-C."""
+    from .present import start_presentation
+
+    try:
+        show = start_presentation(args.lab, port=args.port)
+    except (KeyError, RuntimeError) as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)")
+    try:
+        show.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        show.stop()
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Fetch the data and run every lab once, so every cache exists for an offline room."""
+    from .prepare import prepare_classroom
+
+    return 0 if prepare_classroom() else 1
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command line's sub-commands and options."""
+    parser = argparse.ArgumentParser(prog="python -m lab_helpers", description="Model Inversion Lab: set-up and classroom tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check versions, face data, CPU and memory, and say what to fix").set_defaults(func=cmd_doctor)
+    sub.add_parser("fetch-data", help="download the face photos ahead of an offline class").set_defaults(func=cmd_fetch_data)
+    build = sub.add_parser("build-labs", help="write learner notebooks (labs/) from solutions/")
+    build.add_argument("--check", action="store_true", help="only check; exit 1 when labs/ is out of date")
+    build.set_defaults(func=cmd_build_labs)
+    reset = sub.add_parser("reset", help="a fresh copy of lab NN; your current file is kept under a new name")
+    reset.add_argument("lab", help="lab number, e.g. 00 or 3")
+    reset.set_defaults(func=cmd_reset)
+    tabular = sub.add_parser("make-tabular-data", help="write the synthetic tabular data set(s) and data cards into data/")
+    tabular.add_argument("--framing", choices=["healthcare", "credit", "all"], default="all",
+                         help="which framing to write (default: all)")
+    tabular.add_argument("--rows", type=int, default=3000, help="number of people (default 3000)")
+    tabular.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    tabular.set_defaults(func=cmd_make_tabular_data)
+    serve = sub.add_parser("serve", help="serve the lab models on 127.0.0.1 with keys, rate limits, an audit log and alerts (lab 06)")
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 = any free port)")
+    serve.add_argument("--models", default="faces,patients", help="comma-separated: faces, patients (default: both)")
+    serve.add_argument("--audit", default=None, help="audit log file (default: data/cache/lab06/serve.sqlite)")
+    serve.add_argument("--no-rate-limits", action="store_true", help="switch rate limits and daily quotas off")
+    serve.add_argument("--no-granularity", action="store_true", help="give every role full probabilities")
+    serve.add_argument("--block-on-alert", action="store_true", help="suspend a key when the detector flags it")
+    serve.set_defaults(func=cmd_serve)
+    quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
+    quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")
+    quiz.add_argument("--lab", help="only questions that lab NN teaches, e.g. 03")
+    quiz.add_argument("-n", "--questions", type=int, default=10, help="number of questions (default 10)")
+    quiz.add_argument("--minutes", type=float, default=None, help="time limit in minutes (default: none)")
+    quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
+    quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
+    quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
+    quiz.set_defaults(func=cmd_quiz)
+    present = sub.add_parser("present", help="serve a lab's dashboard (03, 04) with Voila for a projector")
+    present.add_argument("lab", help="lab number: 03 (reconstruction grid) or 04 (control panel)")
+    present.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    present.set_defaults(func=cmd_present)
+    sub.add_parser("prepare", help="offline room: fetch the data and precompute every lab's models and caches").set_defaults(func=cmd_prepare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command and return its exit code."""
+    args = make_parser().parse_args(argv)
+    return args.func(args)

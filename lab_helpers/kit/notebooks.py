@@ -1,0 +1,216 @@
+"""One source for labs and solutions: build learner notebooks, reset a learner's copy, run notebooks headless."""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..paths import labs_dir, solutions_dir
+
+BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB"
+CODE_PROMPT = "# YOUR CODE HERE"
+DEFAULT_STUB = 'print("✎ Exercise not done yet: write your code above, then run this cell again.")'
+MARKDOWN_PROMPT = "_✎ Write your answer here._"
+
+
+class LabBuildError(ValueError):
+    """A solution notebook whose solution markers cannot be turned into a learner notebook."""
+
+
+def _where(nb_name: str, index: int, cell) -> str:
+    """'00_orientation.ipynb, cell 7 ("my_answers = ...")' for error messages."""
+    first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+    return f'{nb_name}, cell {index} ("{first[:50]}")'
+
+
+def learner_source(source: str, cell_type: str, where: str) -> str:
+    """A cell's source with every solution region replaced by a prompt and its stub."""
+    out, stub, inside, indent = [], [], False, ""
+    for line in source.splitlines():
+        text = line.strip()
+        if text.startswith(BEGIN):
+            if inside:
+                raise LabBuildError(f"{where}: {BEGIN} inside another solution region (missing {END}?)")
+            inside, stub, indent = True, [], line[: len(line) - len(line.lstrip())]
+        elif text.startswith(END):
+            if not inside:
+                raise LabBuildError(f"{where}: {END} without a {BEGIN} before it")
+            inside = False
+            if cell_type == "markdown":
+                out.append(MARKDOWN_PROMPT)
+            else:
+                out.append(indent + CODE_PROMPT)
+                out += [indent + s for s in (stub or [DEFAULT_STUB])]
+        elif inside:
+            if text.startswith(STUB):
+                rest = text[len(STUB):]
+                stub.append(rest[1:] if rest.startswith(" ") else rest)  # keeps the stub's own indentation
+        elif text.startswith(STUB):
+            raise LabBuildError(f"{where}: {STUB} line outside a solution region; move it between the markers")
+        else:
+            out.append(line)
+    if inside:
+        raise LabBuildError(f"{where}: {BEGIN} without {END}; close the region with a line '{END}'")
+    return "\n".join(out)
+
+
+def clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with outputs, execution counts and run-time metadata removed."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+    return nb
+
+
+def make_learner_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """The learner version of a solution notebook: solution regions stubbed, outputs stripped."""
+    nb = clear_outputs(solution)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type in ("code", "markdown") and (BEGIN in cell.source or END in cell.source or STUB in cell.source):
+            cell.source = learner_source(cell.source, cell.cell_type, _where(name, i, cell))
+    nb.metadata["lab_helpers"] = {"generated_from": f"solutions/{name}", "edit": "edit the solution, then run: python -m lab_helpers build-labs"}
+    return nb
+
+
+def notebook_text(nb: nbformat.NotebookNode) -> str:
+    """A notebook serialised the same way every time."""
+    return nbformat.writes(nb) + "\n"
+
+
+def build_labs(solutions: Path | None = None, labs: Path | None = None, check: bool = False) -> list[str]:
+    """Write labs/ from solutions/ (or, with check, only compare); return the names that were stale."""
+    solutions, labs = Path(solutions or solutions_dir()), Path(labs or labs_dir())
+    stale = []
+    wanted = {}
+    for path in sorted(solutions.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        wanted[path.name] = notebook_text(make_learner_notebook(nb, path.name))
+    for name, text in wanted.items():
+        target = labs / name
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            stale.append(name)
+            if not check:
+                labs.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+    extra = sorted(p.name for p in labs.glob("*.ipynb") if p.name not in wanted)
+    stale += [f"{name} (no solution of that name)" for name in extra]
+    return stale
+
+
+def list_labs(solutions: Path | None = None) -> dict[str, str]:
+    """{'00': '00_orientation.ipynb', ...} for every lab that exists."""
+    found = {}
+    for path in sorted(Path(solutions or solutions_dir()).glob("*.ipynb")):
+        number = path.name.split("_", 1)[0]
+        if number.isdigit():
+            found[number] = path.name
+    return found
+
+
+def reset_lab(number: str, solutions: Path | None = None, labs: Path | None = None) -> tuple[Path, Path | None]:
+    """A fresh learner copy of lab NN; the learner's current file is moved to labs/backups/, never overwritten."""
+    solutions, labs = Path(solutions or solutions_dir()), Path(labs or labs_dir())
+    available = list_labs(solutions)
+    key = str(number).zfill(2)
+    if key not in available:
+        listing = ", ".join(f"{k} ({v.removesuffix('.ipynb')})" for k, v in available.items()) or "none"
+        raise KeyError(f"There is no lab {number}. Labs that exist: {listing}.")
+    name = available[key]
+    fresh = notebook_text(make_learner_notebook(nbformat.read(solutions / name, as_version=4), name))
+    target, kept = labs / name, None
+    if target.exists() and target.read_text(encoding="utf-8") != fresh:
+        kept = _free_backup_path(labs / "backups", name)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        target.replace(kept)
+    labs.mkdir(parents=True, exist_ok=True)
+    target.write_text(fresh, encoding="utf-8")
+    return target, kept
+
+
+def _free_backup_path(folder: Path, name: str) -> Path:
+    """A backup file name that does not exist yet: NN_topic.YYYYmmdd-HHMMSS[-k].ipynb."""
+    stem = name.removesuffix(".ipynb") + "." + _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, k = folder / f"{stem}.ipynb", 1
+    while candidate.exists():
+        candidate, k = folder / f"{stem}-{k}.ipynb", k + 1
+    return candidate
+
+
+# ---------------------------------------------------------------- running notebooks headless
+
+PEAK_MARKER = "__LAB_PEAK_RSS_KB__"
+# What a stalled or dead headless kernel raises: the only failures worth running a notebook again for.
+KERNEL_STALL_ERRORS = ["CellTimeoutError", "DeadKernelError", "Kernel didn't respond"]
+# The kernel's own peak memory: VmHWM (Linux) is reset when a process starts a new program, whereas
+# ru_maxrss would inherit the high-water mark of the test process that launched the kernel.
+_PEAK_CELL = (
+    "import re as _re, resource as _r\n"
+    "try:\n"
+    "    _kb = int(_re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    "except (OSError, AttributeError):\n"
+    "    _kb = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss\n"
+    f"print('{PEAK_MARKER}', _kb)"
+)
+
+
+@dataclass
+class NotebookRun:
+    """An executed notebook with its wall time and the kernel's peak memory."""
+
+    notebook: nbformat.NotebookNode
+    seconds: float
+    peak_mb: float
+
+
+def execute_notebook(path: Path, cwd: Path, cell_timeout: int = 240, startup_timeout: int = 120) -> NotebookRun:
+    """Run every cell in a fresh kernel started in cwd; raises on a failing cell or a timed-out cell."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
+    client = NotebookClient(nb, timeout=cell_timeout, startup_timeout=startup_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    probe = nb.cells.pop()
+    text = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")
+    peak_kb = float(text.split(PEAK_MARKER, 1)[1].split()[0]) if PEAK_MARKER in text else float("nan")
+    return NotebookRun(nb, seconds, peak_kb / 1024)
+
+
+def _output_problem(output) -> str | None:
+    """What is wrong with one output, or None when it is fine."""
+    kind = output.get("output_type")
+    if kind == "error":
+        return f"{output.get('ename')}: {output.get('evalue')}"
+    text = output.get("text", "") if kind == "stream" else output.get("data", {}).get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else str(text)
+    if "Traceback (most recent call last)" in text:
+        return text.strip().splitlines()[-1]
+    return None
+
+
+def error_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """Every error an executed notebook shows, in its cells or inside widget Output areas."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            problem = _output_problem(output)
+            if problem:
+                found.append(f"cell {i}: {problem}")
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for model_id, model in state.items():
+        for output in model.get("state", {}).get("outputs", []) or []:
+            problem = _output_problem(output)
+            if problem:
+                found.append(f"widget {model_id[:8]}: {problem}")
+    return found

@@ -1,0 +1,66 @@
+"""`ModelAPI`: a model behind a black-box interface that counts queries and answers under an output policy."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..defences.output import OutputPolicy
+
+
+class ModelAPI:
+    """What an attacker outside the organisation gets: answers under a policy, and nothing else."""
+
+    def __init__(self, predict_proba: Callable, policy: OutputPolicy | str = "probabilities", *,
+                 columns: Sequence[str] | None = None, input_size: int | None = None,
+                 class_names: Sequence[str] | None = None, seed: int = 0, **policy_params):
+        self._predict_proba = predict_proba
+        self.policy = policy if isinstance(policy, OutputPolicy) else OutputPolicy(policy, **policy_params)
+        self.columns = list(columns) if columns is not None else None
+        self.input_size = input_size
+        self.class_names = list(class_names) if class_names is not None else None
+        self.queries = 0
+        self._rng = np.random.default_rng(seed)
+
+    def _check_input(self, x):
+        """Inputs as the model expects them, or a clear message about what is wrong."""
+        if self.columns is not None:
+            frame = pd.DataFrame([x]) if isinstance(x, dict) else pd.DataFrame(x)
+            missing = [c for c in self.columns if c not in frame.columns]
+            if missing:
+                raise ValueError(f"The query is missing column(s) {missing}. The model needs: {self.columns}.")
+            return frame[self.columns]
+        arr = np.asarray(x, dtype=np.float32)
+        if self.input_size is not None:
+            if arr.size % self.input_size or arr.ndim == 0:
+                raise ValueError(f"Each query must have {self.input_size} values (e.g. a 64x64 image); got shape {arr.shape}.")
+            arr = arr.reshape(-1, self.input_size)
+        return arr
+
+    def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores): the model's own top label, and the scores under the policy; each row is one query."""
+        inputs = self._check_input(x)
+        self.queries += len(inputs)
+        probabilities = np.asarray(self._predict_proba(inputs))
+        return probabilities.argmax(axis=1), self.policy.apply(probabilities, self._rng)
+
+    def query(self, x) -> np.ndarray:
+        """Answer a batch of queries (one row each) with the scores under the policy."""
+        return self.answer(x)[1]
+
+    def respond(self, x) -> list[dict]:
+        """The answers as a caller would read them (what an HTTP API would send back)."""
+        labels, answers = self.answer(x)
+        names = self.class_names or [str(i) for i in range(answers.shape[1])]
+        out = []
+        for top, row in zip(labels, answers):
+            item = {"label": names[int(top)]}
+            if self.policy.kind != "label":
+                item["scores"] = {names[i]: float(s) for i, s in enumerate(row) if s > 0 or self.policy.kind in ("probabilities", "rounded", "noisy")}
+            out.append(item)
+        return out
+
+    def reset_count(self) -> None:
+        """Start counting queries from zero."""
+        self.queries = 0

@@ -1,0 +1,565 @@
+"""The model behind a real local HTTP API: FastAPI on uvicorn, with the access policy, audit log and detector beneath.
+
+`ModelService` is plain Python (bytes in, status and JSON out), so every answer, including every error
+code, is testable without a server; `make_app` only wires it to HTTP, and `start_server` runs it on
+127.0.0.1 in a background thread until its handle's `stop()`.
+
+Endpoints: GET /health, GET /v1/models (what the caller's key may do), POST /v1/models/{model}/predict.
+"""
+# No `from __future__ import annotations` here: FastAPI must see the real `Request` class in make_app.
+import base64
+import binascii
+import json
+import math
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..defences.access import DAY, AccessPolicy
+from ..defences.audit import AuditLog, delete_log
+from ..defences.monitoring import Detector, sketch_images, sketch_records
+from ..defences.output import OutputPolicy
+from .api import ModelAPI
+
+N_PIXELS = 4096
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a full batch of 100 images as JSON text is about 8 MB
+FIELDS = ("inputs", "output", "encoding")
+ENCODINGS = ("json", "base64-float32")
+
+
+class InputError(ValueError):
+    """A request the service refuses before it reaches the model: an HTTP status and a message saying why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ServedModel:
+    """A model as the service offers it: its input kind ('image' or 'record'), classes and input rules."""
+
+    name: str
+    kind: str
+    predict_proba: Callable
+    classes: list[str]
+    description: str = ""
+    columns: list[str] | None = None
+    numeric: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> (low, high)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
+
+    def __post_init__(self):
+        if self.kind not in ("image", "record"):
+            raise ValueError(f"A served model's kind must be 'image' or 'record' (got {self.kind!r}).")
+        if self.kind == "record" and not self.columns:
+            raise ValueError("A 'record' model needs columns=[...], the input fields it expects.")
+
+    def info(self) -> dict:
+        """What a caller needs to know to send inputs."""
+        out = {"input": self.kind, "classes": self.classes, "description": self.description}
+        if self.kind == "image":
+            out |= {"size": N_PIXELS, "range": [0.0, 1.0], "encodings": list(ENCODINGS)}
+        else:
+            out |= {"columns": self.columns, "numeric": {c: list(r) for c, r in self.numeric.items()},
+                    "categories": {c: list(v) for c, v in self.categories.items()}}
+        return out
+
+
+def face_endpoint(model, name: str = "faces") -> ServedModel:
+    """A lab 03 face model: 64x64 images (4096 pixels in [0, 1]) in, one of 40 identities out."""
+    return ServedModel(name, "image", model.predict_proba, [str(i) for i in range(40)],
+                       f"face recogniser ({model.name}): who is in a 64x64 photo")
+
+
+def patient_endpoint(model, data, name: str = "patients") -> ServedModel:
+    """A lab 02 tabular model: a patient record in, a dose band out."""
+    spec = data.framing
+    categories = {c.name: tuple(c.values) for c in (*spec.categories, spec.sensitive)} | {spec.proxy.name: tuple(spec.proxy.values)}
+    return ServedModel(name, "record", getattr(model, "model", model).predict_proba, data.class_names,
+                       f"{spec.target_description} from a {spec.person} record", columns=list(data.features),
+                       numeric={c.name: (float(c.low), float(c.high)) for c in spec.numeric}, categories=categories)
+
+
+# ---------------------------------------------------------------- reading a request body
+
+def _no_constants(name: str):
+    raise InputError(422, f"{name} is not a valid JSON number: send finite numbers only")
+
+
+def parse_body(body: bytes) -> dict:
+    """The request body as a JSON object, or a 413/422 saying what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError(413, f"the request body is {len(body):,} bytes, over the limit of {MAX_BODY_BYTES:,}")
+    if not body.strip():
+        raise InputError(422, 'empty body: send a JSON object like {"inputs": [...]}')
+    try:
+        data = json.loads(body, parse_constant=_no_constants)
+    except InputError:
+        raise
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise InputError(422, f"the body is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise InputError(422, f'the body must be a JSON object like {{"inputs": [...]}}, not a {type(data).__name__}')
+    extra = sorted(set(data) - set(FIELDS))
+    if extra:
+        raise InputError(422, f"unknown field(s) {extra}; allowed fields: {', '.join(FIELDS)}")
+    if "inputs" not in data:
+        raise InputError(422, 'missing field "inputs": a list of inputs (one per query)')
+    if data.get("output") is not None and not isinstance(data["output"], str):
+        raise InputError(422, '"output" must be a string such as "label" or "probabilities"')
+    if data.get("encoding", "json") not in ENCODINGS:
+        raise InputError(422, f'"encoding" must be one of {", ".join(ENCODINGS)}')
+    return data
+
+
+def count_inputs(data: dict, model: ServedModel) -> int:
+    """How many inputs (queries) a parsed body holds, checked for shape only."""
+    inputs = data["inputs"]
+    if data.get("encoding", "json") == "base64-float32":
+        if model.kind != "image":
+            raise InputError(422, f"the base64-float32 encoding is for image models; {model.name!r} takes JSON records")
+        if not isinstance(inputs, str):
+            raise InputError(422, '"inputs" must be a base64 string when "encoding" is "base64-float32"')
+        size = len(inputs) * 3 // 4 - inputs[-2:].count("=") if inputs else 0
+        if size % (4 * N_PIXELS):
+            raise InputError(422, f"base64 data of {size:,} bytes is not a whole number of images "
+                                  f"({4 * N_PIXELS:,} bytes = {N_PIXELS} float32 pixels each)")
+        n = size // (4 * N_PIXELS)
+    else:
+        if not isinstance(inputs, list):
+            raise InputError(422, '"inputs" must be a list with one input per query')
+        n = len(inputs)
+    if n == 0:
+        raise InputError(422, '"inputs" is empty: send at least one input')
+    return n
+
+
+def strict_b64decode(text: str) -> bytes:
+    """Base64 to bytes, refusing any character outside the alphabet (ValueError)."""
+    try:
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # Python 3.11+: fast
+    except TypeError:  # Python 3.10 has no strict_mode
+        return base64.b64decode(text, validate=True)
+    except UnicodeEncodeError:
+        raise ValueError("not ASCII") from None
+
+
+def image_inputs(data: dict) -> np.ndarray:
+    """The images of a body as a float32 (n, 4096) array, every pixel a finite number in [0, 1]."""
+    if data.get("encoding", "json") == "base64-float32":
+        try:
+            raw = strict_b64decode(data["inputs"])
+        except ValueError:
+            raise InputError(422, '"inputs" is not valid base64') from None
+        if not raw or len(raw) % (4 * N_PIXELS):
+            raise InputError(422, f"base64 data must hold whole images of {N_PIXELS} float32 pixels each")
+        x = np.frombuffer(raw, dtype="<f4").reshape(-1, N_PIXELS)
+    else:
+        rows = data["inputs"]
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != N_PIXELS:
+                got = f"a list of {len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
+                raise InputError(422, f"input {i}: each image must be a flat list of {N_PIXELS} pixel values "
+                                      f"(a 64x64 image, row by row); got {got}")
+        kinds = {type(v) for row in rows for v in row}
+        if not kinds <= {int, float}:
+            bad = sorted(k.__name__ for k in kinds - {int, float})
+            raise InputError(422, f"pixel values must be numbers; found {', '.join(bad)}")
+        try:
+            x = np.asarray(rows, dtype=np.float64)
+        except OverflowError:
+            raise InputError(422, "a pixel value is far too large: pixels are numbers in [0, 1]") from None
+    if not np.isfinite(x).all():
+        raise InputError(422, "pixel values must be finite numbers in [0, 1] (found NaN or infinity)")
+    if x.min() < 0 or x.max() > 1:
+        raise InputError(422, f"pixel values must be in [0, 1]; found values from {x.min():.3g} to {x.max():.3g}")
+    return x.astype(np.float32)
+
+
+def record_inputs(data: dict, model: ServedModel) -> list[dict]:
+    """The records of a body, each with exactly the model's columns, numbers in range, known categories."""
+    wanted = set(model.columns)
+    for i, record in enumerate(data["inputs"]):
+        if not isinstance(record, dict):
+            raise InputError(422, f"input {i}: each input must be a JSON object with the columns {model.columns}")
+        missing, extra = sorted(wanted - set(record)), sorted(set(record) - wanted)
+        if missing or extra:
+            raise InputError(422, f"input {i}: " + "; ".join(
+                ([f"missing column(s) {missing}"] if missing else []) + ([f"unknown column(s) {extra}"] if extra else []))
+                + f". The model needs exactly: {model.columns}")
+        for column, (low, high) in model.numeric.items():
+            value = record[column]
+            if type(value) not in (int, float):
+                raise InputError(422, f"input {i}: {column} must be a number, got {type(value).__name__}")
+            try:
+                ok = math.isfinite(value) and low <= value <= high
+            except OverflowError:
+                ok = False
+            if not ok:
+                raise InputError(422, f"input {i}: {column} must be a finite number from {low:g} to {high:g}")
+        for column, values in model.categories.items():
+            if record[column] not in values:
+                raise InputError(422, f"input {i}: {column} must be one of {list(values)}, got {record[column]!r}")
+    return data["inputs"]
+
+
+# ---------------------------------------------------------------- the service
+
+@dataclass
+class Reply:
+    """What the service answers: an HTTP status, a JSON payload and extra headers."""
+
+    status: int
+    payload: dict
+    headers: dict = field(default_factory=dict)
+
+
+class ModelService:
+    """Models behind keys, limits, output policies, an audit log and a probing detector."""
+
+    def __init__(self, models: dict[str, ServedModel] | list[ServedModel], policy: AccessPolicy,
+                 audit: AuditLog | str | Path | None = None, detector: Detector | None = None, fresh: bool = False):
+        self.models = models if isinstance(models, dict) else {m.name: m for m in models}
+        self.policy = policy
+        if fresh and not isinstance(audit, AuditLog) and audit is not None:
+            delete_log(audit)
+        self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
+        self.detector = detector or Detector()
+        self.started = policy.clock()
+        self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
+        self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
+        now = policy.clock()
+        policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now)  # a restart keeps today's quota
+        if policy.block_on_alert:
+            for key_id, rule in self.audit.alerted_keys().items():
+                policy.suspend(key_id, f"probing alert ({rule}); ask an admin to review")
+
+    @property
+    def audit_path(self) -> Path:
+        """The audit log's file."""
+        return self.audit.path
+
+    def _log(self, now: float, endpoint: str, reply: Reply, body: bytes = b"", model: str | None = None,
+             key_id: str | None = None, role: str | None = None, client: str | None = None, n: int = 0,
+             output: str | None = None, returned=None, sketches=None) -> int:
+        entry = dict(time=now, endpoint=endpoint, model=model, key_id=key_id, role=role, client=client, n_inputs=n,
+                     input_digest=self.audit.digest(body) if body else None, status=reply.status,
+                     decision="allowed" if reply.status == 200 else "denied",
+                     reason=reply.payload.get("error", "ok"), output=output, returned=returned,
+                     response_digest=self.audit.digest(json.dumps(reply.payload, sort_keys=True).encode()),
+                     retry_after=int(reply.headers["Retry-After"]) if "Retry-After" in reply.headers else None)
+        return self.audit.record(entry, sketches)
+
+    @staticmethod
+    def _error(status: int, message: str, retry_after: int | None = None) -> Reply:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+        return Reply(status, {"error": message}, headers)
+
+    def health(self) -> Reply:
+        """Liveness: no key needed, no model details."""
+        now = self.policy.clock()
+        reply = Reply(200, {"status": "ok", "models": sorted(self.models), "uptime_s": round(now - self.started, 1)})
+        self._log(now, "health", reply)
+        return reply
+
+    def describe_models(self, secret: str | None, client: str | None = None) -> Reply:
+        """GET /v1/models: the models and what this key may do with them."""
+        now, key = self.policy.clock(), self.policy.identify(secret)
+        if key is None:
+            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+            self._log(now, "models", reply, client=client)
+            return reply
+        limit = self.policy.limit_for(key)
+        you = {"key_id": key.key_id, "role": key.role, "outputs": list(self.policy.allowed_outputs(key)),
+               "default_output": self.policy.output_for(key, None).kind, "max_batch": self.policy.batch_limit(key),
+               "rate_limit": None if limit is None else limit.__dict__, "used_today": self.policy.used_today(key.key_id, now),
+               "suspended": self.policy.suspended.get(key.key_id)}
+        reply = Reply(200, {"models": {n: m.info() for n, m in self.models.items()}, "you": you})
+        self._log(now, "models", reply, key_id=key.key_id, role=key.role, client=client)
+        return reply
+
+    def oversize(self, secret: str | None, model_name: str, client: str | None = None) -> Reply:
+        """A body too large to read: 413 (or 401 for a stranger), without reading the rest."""
+        now, key = self.policy.clock(), self.policy.identify(secret)
+        if key is None:
+            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+        else:
+            reply = self._error(413, f"the request body is over the limit of {MAX_BODY_BYTES:,} bytes: "
+                                     "send fewer inputs per request")
+        self._log(now, "predict", reply, model=model_name, client=client, key_id=key and key.key_id,
+                  role=key and key.role)
+        return reply
+
+    def not_found(self, method: str, path: str, client: str | None = None) -> Reply:
+        """Any other path: 404 with the list of endpoints."""
+        reply = self._error(404, f"no endpoint {method} {path}; endpoints: GET /health, GET /v1/models, "
+                                 "POST /v1/models/{model}/predict")
+        self._log(self.policy.clock(), "unknown", reply, client=client)
+        return reply
+
+    def predict(self, secret: str | None, model_name: str, body: bytes, client: str | None = None) -> Reply:
+        """POST /v1/models/{model}/predict: every check, the answer at the key's granularity, one audit row."""
+        now = self.policy.clock()
+        log = dict(model=model_name, client=client, body=body)
+        key = self.policy.identify(secret)
+        if key is None:
+            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+            self._log(now, "predict", reply, **log)
+            return reply
+        log |= dict(key_id=key.key_id, role=key.role)
+        n = 0
+        try:
+            model = self.models.get(model_name)
+            if model is None:
+                raise InputError(404, f"no model {model_name!r}; models: {', '.join(sorted(self.models))}")
+            data = parse_body(body)
+            n = count_inputs(data, model)
+            decision = self.policy.authorise(secret, n, data.get("output"))
+            if not decision.allowed:
+                raise InputError(decision.status, decision.reason)
+            inputs = image_inputs(data) if model.kind == "image" else record_inputs(data, model)
+            decision = self.policy.admit(decision, n, now)
+            if not decision.allowed:
+                reply = self._error(decision.status, decision.reason, decision.retry_after)
+                self._log(now, "predict", reply, n=n, **log)
+                return reply
+        except InputError as exc:
+            reply = self._error(exc.status, str(exc))
+            self._log(now, "predict", reply, n=n, **log)
+            return reply
+        return self._answer(now, model, decision, inputs, log)
+
+    def _answer(self, now: float, model: ServedModel, decision, inputs, log: dict) -> Reply:
+        import pandas as pd
+
+        api_key = (model.name, decision.output)
+        with self._predict_lock:
+            if api_key not in self._apis:
+                shape = {"input_size": N_PIXELS} if model.kind == "image" else {"columns": model.columns}
+                self._apis[api_key] = ModelAPI(model.predict_proba, decision.output, class_names=model.classes, **shape)
+            api = self._apis[api_key]
+            x = inputs if model.kind == "image" else pd.DataFrame(inputs, columns=model.columns)
+            results = api.respond(x)
+        if model.kind == "image":
+            sketches = sketch_images(inputs)
+        else:
+            sketches = sketch_records(inputs, model.columns, self.audit.digest)
+        reply = Reply(200, {"model": model.name, "output": decision.output.kind,
+                            "output_detail": decision.output.describe(), "results": results})
+        with self._record_lock:  # the detector sees requests in audit-log order
+            request_id = self._log(now, "predict", reply, n=len(results), output=decision.output.kind,
+                                   returned=[r["label"] for r in results], sketches=sketches, **log)
+            for alert in self.detector.observe(decision.key_id, now, model.kind, sketches, decision.output.kind):
+                self.audit.record_alert(alert.time, alert.key_id, alert.rule, alert.queries, alert.detail, request_id)
+                if self.policy.block_on_alert:
+                    self.policy.suspend(alert.key_id, f"probing alert ({alert.rule}); ask an admin to review")
+        reply.payload["request_id"] = request_id
+        return reply
+
+    def close(self) -> None:
+        """Close the audit log."""
+        self.audit.close()
+
+
+# ---------------------------------------------------------------- HTTP
+
+def make_app(service: ModelService):
+    """The FastAPI app: three endpoints and a catch-all, each a thin call into the service."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+
+    app = FastAPI(title="Model Inversion Lab: model service", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def respond(reply: Reply) -> JSONResponse:
+        return JSONResponse(reply.payload, status_code=reply.status, headers=reply.headers)
+
+    def caller(request: Request) -> tuple[str | None, str | None]:
+        secret = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization", "")
+        if secret is None and auth.lower().startswith("bearer "):
+            secret = auth[7:].strip()
+        client = f"{request.client.host}:{request.client.port}" if request.client else None
+        return secret, client
+
+    @app.get("/health")
+    async def health():
+        return respond(await run_in_threadpool(service.health))
+
+    @app.get("/v1/models")
+    async def models(request: Request):
+        return respond(await run_in_threadpool(service.describe_models, *caller(request)))
+
+    @app.post("/v1/models/{model}/predict")
+    async def predict(model: str, request: Request):
+        secret, client = caller(request)
+        if service.policy.identify(secret) is None:  # refuse before reading a body from a stranger
+            return respond(await run_in_threadpool(service.predict, secret, model, b"", client))
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return respond(await run_in_threadpool(service.oversize, secret, model, client))
+            chunks.append(chunk)
+        return respond(await run_in_threadpool(service.predict, secret, model, b"".join(chunks), client))
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    async def anything_else(path: str, request: Request):
+        return respond(await run_in_threadpool(service.not_found, request.method, "/" + path, caller(request)[1]))
+
+    return app
+
+
+def listening_socket(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 (port 0: a free port chosen by the operating system)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else small replies wait ~40 ms for a delayed ACK
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"Port {port} on 127.0.0.1 is not free ({exc.strerror}); pick another with --port, "
+                      "or --port 0 for any free one.") from None
+    sock.listen(128)
+    return sock
+
+
+class ServerHandle:
+    """A running server: its URL, and `stop()` to shut it down (also on leaving a `with` block)."""
+
+    def __init__(self, server, thread: threading.Thread, sock: socket.socket, service: ModelService):
+        self._server, self._thread, self._sock, self.service = server, thread, sock, service
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread is alive."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, wait for the thread, close the socket and the audit log."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._sock.close()
+        self.service.close()
+
+    def __enter__(self) -> "ServerHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<model service at {self.url}, {'running' if self.running else 'stopped'}>"
+
+
+def start_server(service: ModelService, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> ServerHandle:
+    """Serve on a free port of 127.0.0.1 in a background thread; returns once the server answers."""
+    import uvicorn
+
+    if host not in ("127.0.0.1", "localhost"):
+        raise ValueError(f"The lab serves on this computer only (127.0.0.1), not on {host!r}.")
+    sock = listening_socket(0)
+    config = uvicorn.Config(make_app(service), log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="lab06-model-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(5)
+            sock.close()
+            raise RuntimeError("The model service did not start; run it in a terminal with "
+                               "`python -m lab_helpers serve` to see why.")
+        time.sleep(0.02)
+    return ServerHandle(server, thread, sock, service)
+
+
+# ---------------------------------------------------------------- the lab's models and `python -m lab_helpers serve`
+
+LAB_MODELS = ("faces", "patients")
+LAB_KEYS = {"public-1": "public", "analyst-1": "analyst", "admin-1": "admin"}
+
+
+def lab_models(names=LAB_MODELS, progress: bool = False) -> list[ServedModel]:
+    """The lab 03 face model (softmax, overfit) and the lab 02 patient model (overfit forest), ready to serve."""
+    unknown = sorted(set(names) - set(LAB_MODELS))
+    if unknown or not names:
+        raise ValueError(f"Unknown model(s) {unknown}; the lab serves: {', '.join(LAB_MODELS)}.")
+    served = []
+    if "faces" in names:
+        from ..data.faces import load_faces
+        from ..targets.faces import train_face_model
+
+        served.append(face_endpoint(train_face_model(load_faces(seed=0), "softmax", progress=progress)))
+    if "patients" in names:
+        from ..data.people import load_people
+        from ..targets.tabular import train_tabular_model
+
+        data = load_people("healthcare")
+        served.append(patient_endpoint(train_tabular_model(data, name="overfit"), data))
+    return served
+
+
+def serve_forever(service: ModelService, port: int = 8000, announce: Callable[[str], None] = print) -> None:
+    """Serve on 127.0.0.1:port in this thread until Ctrl-C (port 0: a free port); announce(url) once listening."""
+    import uvicorn
+
+    sock = listening_socket(port)
+    announce(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    config = uvicorn.Config(make_app(service), log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        service.close()
+
+
+# ---------------------------------------------------------------- one control at a time
+
+@dataclass
+class Scenario:
+    """One run of the attacks against a fresh service: its controls, each attacker's outcome, its audit log."""
+
+    name: str
+    controls: dict
+    outcomes: dict  # attacker's key id -> Outcome
+    audit_path: Path
+
+
+def run_scenario(name: str, served: list[ServedModel], attacks: dict, role: str = "public",
+                 folder: str | Path | None = None, **controls) -> Scenario:
+    """Start a fresh service with these controls, run each attacker's attack over HTTP with its own key, stop it.
+
+    attacks maps an attacker's key id to (model name, attack function taking a `ModelAPI`-like client); the
+    audit log goes to folder/scenario-<name>.sqlite (default: data/cache/lab06/).
+    """
+    from ..defences.audit import default_audit_path
+    from .client import HttpModelAPI, run_until_refused
+
+    policy = AccessPolicy(**controls)
+    keys = {who: policy.issue_key(who, role) for who in attacks}
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    path = Path(folder) / f"scenario-{slug}.sqlite" if folder is not None else default_audit_path(f"scenario-{slug}")
+    service = ModelService(served, policy, path, fresh=True)
+    outcomes = {}
+    with start_server(service) as server:
+        for who, (model, attack) in attacks.items():
+            with HttpModelAPI(server.url, keys[who], model) as client:
+                outcomes[who] = run_until_refused(attack, client)
+    return Scenario(name, controls, outcomes, service.audit_path)

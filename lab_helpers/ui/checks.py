@@ -1,0 +1,274 @@
+"""Exercise self-checks, and the placeholder that keeps a notebook running when an exercise is skipped."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def placeholder(value: Any, what: str) -> Any:
+    """Stand-in for an unfinished exercise: prints a visible note and returns value."""
+    print(f"✎ Exercise not done yet: {what}. A placeholder is used so the rest of the notebook runs; "
+          "replace it with your code and re-run.")
+    return value
+
+
+def check_score_reading(answers: dict, scores: np.ndarray) -> bool:
+    """Self-check for lab 00: label, runner-up and how many identities score above 1 %."""
+    scores = np.asarray(scores).ravel()
+    order = np.argsort(scores)[::-1]
+    truth = {"label": int(order[0]), "runner_up": int(order[1]), "above_1_percent": int((scores > 0.01).sum())}
+    if not answers:
+        print("Nothing to check yet: fill in the dictionary in the exercise cell.")
+        return False
+    ok = True
+    for key, expected in truth.items():
+        got = answers.get(key)
+        if got is None:
+            print(f"  · {key}: not answered yet")
+            ok = False
+        elif int(got) == expected:
+            print(f"  ✔ {key} = {got}")
+        else:
+            print(f"  ✘ {key} = {got}; look again at the scores (hint: np.argsort, or (scores > 0.01).sum())")
+            ok = False
+    print("All correct." if ok else "Not all correct yet.")
+    return ok
+
+
+# ---------------------------------------------------------------- labs 01-02
+
+def check_regularisation_choice(choice, sweep, tolerance: float = 0.02) -> bool:
+    """Self-check for lab 01: a leaf size within tolerance of the best test accuracy that halves the advantage."""
+    if choice is None:
+        print("Nothing to check yet: set my_leaf_size to one of the leaf sizes in the sweep.")
+        return False
+    sizes = [int(v) for v in sweep["min_samples_leaf"]]
+    if not isinstance(choice, (int, np.integer)) or int(choice) not in sizes:
+        print(f"  ✘ {choice!r} is not a leaf size in the sweep; pick one of {sizes}.")
+        return False
+    row = sweep.set_index("min_samples_leaf").loc[int(choice)]
+    weakest = sweep.loc[sweep["min_samples_leaf"].idxmin()]
+    best = float(sweep["test_accuracy"].max())
+    accurate = row["test_accuracy"] >= best - tolerance - 1e-12
+    halved = row["advantage"] <= weakest["advantage"] / 2 + 1e-12
+    print(f"  {'✔' if accurate else '✘'} test accuracy {row['test_accuracy']:.1%}: best is {best:.1%}, "
+          f"so it must be at least {best - tolerance:.1%}")
+    print(f"  {'✔' if halved else '✘'} membership advantage {row['advantage']:.2f}: the overfit model's is "
+          f"{weakest['advantage']:.2f}, so it must be at most {weakest['advantage'] / 2:.2f}")
+    ok = bool(accurate and halved)
+    print(f"All correct: leaf size {int(choice)} keeps accuracy and halves the leak." if ok else
+          "Not yet: look for rows of the sweep table that pass both tests.")
+    return ok
+
+
+def scoring_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The lab 02 self-check's test cases: name -> (label_scores, prior)."""
+    rng = np.random.default_rng(7)
+    prior3 = np.array([0.38, 0.44, 0.18])
+    return {
+        "the answer decides when it clearly favours one value": (np.array([[0.9, 0.1, 0.0]]), prior3),
+        "the prior decides between two equally good answers": (np.array([[0.5, 0.5, 0.1]]), prior3),
+        "the prior outweighs a slightly better answer": (np.array([[0.5, 0.4, 0.1]]), np.array([0.2, 0.7, 0.1])),
+        "a rare value wins when the answer strongly backs it": (np.array([[0.05, 0.1, 0.95]]), prior3),
+        "200 random people": (rng.dirichlet(np.ones(3), size=200), rng.dirichlet(np.ones(3) * 2, size=1)[0]),
+    }
+
+
+def check_candidate_scoring(score_fn) -> bool:
+    """Self-check for lab 02: the scoring step picks the value the answer and the prior together favour."""
+    import contextlib
+    import io
+
+    from ..attacks.probing import pick_best, score_candidates
+
+    ok, notes = True, set()
+    for name, (label_scores, prior) in scoring_cases().items():
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as said:  # say the placeholder's note once, not per case
+                got = np.asarray(score_fn(label_scores.copy(), prior.copy()), dtype=float)
+        except Exception as exc:  # the learner's code: report, do not crash the notebook
+            print(f"  ✘ {name}: your function raised {type(exc).__name__}: {exc}")
+            ok = False
+            continue
+        finally:
+            if said.getvalue().strip() and said.getvalue() not in notes:
+                notes.add(said.getvalue())
+                print(said.getvalue().rstrip())
+        if got.shape != label_scores.shape:
+            print(f"  ✘ {name}: expected one score per person and value, shape {label_scores.shape}; got {got.shape}")
+            ok = False
+        elif np.array_equal(pick_best(got, prior), pick_best(score_candidates(label_scores, prior), prior)):
+            print(f"  ✔ {name}")
+        else:
+            same = np.allclose(got, got.ravel()[0])
+            print(f"  ✘ {name}" + (": every candidate gets the same score (still the placeholder?)" if same else
+                                   ": combine the answer's score for the label with the prior"))
+            ok = False
+    print("All correct." if ok else "Not all correct yet.")
+    return ok
+
+
+def check_reconstructions(verdict) -> bool:
+    """Self-check for lab 03: do your reconstructions beat chance clearly (lineup and correlation judge)?"""
+    lineup, corr = verdict.lineup, verdict.correlation_top1
+    print(f"  lineup: {lineup:.0%} (chance {verdict.chance_lineup:.0%}); correlation judge top-1: {corr:.0%} "
+          f"(chance {verdict.chance_top1:.1%}); evaluator top-1: {verdict.evaluator_top1:.0%}")
+    ok = lineup >= 0.5 and corr >= 0.25
+    if ok:
+        print("✔ Your reconstructions are recognisable far above chance.")
+    elif lineup <= verdict.chance_lineup + 0.05:
+        print("✘ At chance: the images hardly changed. Does my_update_step move x against the gradient "
+              "(x - step_size * gradient) and return the new images?")
+    else:
+        print("✘ Better than chance but weak: check the sign of the step, keep pixels in [0, 1] with .clamp(0, 1), "
+              "or raise my_iterations.")
+    return ok
+
+
+# ---------------------------------------------------------------- lab 04
+
+
+def check_output_choice(choice, data, **requirements) -> bool:
+    """Self-check for lab 04: does the chosen setting keep the users' requirements and stop the black-box attack?"""
+    from .control_panel import acceptable_settings
+
+    good = acceptable_settings(data, **requirements)
+    if choice not in data.results:
+        print(f"✘ {choice!r} is not one of the panel's settings; use a key such as ('rounded', 2) or ('label', None).")
+        return False
+    r = data.results[choice]
+    print(f"  {r.policy.describe()}: top-5 from scores {r.utility['top5']:.1%}, score error {r.utility['score_error']:.3f}, "
+          f"black-box lineup {r.face.lineup:.0%}")
+    if choice in good:
+        print(f"✔ Meets both requirements. All settings that do: {good}")
+        return True
+    print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) "
+          "or the black-box attack still beats chance clearly (lineup above 30 %).")
+    return False
+
+
+# ---------------------------------------------------------------- lab 06
+
+
+def check_detection_rule(rule, attack_log, ordinary_log, attackers) -> bool:
+    """Self-check for lab 06: your rule flags every attacker's key and no ordinary user's key."""
+    from ..defences.monitoring import first_flag
+
+    ok, answered = True, ordinary_log[(ordinary_log["status"] == 200) & (ordinary_log["endpoint"] == "predict")]
+    try:
+        for key in attackers:
+            at = first_flag(rule, attack_log, key)
+            print(f"  {'✔' if at else '✘'} attacker {key}: " + (f"flagged after {at:,} queries" if at else "never flagged"))
+            ok &= at is not None
+        false_alarms = [key for key in answered["key_id"].unique() if first_flag(rule, ordinary_log, key) is not None]
+    except Exception as exc:  # the learner's code: report, do not crash the notebook
+        print(f"  ✘ your rule raised {type(exc).__name__}: {exc}")
+        return False
+    users = answered["key_id"].nunique()
+    print(f"  {'✔' if not false_alarms else '✘'} ordinary users flagged: {len(false_alarms)} of {users}"
+          + (f" ({', '.join(false_alarms)})" if false_alarms else ""))
+    ok &= not false_alarms
+    print("All correct: your rule catches the attacks and leaves ordinary users alone." if ok else
+          "Not yet: an attacker's key must make the rule return True; no ordinary key may.")
+    return bool(ok)
+
+
+def check_rate_limit(limit, attack_queries: int, dashboard=None) -> bool:
+    """Self-check for lab 06: the dashboard never hears 429 or 413, and the attack needs more than a day."""
+    from ..defences.access import RateLimit
+    from ..service.traffic import Dashboard, simulate_dashboard
+
+    dashboard = dashboard or Dashboard()
+    if not isinstance(limit, RateLimit):
+        print("Nothing to check yet: set my_limit = RateLimit(burst=..., per_minute=..., per_day=...).")
+        return False
+    run = simulate_dashboard(limit, dashboard)
+    works = run["refused"] == 0
+    print(f"  {'✔' if works else '✘'} dashboard ({dashboard.batch} queries every {dashboard.every_minutes:g} min, "
+          f"{dashboard.queries_per_day:,} a day): {run['refused']} of {run['refreshes']} refreshes refused"
+          + ("" if works else f" {run['statuses']}: the burst must hold one refresh, the rate and the daily quota a day of them"))
+    days = limit.days_needed(attack_queries)
+    slow = days > 1
+    print(f"  {'✔' if slow else '✘'} attack of {attack_queries:,} queries under {limit.describe()}: {days:,.1f} days"
+          + ("" if slow else " (it finishes within a day: lower the sustained rate or the daily quota)"))
+    ok = works and slow
+    print("All correct." if ok else "Not yet.")
+    return ok
+
+
+# ---------------------------------------------------------------- lab 07
+
+def check_privacy_review(answers: dict) -> bool:
+    """Self-check for lab 07: every review item answered as the release's facts say, with evidence for each 'yes'."""
+    from ..governance.review import PRIVACY_REVIEW, REVIEW_FACTS, review_privacy
+
+    if not answers:
+        print("Nothing to check yet: fill in my_review with ('yes' or 'no', evidence) for every item.")
+        return False
+    outcome = review_privacy(answers)
+    ok = True
+    for item in PRIVACY_REVIEW:
+        raw = answers.get(item.key)
+        status = str(raw[0]).strip().lower() if isinstance(raw, (tuple, list)) and raw else None
+        fact, expected = REVIEW_FACTS[item.key]
+        if status is None:
+            print(f"  · {item.key}: not answered yet")
+            ok = False
+        elif status != expected:
+            print(f"  ✘ {item.key}: you said {status!r}; re-read the fact: {fact}")
+            ok = False
+        else:
+            print(f"  ✔ {item.key}: {status}")
+    for problem in outcome.problems:
+        print(f"  ✘ {problem}")
+    ok = ok and not outcome.problems
+    print("All correct: the review is filled in as the facts say." if ok else "Not all correct yet.")
+    return ok
+
+
+def check_release_fix(gates: dict) -> bool:
+    """Self-check for lab 07: both fixed releases pass the release gate (leakage held and accuracy kept)."""
+    ok = True
+    for name, gate in gates.items():
+        if gate.passed:
+            print(f"  ✔ {name}: the release gate passes")
+        else:
+            failed = ", ".join(c.title for c in gate.failed)
+            print(f"  ✘ {name}: blocked by {failed}. Read what to change in the gate's message above.")
+            ok = False
+    print("All correct: both releases pass the gate." if ok else "Not yet: change your settings and run the cell again.")
+    return ok
+
+
+# ---------------------------------------------------------------- lab 05
+
+def check_smallest_epsilon(choice, attack, sweep, floor: float, judge: str = "correlation top-1") -> bool:
+    """Self-check for lab 05: the smallest ε whose test accuracy meets the floor, and the attack's success there."""
+    if choice is None:
+        print("Nothing to check yet: set my_epsilon to one of the ε values in the sweep.")
+        return False
+    levels = [float(e) for e in sweep.index]
+    if not isinstance(choice, (int, float, np.integer, np.floating)) or float(choice) not in levels:
+        print(f"  ✘ {choice!r} is not a target ε of the sweep; pick one of {levels}.")
+        return False
+    meets = [e for e in levels if sweep.loc[e, "test accuracy"] >= floor - 1e-12]
+    best = min(meets) if meets else None
+    accuracy = float(sweep.loc[float(choice), "test accuracy"])
+    if accuracy < floor - 1e-12:
+        print(f"  ✘ at ε = {choice:g} test accuracy is {accuracy:.1%}, below the floor of {floor:.0%}: go less private.")
+        return False
+    if best is not None and float(choice) != best:
+        print(f"  ✘ ε = {choice:g} meets the floor ({accuracy:.1%}), but a smaller ε does too: go more private.")
+        return False
+    print(f"  ✔ ε = {choice:g} is the smallest ε in the sweep with test accuracy ≥ {floor:.0%} ({accuracy:.1%})")
+    truth = float(sweep.loc[float(choice), judge])
+    if attack is None or not isinstance(attack, (int, float, np.integer, np.floating)):
+        print(f"  · attack: not answered yet (read the {judge!r} column at your ε)")
+        return False
+    if abs(float(attack) - truth) > 1e-9:
+        print(f"  ✘ attack = {attack}; read the {judge!r} column of the sweep at ε = {choice:g}")
+        return False
+    print(f"  ✔ MI-FACE still succeeds for {truth:.0%} of the 40 people there ({judge}, chance 2.5 %)")
+    print("All correct.")
+    return True

@@ -1,0 +1,267 @@
+"""Lab 04's live control panel: turn the API's output detail down and see what the attacks and the honest users get.
+
+Everything expensive (black-box MI-FACE and attribute inference at every setting) is computed once, with a
+progress bar, and cached in data/cache/; a slider move only looks results up and assembles the view.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..defences.output import OutputPolicy
+from ..paths import cache_dir
+
+# The settings the panel offers, from most to least detail. top_k with k=1 is the same as label_score.
+SETTINGS = (
+    OutputPolicy("probabilities"),
+    OutputPolicy("noisy", noise_scale=0.001), OutputPolicy("noisy", noise_scale=0.01), OutputPolicy("noisy", noise_scale=0.05),
+    OutputPolicy("rounded", decimals=4), OutputPolicy("rounded", decimals=3), OutputPolicy("rounded", decimals=2),
+    OutputPolicy("rounded", decimals=1),
+    OutputPolicy("top_k", k=10), OutputPolicy("top_k", k=5), OutputPolicy("top_k", k=3),
+    OutputPolicy("label_score"), OutputPolicy("label"),
+)
+PARAMETER = {"rounded": "decimals", "top_k": "k", "noisy": "noise_scale"}  # the one knob of each policy
+ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
+CACHE_VERSION = 2  # 2: the package was laid out in subpackages (pickled classes moved)
+
+
+def setting_key(policy: OutputPolicy) -> tuple:
+    """(kind, parameter value or None): how the panel and its cache name a setting."""
+    knob = PARAMETER.get(policy.kind)
+    return (policy.kind, getattr(policy, knob) if knob else None)
+
+
+def find_setting(kind: str, value=None) -> OutputPolicy:
+    """The panel's setting for a policy kind and parameter value, or a clear error listing the valid ones."""
+    for policy in SETTINGS:
+        if setting_key(policy) == (kind, value if kind in PARAMETER else None):
+            return policy
+    valid = ", ".join(f"{k}={v}" if v is not None else k for k, v in map(setting_key, SETTINGS))
+    raise ValueError(f"The panel has no setting {kind}={value!r}. Valid settings: {valid}.")
+
+
+def parameter_values(kind: str) -> list:
+    """The values the panel's slider offers for one policy kind (empty when the policy has no knob)."""
+    return [setting_key(p)[1] for p in SETTINGS if p.kind == kind and kind in PARAMETER]
+
+
+def honest_user_utility(labels: np.ndarray, scores: np.ndarray, truth: np.ndarray, exact: np.ndarray) -> dict:
+    """What honest users keep: top-1 accuracy, top-5 from the answer's scores, and how far scores are from the truth."""
+    top5 = []
+    for row, person in zip(scores, truth):
+        shown = np.flatnonzero(row > 0)
+        ranked = shown[np.argsort(-row[shown], kind="stable")][:5]
+        top5.append(person in ranked)
+    return {"top1": float((labels == truth).mean()), "top5": float(np.mean(top5)),
+            "score_error": float(0.5 * np.abs(scores - exact).sum(axis=1).mean())}
+
+
+def example_response(api, photo: np.ndarray, shown: int = 5) -> str:
+    """One API answer as the JSON a caller reads, trimmed to the highest scores."""
+    item = api.respond(photo)[0]
+    if "scores" in item:
+        ranked = sorted(item["scores"].items(), key=lambda kv: -kv[1])
+        extra = len(ranked) - shown
+        item["scores"] = {k: round(v, 6) for k, v in ranked[:shown]}
+        if extra > 0:
+            item["scores"][f"... {extra} more"] = "..."
+    return json.dumps(item, indent=1)
+
+
+@dataclass
+class SettingResult:
+    """Everything the panel shows for one output setting."""
+
+    policy: OutputPolicy
+    face: object  # judges.Verdict of black-box MI-FACE at this setting
+    row_images: np.ndarray  # reconstructions of ROW_IDENTITIES
+    attribute: dict  # attribute inference on training members: accuracy, baseline, margin, queries
+    utility: dict  # honest users: top1, top5, score_error
+    response: str  # one example API answer
+
+
+def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_model, people,
+                    budget: int, seed: int) -> SettingResult:
+    """Run both attacks and the utility measures through a ModelAPI with this output policy."""
+    from ..attacks.mi_face import invert_black_box
+    from ..attacks.probing import attribute_inference, make_api
+    from ..judges.reconstructions import judge
+    from ..service.api import ModelAPI
+
+    ids = np.arange(faces.n_people)
+    api = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed)
+    rec = invert_black_box(api, ids, queries_per_identity=budget, seed=seed, progress=False)
+    labels, scores = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed).answer(faces.X_test)
+    inference = attribute_inference(make_api(tabular_model.model, people, policy), people, "members")
+    return SettingResult(
+        policy, judge(rec.images, ids, faces, evaluator), rec.images[list(ROW_IDENTITIES)],
+        {"accuracy": inference.accuracy, "baseline": inference.baseline, "margin": inference.margin, "queries": inference.queries},
+        honest_user_utility(labels, scores, faces.y_test, face_model.predict_proba(faces.X_test)),
+        example_response(ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed), faces.X_test[0]))
+
+
+@dataclass
+class PanelData:
+    """Results at every setting, the unchanged white-box result, and the pictures, ready for instant lookup."""
+
+    results: dict  # setting_key -> SettingResult
+    white_box: object  # judges.Verdict
+    white_row: np.ndarray
+    budget: int
+    pictures: dict  # setting_key (or "white-box") -> PNG bytes of the picture row
+
+
+def _cache_path(face_model, tabular_model, budget: int, seed: int):
+    """data/cache/lab04/panel-<hash>.pkl, keyed by everything that decides the results."""
+    key = json.dumps([CACHE_VERSION, face_model.spec.key(), repr(tabular_model.model.get_params()), budget, seed,
+                      [setting_key(p) for p in SETTINGS], ROW_IDENTITIES], sort_keys=True, default=str)
+    return cache_dir() / "lab04" / f"panel-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pkl"
+
+
+def row_picture(images: np.ndarray, caption: str) -> bytes:
+    """A PNG of one row of faces, each contrast-stretched for display."""
+    from matplotlib.figure import (
+        Figure,  # drawn off screen: no pyplot state, nothing shown in the notebook
+    )
+
+    fig = Figure(figsize=(1.25 * len(images), 1.6))
+    axes = fig.subplots(1, len(images))
+    for ax, img, person in zip(axes, images, ROW_IDENTITIES):
+        ax.imshow(img, cmap="gray", vmin=float(img.min()), vmax=float(img.max()) + 1e-6)
+        ax.set_title(f"person {person}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(caption, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: int = 2000, seed: int = 0,
+                  progress: bool = True) -> PanelData:
+    """Measure every setting once (about a minute on one CPU, with a progress bar) or load it from the cache."""
+    from tqdm.auto import tqdm
+
+    from ..attacks.mi_face import invert_white_box
+    from ..judges.reconstructions import judge
+
+    path = _cache_path(face_model, tabular_model, budget, seed)
+    if path.exists():
+        results = pickle.loads(path.read_bytes())
+    else:
+        results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget, seed)
+                   for p in tqdm(SETTINGS, desc="measuring every output setting", disable=not progress)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(results))
+    white = invert_white_box(face_model, np.arange(faces.n_people), progress=False)
+    pictures = {k: row_picture(r.row_images, f"black-box reconstructions: {r.policy.describe()}") for k, r in results.items()}
+    pictures["white-box"] = row_picture(white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
+    return PanelData(results, judge(white.images, white.identities, faces, evaluator),
+                     white.images[list(ROW_IDENTITIES)], budget, pictures)
+
+
+@dataclass
+class PanelView:
+    """What the panel shows for one setting: plain strings and PNG bytes, no widgets."""
+
+    title: str
+    response: str  # HTML
+    metrics: str  # HTML
+    picture: bytes
+    black_box_lineup: float
+    attribute_accuracy: float
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
+    """The panel's handler: look up one setting's results and lay them out (no attack is run here)."""
+    r = data.results[setting_key(find_setting(kind, value))]
+    f, w, a, u = r.face, data.white_box, r.attribute, r.utility
+    rows = [
+        ("<b>Attacker</b>", "", ""),
+        ("black-box MI-FACE, lineup (chance 20 %)", f'<span class="bb-lineup">{_pct(f.lineup)}</span>', f"{data.budget:,} queries per person"),
+        ("black-box MI-FACE, evaluator top-1 (chance 2.5 %)", _pct(f.evaluator_top1), f"correlation judge {_pct(f.correlation_top1)}"),
+        ("white-box MI-FACE, lineup — unchanged", _pct(w.lineup), "uses gradients, not the answers"),
+        ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{_pct(a["accuracy"])}</span>', f"prior-only guess {_pct(a['baseline'])}"),
+        ("<b>Honest users</b>", "", ""),
+        ("top-1 accuracy (the label)", _pct(u["top1"]), "the label is always sent"),
+        ("top-5 from the scores (ranking)", _pct(u["top5"]), "only scores that are shown count"),
+        ("score error (0 = exact probabilities)", f"{u['score_error']:.3f}", "half the summed difference"),
+    ]
+    table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
+    return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
+                     f"<table style='font-size:14px'>{table}</table>", data.pictures[setting_key(r.policy)],
+                     f.lineup, a["accuracy"])
+
+
+POLICY_CHOICES = (("full probabilities", "probabilities"), ("noise", "noisy"), ("rounded", "rounded"),
+                  ("top-k", "top_k"), ("label + score", "label_score"), ("label only", "label"))
+KNOB_LABELS = {"rounded": "decimals", "top_k": "k", "noisy": "noise scale"}
+
+
+class ControlPanel:
+    """The widget: a policy chooser and its one slider, wired to `panel_view`."""
+
+    def __init__(self, data: PanelData):
+        import ipywidgets as w
+
+        self.data = data
+        self.policy = w.ToggleButtons(options=list(POLICY_CHOICES), value="probabilities", description="output:",
+                                      style={"button_width": "130px"})
+        self.knob = w.SelectionSlider(options=["-"], value="-", description="", disabled=True, continuous_update=False)
+        self.title, self.response, self.metrics = w.HTML(), w.HTML(), w.HTML()
+        self.picture = w.Image(format="png")
+        self.policy.add_class("lab-policy")  # stable names for the browser test and for instructors' CSS
+        self.picture.add_class("bb-picture")
+        self.white_picture = w.Image(value=data.pictures["white-box"], format="png")
+        self.policy.observe(lambda change: self.on_policy(change["new"]), names="value")
+        self._switching = False
+        self.knob.observe(lambda change: None if self._switching else self.show(self.policy.value, change["new"]), names="value")
+        left = w.VBox([w.HTML("<b>One API answer</b>"), self.response], layout=w.Layout(width="38%"))
+        right = w.VBox([w.HTML("<b>What the attacker and the honest users get</b>"), self.metrics])
+        self.box = w.VBox([self.policy, self.knob, self.title, w.HBox([left, right]), self.picture, self.white_picture])
+        self.on_policy("probabilities")
+
+    def on_policy(self, kind: str) -> None:
+        """A new policy: offer its parameter values on the slider (or disable it) and show the result."""
+        values = parameter_values(kind)
+        self._switching = True  # the slider's own events are ignored while its options change
+        try:
+            self.knob.options = values or ["-"]
+            self.knob.value = values[0] if values else "-"
+            self.knob.description = KNOB_LABELS.get(kind, "")
+            self.knob.disabled = not values
+        finally:
+            self._switching = False
+        self.show(kind, self.knob.value)
+
+    def show(self, kind: str, value) -> PanelView:
+        """Put one setting's view on screen."""
+        view = panel_view(self.data, kind, None if value == "-" else value)
+        self.title.value = f"<h4 style='margin:4px 0'>Setting: {html.escape(view.title)}</h4>"
+        self.response.value, self.metrics.value, self.picture.value = view.response, view.metrics, view.picture
+        return view
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.box._repr_mimebundle_(**kwargs)
+
+
+def show_control_panel(data: PanelData) -> ControlPanel:
+    """The lab 04 control panel for measured results (see `prepare_panel`)."""
+    return ControlPanel(data)
+
+
+def acceptable_settings(data: PanelData, min_top5: float = 0.98, max_score_error: float = 0.02,
+                        max_lineup: float = 0.30) -> list[tuple]:
+    """Settings that keep the users' requirements and leave the black-box attack near chance, most detail first."""
+    return [key for key, r in data.results.items()
+            if r.utility["top5"] >= min_top5 and r.utility["score_error"] <= max_score_error and r.face.lineup <= max_lineup]

@@ -1,0 +1,343 @@
+"""Figures with titles and axis labels a learner can read on a projector."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def show_face_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int = 10,
+                   title: str = "", size: float = 1.3) -> plt.Figure:
+    """A grid of grey-scale faces, one optional caption under each."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if side * side != images.shape[1]:
+            raise ValueError(f"Rows of {images.shape[1]} pixels are not square images: pass images shaped (n, 64, 64).")
+        images = images.reshape(len(images), side, side)
+    if images.ndim != 3:
+        raise ValueError(f"Expected images shaped (n, height, width), got {images.shape}.")
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.2), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (ax, img) in enumerate(zip(axes.ravel(), images)):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scores(probabilities: np.ndarray, title: str, highlight: int | None = None) -> plt.Figure:
+    """Bar chart of one answer's confidence score for every identity."""
+    p = np.asarray(probabilities, dtype=float).ravel()
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    colours = ["#b3261e" if i == highlight else "#4a6fa5" for i in range(len(p))]
+    ax.bar(np.arange(len(p)), p, color=colours)
+    ax.set_xlabel("identity (person number)", fontsize=12)
+    ax.set_ylabel("confidence score", fontsize=12)
+    ax.set_title(title, fontsize=13)
+    ax.set_xlim(-1, len(p))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- labs 01-02: tabular data
+
+MEMBER_COLOUR, NONMEMBER_COLOUR = "#b3261e", "#4a6fa5"
+
+
+def plot_confidence_histograms(confidences: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    """One panel per model: how sure it is of the true class, for training members vs non-members."""
+    fig, axes = plt.subplots(1, len(confidences), figsize=(6 * len(confidences), 4), squeeze=False, sharey=True)
+    bins = np.linspace(0, 1, 21)
+    for ax, (name, (members, nonmembers)) in zip(axes[0], confidences.items()):
+        ax.hist(members, bins=bins, alpha=0.6, color=MEMBER_COLOUR, label=f"training members ({len(members)})")
+        ax.hist(nonmembers, bins=bins, alpha=0.6, color=NONMEMBER_COLOUR, label=f"non-members ({len(nonmembers)})")
+        ax.set_title(f"{name} model", fontsize=14)
+        ax.set_xlabel("confidence in the true class", fontsize=12)
+        ax.legend(fontsize=11, loc="upper left")
+    axes[0][0].set_ylabel("number of people", fontsize=12)
+    fig.suptitle("Members vs non-members: how sure is the model?", fontsize=15)
+    fig.tight_layout()
+    return fig
+
+
+def plot_leaf_size_sweep(sweep, chosen: int | None = None) -> plt.Figure:
+    """Generalisation gap and membership advantage against leaf size (regularisation strength)."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.plot(sweep["min_samples_leaf"], sweep["gap"], "o-", lw=2, color=NONMEMBER_COLOUR,
+            label="generalisation gap (train − test accuracy)")
+    ax.plot(sweep["min_samples_leaf"], sweep["advantage"], "s-", lw=2, color=MEMBER_COLOUR,
+            label="membership advantage (TPR − FPR)")
+    if chosen is not None:
+        ax.axvline(chosen, color="grey", ls="--", label=f"leaf size {chosen}")
+    ax.set_xscale("log")
+    ax.set_xticks(list(sweep["min_samples_leaf"]), [str(v) for v in sweep["min_samples_leaf"]])
+    ax.set_ylim(0, max(0.05, float(np.nanmax([sweep["gap"].max(), sweep["advantage"].max()]))) * 1.1)
+    ax.set_xlabel("min_samples_leaf (larger = more regularised)", fontsize=12)
+    ax.set_ylabel("gap / advantage (0 to 1)", fontsize=12)
+    ax.set_title("Regularisation shrinks the gap and the membership leak together", fontsize=14)
+    ax.legend(fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(table, highlight: str | None = None) -> plt.Figure:
+    """Horizontal bars: the mean probability shift that changing each attribute causes."""
+    table = table.sort_values("mean_shift")
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(table) + 1.4))
+    colours = [MEMBER_COLOUR if a == highlight else NONMEMBER_COLOUR for a in table["attribute"]]
+    ax.barh(table["attribute"], table["mean_shift"], color=colours)
+    ax.set_xlabel("mean probability shift when the attribute is changed (0 to 1)", fontsize=12)
+    ax.set_ylabel("attribute changed", fontsize=12)
+    ax.set_title("Which attribute moves the model's answer most?", fontsize=14)
+    ax.tick_params(labelsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attack_results(table) -> plt.Figure:
+    """One panel per model: attack accuracy per output granularity, members vs non-members, vs the prior."""
+    models = list(dict.fromkeys(table["model"]))
+    outputs = list(dict.fromkeys(table["output"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False, sharey=True)
+    x = np.arange(len(outputs))
+    for ax, name in zip(axes[0], models):
+        part = table[table["model"] == name]
+        for shift, group, colour in ((-0.2, "members", MEMBER_COLOUR), (0.2, "non-members", NONMEMBER_COLOUR)):
+            rows = part[part["people"] == group].set_index("output").loc[outputs]
+            bars = ax.bar(x + shift, rows["accuracy"], width=0.4, color=colour, label=f"attack on {group}")
+            ax.bar_label(bars, labels=[f"{v:.0%}" for v in rows["accuracy"]], fontsize=9, padding=2)
+            ax.hlines(rows["prior_only"], x + shift - 0.2, x + shift + 0.2, color="black", lw=2.5,
+                      label="prior only (no model)" if group == "members" else None)
+        ax.set_xticks(x, [o.replace("scores ", "").replace(" and its score", " + score") for o in outputs],
+                      rotation=25, ha="right", fontsize=11)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} model", fontsize=14)
+        ax.set_xlabel("what the API returns", fontsize=12)
+    axes[0][0].set_ylabel("share of sensitive values guessed right", fontsize=12)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=11, frameon=False)
+    fig.suptitle("Attribute inference: accuracy as output detail shrinks", fontsize=15)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+# ---------------------------------------------------------------- lab 03: face reconstructions
+
+
+def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities, title: str,
+                         ncols: int = 10, size: float = 1.2) -> plt.Figure:
+    """Pairs of rows: a real training photo above the attack's reconstruction of the same person."""
+    real, reconstructed = np.asarray(real).reshape(-1, 64, 64), np.asarray(reconstructed).reshape(-1, 64, 64)
+    n = len(reconstructed)
+    nrows = 2 * int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, person in enumerate(identities):
+        r, c = 2 * (i // ncols), i % ncols
+        axes[r, c].imshow(real[i], cmap="gray", vmin=0, vmax=1)
+        axes[r, c].set_title(f"person {person}", fontsize=9)
+        rec = reconstructed[i]
+        axes[r + 1, c].imshow(rec, cmap="gray", vmin=float(rec.min()), vmax=float(rec.max()) + 1e-6)
+    for r in range(0, nrows, 2):
+        axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=10)
+        axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=10)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt.Figure:
+    """Attack accuracy by each judge against the number of queries per identity, with chance lines."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for key, label, colour in [("lineup", "lineup (pick of 5)", "#1b7f3b"), ("correlation_top1", "correlation judge top-1", "#4a6fa5"),
+                               ("evaluator_top1", "evaluator CNN top-1", "#b3261e")]:
+        ax.plot(budgets, [getattr(v, key) for v in verdicts], "o-", color=colour, label=label)
+    ax.axhline(1 / 5, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
+    ax.axhline(1 / 40, color="grey", ls=":", label="chance, top-1 (2.5 %)")
+    ax.set_xscale("log")
+    ax.set_xlabel("queries per identity (log scale)", fontsize=12)
+    ax.set_ylabel("attack accuracy", fontsize=12)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, fontsize=13)
+    ax.legend(fontsize=9, loc="center right")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- lab 04: output minimisation
+
+
+def plot_granularity_summary(data) -> plt.Figure:
+    """Attack accuracy against output detail (most to least) for both attacks, with chance lines."""
+    results = list(data.results.values())
+    names = [r.policy.describe().replace("scores ", "").replace(" only", "") for r in results]
+    x = np.arange(len(results))
+    fig, ax = plt.subplots(figsize=(13, 4.8))
+    ax.plot(x, [r.face.lineup for r in results], "o-", color="#1b7f3b", label="black-box MI-FACE: lineup")
+    ax.plot(x, [r.face.correlation_top1 for r in results], "s-", color="#4a6fa5", label="black-box MI-FACE: correlation top-1")
+    ax.plot(x, [r.attribute["accuracy"] for r in results], "^-", color="#8a4fa5", label="attribute inference (lab 02): accuracy")
+    ax.axhline(data.white_box.lineup, color="#1b7f3b", ls="--", lw=1, label="white-box MI-FACE: lineup (any setting)")
+    ax.axhline(0.2, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
+    ax.axhline(results[0].attribute["baseline"], color="#8a4fa5", ls=":", label="prior-only guess, attribute")
+    ax.plot([x[-1]], [results[-1].face.lineup], "o", ms=14, mfc="none", mec="black", label="label only")
+    ax.set_xticks(x, names, rotation=35, ha="right", fontsize=10)
+    ax.set_xlabel("output setting, from most detail (left) to least (right)", fontsize=12)
+    ax.set_ylabel("attack accuracy", fontsize=12)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("What each output setting leaves the attacker", fontsize=13)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- lab 06: access control and monitoring
+
+
+def plot_detection(summary, title: str = "Who gets flagged, and after how many queries") -> plt.Figure:
+    """One bar per API key: queries answered; an X where the detector raised its first alert."""
+    table = summary.sort_values(["attacker", "queries"], ascending=[False, True]).reset_index(drop=True)
+    y = np.arange(len(table))[::-1]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(table) + 1.6))
+    colours = [MEMBER_COLOUR if a else NONMEMBER_COLOUR for a in table["attacker"]]
+    ax.barh(y, table["queries"], color=colours, alpha=0.75)
+    flagged = table["queries until alert"].notna()
+    ax.plot(table.loc[flagged, "queries until alert"], y[flagged.to_numpy()], "X", ms=12, color="black",
+            label="first alert")
+    ax.set_yticks(y, [f"{k} ({'attacker' if a else 'ordinary'})" for k, a in zip(table["key"], table["attacker"])],
+                  fontsize=10)
+    ax.set_xscale("log")
+    ax.set_xlim(10, float(table["queries"].max()) * 3)
+    ax.set_xlabel("queries answered (log scale)", fontsize=12)
+    ax.set_title(title, fontsize=13)
+    from matplotlib.patches import Patch
+
+    handles = ax.get_legend_handles_labels()[0] + [Patch(color=MEMBER_COLOUR, alpha=0.75, label="attacker's key"),
+                                                   Patch(color=NONMEMBER_COLOUR, alpha=0.75, label="ordinary user's key")]
+    ax.legend(handles=handles, fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def show_attack_rows(rows: dict, identities, title: str, size: float = 1.3) -> plt.Figure:
+    """One row of faces per setting (e.g. real photos, attack with scores, attack with labels only), labelled on the left."""
+    n = len(identities)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * size + 1.6, len(rows) * size * 1.15), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        images = np.asarray(images).reshape(-1, 64, 64)
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"person {identities[c]}", fontsize=10)
+        axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def for_display(images: np.ndarray) -> np.ndarray:
+    """Reconstructions lightly smoothed and contrast-stretched, for the eye only (judges see the raw images)."""
+    import torch
+
+    from ..attacks.mi_face import blur
+    from ..judges.reconstructions import normalise_contrast
+
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(-1, 64 * 64))
+    return normalise_contrast(blur(blur(x)).numpy().reshape(-1, 64, 64))
+
+
+# ---------------------------------------------------------------- lab 05: training-side defences
+
+JUDGE_LINES = (("lineup", "MI-FACE: lineup (pick of 5)", "#1b7f3b"),
+               ("correlation top-1", "MI-FACE: correlation judge top-1", "#4a6fa5"),
+               ("evaluator top-1", "MI-FACE: evaluator CNN top-1", "#b3261e"))
+
+
+def _defence_panel(ax, rows, labels: list[str], xlabel: str, title: str) -> None:
+    """Test accuracy, the three judges and the membership advantage against one defence's settings."""
+    x = np.arange(len(rows))
+    ax.plot(x, rows["test accuracy"], "o-", color="black", lw=2.5, label="test accuracy (utility)")
+    for key, label, colour in JUDGE_LINES:
+        ax.plot(x, rows[key], "o-", color=colour, label=label)
+    ax.plot(x, rows["membership advantage"], "s--", color="#7b3294", label="membership advantage (TPR − FPR)")
+    ax.axhline(1 / 5, color="#1b7f3b", ls=":", lw=1)
+    ax.axhline(1 / 40, color="grey", ls=":", lw=1)
+    ax.set_xticks(x, labels, fontsize=11)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(xlabel, fontsize=12)
+    ax.set_title(title, fontsize=13)
+
+
+def plot_regularisation_defences(sweep) -> plt.Figure:
+    """Two panels (weight decay, early stopping): utility, MI-FACE by each judge and membership advantage."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
+    decay = sweep[sweep["defence"] == "weight decay"]
+    early = sweep[sweep["defence"] == "early stopping"].iloc[::-1]  # fewer epochs = stronger, to the right
+    _defence_panel(axes[0], decay, [f"{v:g}" for v in decay["weight decay"]],
+                   "weight decay (stronger →)", "Weight decay")
+    _defence_panel(axes[1], early, [str(int(v)) for v in early["epochs"]],
+                   "training epochs (earlier stop →)", "Early stopping")
+    axes[0].set_ylabel("accuracy / advantage (0 to 1)", fontsize=12)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=10, frameon=False)
+    fig.suptitle("Regularising the face model: utility falls, the MI-FACE attack hardly does "
+                 "(dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=13)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def epsilon_label(epsilon: float) -> str:
+    """'∞' for no DP, else the number."""
+    return "∞" if np.isinf(epsilon) else f"{epsilon:g}"
+
+
+def plot_epsilon_sweep(sweep, floor: float | None = None) -> plt.Figure:
+    """Left: utility and MI-FACE against ε. Right: the membership test's advantage, its noise level and DP's bound."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
+    labels = [epsilon_label(e) for e in sweep.index]
+    _defence_panel(left, sweep, labels, "target ε (smaller = more private →)", "Utility and MI-FACE against ε")
+    if floor is not None:
+        left.axhline(floor, color="black", ls="--", lw=1, label=f"accuracy floor ({floor:.0%})")
+    left.set_ylabel("accuracy (0 to 1)", fontsize=12)
+    handles, names = left.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=10, frameon=False)
+    x = np.arange(len(sweep))
+    right.plot(x, sweep["membership advantage"], "s-", color="#7b3294", lw=2, label="measured advantage")
+    right.plot(x, sweep["membership noise level"], ":", color="grey", lw=2, label="found by luck alone (95th percentile)")
+    right.plot(x, sweep["DP bound on advantage"], "^--", color="#e08214", label="DP's guarantee: the most any test can get")
+    right.set_xticks(x, labels, fontsize=11)
+    right.set_ylim(0, 1.05)
+    right.set_xlabel("target ε (smaller = more private →)", fontsize=12)
+    right.set_ylabel("membership advantage (TPR − FPR)", fontsize=12)
+    right.set_title("Membership inference against ε", fontsize=13)
+    right.legend(fontsize=10, loc="center left")
+    fig.suptitle("DP-SGD on the face classifier (dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=14)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def plot_defence_tradeoff(curves: dict, judge: str = "correlation top-1") -> plt.Figure:
+    """Attack success against test accuracy, one line per defence: at equal utility, which defence leaks less?"""
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    colours = ["#b3261e", "#4a6fa5", "#1b7f3b", "#7b3294"]
+    for (name, rows), colour in zip(curves.items(), colours):
+        ordered = rows.sort_values("test accuracy")
+        ax.plot(ordered["test accuracy"], ordered[judge], "o-", color=colour, lw=2, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="attack = utility")
+    ax.axhline(1 / 40, color="grey", ls=":", label="chance (2.5 %)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("test accuracy of the defended model (utility)", fontsize=12)
+    ax.set_ylabel(f"MI-FACE success ({judge})", fontsize=12)
+    ax.set_title("Price of a lower attack: utility given up, per defence", fontsize=13)
+    ax.legend(fontsize=10, loc="lower right")
+    fig.tight_layout()
+    return fig
