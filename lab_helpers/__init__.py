@@ -11,8 +11,8 @@ import importlib
 
 __version__ = "0.2.0"
 
-# the few names every lab uses -> the subpackage that holds them
-_EXPORTS = {"load_faces": "data", "load_people": "data", "placeholder": "ui"}
+# the few names every lab uses -> the subpackage (or shared module) that holds them
+_EXPORTS = {"load_faces": "data", "load_people": "data", "placeholder": "ui", "percent": "formatting"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -93,3 +93,15 @@ def test_reset_of_an_untouched_lab_keeps_nothing(tmp_path):
     reset_lab("00", solutions, labs)
     _, kept = reset_lab("00", solutions, labs)
     assert kept is None and not (labs / "backups").exists()
+
+
+def test_doctor_checks_every_package_the_labs_need():
+    from lab_helpers.kit.doctor import REQUIRED, TEST_ONLY
+
+    from test_repo import requirement_names
+
+    needed = requirement_names(KIT / "requirements.txt") - TEST_ONLY
+    assert needed <= set(REQUIRED), f"requirements.txt lists packages doctor does not check: {sorted(needed - set(REQUIRED))}"
+    result = run_cli("doctor")
+    for name in ("opacus", "fastapi", "voila"):
+        assert f"[ok] {name}" in result.stdout, result.stdout

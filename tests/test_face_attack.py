@@ -79,18 +79,43 @@ def test_a_do_nothing_update_stays_at_chance_and_fails_the_self_check(faces, eva
     from lab_helpers.ui import check_reconstructions
 
     rec = invert_white_box(softmax, PEOPLE, iterations=20, update=lambda x, g, s: x, progress=False)
-    assert not check_reconstructions(judge(rec.images, PEOPLE, faces, evaluator))
+    assert not check_reconstructions(judge(rec.images, PEOPLE, faces, evaluator), rec.images)
     assert "At chance" in capsys.readouterr().out
     good = invert_white_box(softmax, PEOPLE, update=lambda x, g, s: (x - s * g).clamp(0, 1), progress=False)
-    assert check_reconstructions(judge(good.images, PEOPLE, faces, evaluator))
+    assert check_reconstructions(judge(good.images, PEOPLE, faces, evaluator), good.images)
+
+
+def test_the_self_check_names_each_mistake_a_learner_makes(faces, evaluator, softmax, capsys):
+    from lab_helpers.ui import check_reconstructions, placeholder
+
+    stub = placeholder(lambda x, g, s: x, "write my_update_step")
+    untouched = invert_white_box(softmax, PEOPLE, iterations=20, update=stub, progress=False)
+    capsys.readouterr()
+    assert not check_reconstructions(judge(untouched.images, PEOPLE, faces, evaluator), untouched.images, stub)
+    assert capsys.readouterr().out.startswith("Nothing to check yet")
+
+    uphill = invert_white_box(softmax, PEOPLE, update=lambda x, g, s: (x + s * g).clamp(0, 1), progress=False)
+    verdict = judge(uphill.images, PEOPLE, faces, evaluator)
+    assert verdict.lineup < verdict.chance_lineup  # a sign error moves every image away from its person
+    assert not check_reconstructions(verdict, uphill.images, lambda x, g, s: x)
+    assert "Below chance" in capsys.readouterr().out
+
+    unclamped = invert_white_box(softmax, PEOPLE, update=lambda x, g, s: x - s * g, progress=False)
+    if unclamped.images.min() < 0 or unclamped.images.max() > 1:  # the attack itself does not clamp for the learner
+        assert not check_reconstructions(judge(np.clip(unclamped.images, 0, 1), PEOPLE, faces, evaluator),
+                                         unclamped.images, lambda x, g, s: x)
+        assert "clamp(0, 1)" in capsys.readouterr().out
 
 
 def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evaluator, softmax):
     api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
-    rec = invert_black_box(api, PEOPLE, queries_per_identity=5000, checkpoints=(1000,), progress=False)
-    assert api.queries == 40 * 5000 and rec.queries_per_identity == 5000 and set(rec.snapshots) == {1000}
+    rec = invert_black_box(api, PEOPLE, queries_per_identity=5000, checkpoints=(200, 1000), progress=False)
+    assert api.queries == 40 * 5000 and rec.queries_per_identity == 5000 and set(rec.snapshots) == {200, 1000}
     v = judge(rec.images, PEOPLE, faces, evaluator)
     assert v.lineup >= 0.7 and v.correlation_top1 >= 0.5
+    # lab 03's takeaway: a few hundred scored answers already give a likeness the lineup recognises most of the time
+    early = judge(rec.snapshots[200], PEOPLE, faces, evaluator)
+    assert early.lineup >= 0.6 and v.evaluator_top1 >= early.evaluator_top1
 
 
 def test_black_box_from_labels_only_is_at_chance(faces, evaluator, softmax):

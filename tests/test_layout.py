@@ -12,11 +12,11 @@ import pytest
 KIT = Path(__file__).resolve().parent.parent
 PACKAGE = KIT / "lab_helpers"
 # Lowest first: a module may import from its own layer or a lower one, never from a higher one.
-LAYERS = ["paths", "compute", "data", "targets", "defences", "service", "attacks", "judges", "evaluation",
+LAYERS = ["paths", "compute", "formatting", "data", "targets", "defences", "service", "attacks", "judges", "evaluation",
           "governance", "exam", "ui", "kit"]
 SUBPACKAGES = [name for name in LAYERS if (PACKAGE / name).is_dir()]
-TOP_LEVEL_MODULES = {"__init__", "__main__", "paths", "compute"}
-TOP_LEVEL_NAMES = {"load_faces", "load_people", "placeholder"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "paths", "compute", "formatting"}
+TOP_LEVEL_NAMES = {"load_faces", "load_people", "placeholder", "percent"}
 
 
 def module_name(path: Path) -> str:

@@ -1,6 +1,7 @@
 """The kit's set-up files agree with each other: pins, Binder, README commands and CI."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -78,3 +79,36 @@ def test_no_exported_name_is_also_a_submodule_name():
 
     modules = {m.name for m in pkgutil.iter_modules(lab_helpers.__path__)}
     assert not modules & set(lab_helpers.__all__)
+
+
+def test_every_lab_states_the_same_time_in_the_notebook_and_the_instructor_guide():
+    guide = (KIT / "docs" / "instructor_guide.md").read_text()
+    for path in sorted((KIT / "solutions").glob("*.ipynb")):
+        number = path.name[:2]
+        stated = re.search(r"\*\*Time:\*\* about (\d+) minutes", path.read_text())
+        planned = re.search(rf"### Lab {number} — .*\(about (\d+) minutes\)", guide)
+        assert stated and planned, f"lab {number}: a time in the notebook and a '### Lab {number}' heading in the guide"
+        assert stated.group(1) == planned.group(1), f"lab {number}: {stated.group(1)} min in the notebook, {planned.group(1)} in the guide"
+
+
+GLOSSED = {  # a term, and the words that must stand near its first use in that lab
+    "03_face_reconstruction.ipynb": {"NES": "natural evolution strategies", "DCT": "smooth wave patterns",
+                                     "TV": "total variation", "MLP": "multi-layer perceptron",
+                                     "softmax regression": "one linear score per person"},
+    "01_overfit_vs_regularised.ipynb": {"TPR − FPR": "share of members flagged"},
+    "00_orientation.ipynb": {"softmax regression": "one linear score per person"},
+}
+
+
+def test_glossary_explains_the_terms_and_every_lab_links_to_it():
+    glossary = (KIT / "docs" / "glossary.md").read_text()
+    for term in ("NES", "DCT basis", "total variation", "softmax", "MLP", "TPR − FPR", "DP-SGD", "lineup"):
+        assert f"**{term}" in glossary or f"{term}" in glossary.split("|")[1::3].__str__(), term
+    for path in sorted((KIT / "solutions").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        header = "".join(nb["cells"][0]["source"])
+        assert "../docs/glossary.md" in header, f"{path.name}: link the glossary in the header"
+        text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        for term, gloss in GLOSSED.get(path.name, {}).items():
+            first = text.find(term)
+            assert first >= 0 and gloss in text[max(0, first - 300):first + 400], f"{path.name}: gloss {term} at first use"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
+from ..formatting import percent
 from ..paths import data_dir
 
 THREATS = ("model inversion", "model extraction", "adversarial example", "data poisoning")
@@ -29,6 +30,7 @@ LAB_NOTEBOOKS = {
     "05": "05_defence_training.ipynb", "06": "06_defence_access_and_monitoring.ipynb",
     "07": "07_governance_and_exam_review.ipynb",
 }
+TOPIC_NOTE = "A question counts under every topic it tests, so the topic rows add up to more than the questions asked."
 NUMBER_WORDS = {"TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 
 
@@ -508,11 +510,11 @@ class ExamResult:
 
     def text(self) -> str:
         """The result as plain text: score, topics, what to review."""
-        lines = [f"Score: {self.right} of {self.asked} ({self.share:.0%}); answered {self.answered}, "
+        lines = [f"Score: {self.right} of {self.asked} ({percent(self.share)}); answered {self.answered}, "
                  f"in {self.seconds / 60:.1f} min" + (f" of {self.minutes:g}" if self.minutes else "") + "."]
         if self.late:
             lines.append(f"{self.late} answer{'s' if self.late != 1 else ''} came after the time limit and did not count.")
-        lines.append("By topic:")
+        lines.append("By topic (" + TOPIC_NOTE[0].lower() + TOPIC_NOTE[1:-1] + "):")
         lines += [f"  {t.title:<36} {t.right} of {t.asked}" for t in self.by_topic]
         if self.review:
             lines.append("Review these:")

@@ -1,7 +1,7 @@
 """The kit's own tooling: the command line, doctor, building labs from solutions, prepare, present."""
 
 from .cli import main
-from .doctor import run_checks, run_doctor
+from .doctor import REQUIRED, TEST_ONLY, run_checks, run_doctor
 from .notebooks import (
     CODE_PROMPT,
     DEFAULT_STUB,
@@ -26,6 +26,8 @@ __all__ = [
     "KERNEL_STALL_ERRORS",
     "LabBuildError",
     "MARKDOWN_PROMPT",
+    "REQUIRED",
+    "TEST_ONLY",
     "build_labs",
     "dashboard_path",
     "error_outputs",

@@ -19,7 +19,18 @@ REQUIRED = {
     "ipywidgets": ("8.1", "interactive drills and control panels"),
     "tqdm": ("4.66", "progress bars"),
     "jupyterlab": ("4.2", "opening the labs"),
+    "ipykernel": ("6.29", "running the notebooks"),
+    "scipy": ("1.11", "statistics in the labs"),
+    "nbformat": ("5.10", "building labs from solutions"),
+    "nbclient": ("0.10", "prepare: running every lab once"),
+    "psutil": ("5.9", "this report's memory check"),
+    "opacus": ("1.6.0", "lab 05: differentially private training (DP-SGD)"),
+    "fastapi": ("0.110", "lab 06: the model's HTTP API"),
+    "uvicorn": ("0.29", "lab 06: serving the API"),
+    "httpx": ("0.27", "lab 06: the API's client"),
+    "voila": ("0.5", "presentation mode: python -m lab_helpers present"),
 }
+TEST_ONLY = {"pytest", "pytest-rerunfailures", "pytest-timeout", "playwright"}  # in requirements.txt, not for the labs
 MIN_MEMORY_GB = 1.5  # what one lab needs at most (Binder gives 2 GB)
 
 

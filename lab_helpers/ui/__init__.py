@@ -26,7 +26,9 @@ from .control_panel import (
     show_control_panel,
 )
 from .plots import (
+    NO_SIGNAL,
     epsilon_label,
+    flat_images,
     for_display,
     plot_attack_results,
     plot_attack_vs_budget,
@@ -35,13 +37,14 @@ from .plots import (
     plot_detection,
     plot_epsilon_sweep,
     plot_granularity_summary,
-    plot_regularisation_defences,
     plot_leaf_size_sweep,
+    plot_regularisation_defences,
     plot_scores,
     plot_sensitivity,
     show_attack_rows,
     show_face_grid,
     show_reconstructions,
+    stretch_for_display,
 )
 from .widgets import (
     QuizQuestion,
@@ -53,6 +56,7 @@ from .widgets import (
 )
 
 __all__ = [
+    "NO_SIGNAL",
     "PanelView",
     "QuizQuestion",
     "SETTINGS",
@@ -69,6 +73,7 @@ __all__ = [
     "check_smallest_epsilon",
     "epsilon_label",
     "find_setting",
+    "flat_images",
     "for_display",
     "honest_user_utility",
     "mock_exam",
@@ -82,8 +87,8 @@ __all__ = [
     "plot_detection",
     "plot_epsilon_sweep",
     "plot_granularity_summary",
-    "plot_regularisation_defences",
     "plot_leaf_size_sweep",
+    "plot_regularisation_defences",
     "plot_scores",
     "plot_sensitivity",
     "prepare_panel",
@@ -96,4 +101,5 @@ __all__ = [
     "show_quiz",
     "show_reconstructions",
     "sorting_drill",
+    "stretch_for_display",
 ]

@@ -5,12 +5,47 @@ from typing import Any
 
 import numpy as np
 
+from ..formatting import percent
+
+
+class _PlaceholderInt(int):
+    """An int handed out by `placeholder`: it behaves as the int, and a self-check can tell it is not an answer."""
+
+
+class _PlaceholderFloat(float):
+    """A float handed out by `placeholder` (see _PlaceholderInt)."""
+
+
+_HANDED_OUT: list = []  # every object placeholder() returned, kept alive so that `is` identifies it
+
 
 def placeholder(value: Any, what: str) -> Any:
-    """Stand-in for an unfinished exercise: prints a visible note and returns value."""
+    """Stand-in for an unfinished exercise: prints a visible note and returns value, marked as a placeholder."""
     print(f"✎ Exercise not done yet: {what}. A placeholder is used so the rest of the notebook runs; "
           "replace it with your code and re-run.")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = _PlaceholderInt(value)
+    elif isinstance(value, float):
+        value = _PlaceholderFloat(value)
+    if isinstance(value, tuple):
+        value = tuple(_PlaceholderInt(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value)
+        _HANDED_OUT.extend(v for v in value if v is not None)
+    if value is not None:
+        _HANDED_OUT.append(value)
     return value
+
+
+def is_placeholder(value: Any) -> bool:
+    """True when value is (or holds) what `placeholder` handed out: the exercise has not been done yet."""
+    if value is None or isinstance(value, (_PlaceholderInt, _PlaceholderFloat)):
+        return value is not None
+    return any(value is handed for handed in _HANDED_OUT)
+
+
+def nothing_to_check(what: str) -> bool:
+    """The one message every self-check gives for an untouched exercise (returns False: not passed)."""
+    print(f"Nothing to check yet: {what}, then run this cell again.")
+    return False
 
 
 def check_score_reading(answers: dict, scores: np.ndarray) -> bool:
@@ -40,9 +75,8 @@ def check_score_reading(answers: dict, scores: np.ndarray) -> bool:
 
 def check_regularisation_choice(choice, sweep, tolerance: float = 0.02) -> bool:
     """Self-check for lab 01: a leaf size within tolerance of the best test accuracy that halves the advantage."""
-    if choice is None:
-        print("Nothing to check yet: set my_leaf_size to one of the leaf sizes in the sweep.")
-        return False
+    if choice is None or is_placeholder(choice):
+        return nothing_to_check("set my_leaf_size to one of the leaf sizes in the sweep")
     sizes = [int(v) for v in sweep["min_samples_leaf"]]
     if not isinstance(choice, (int, np.integer)) or int(choice) not in sizes:
         print(f"  ✘ {choice!r} is not a leaf size in the sweep; pick one of {sizes}.")
@@ -86,7 +120,8 @@ def check_candidate_scoring(score_fn) -> bool:
     for name, (label_scores, prior) in scoring_cases().items():
         try:
             with contextlib.redirect_stdout(io.StringIO()) as said:  # say the placeholder's note once, not per case
-                got = np.asarray(score_fn(label_scores.copy(), prior.copy()), dtype=float)
+                raw = score_fn(label_scores.copy(), prior.copy())
+                got = np.asarray(raw, dtype=float)
         except Exception as exc:  # the learner's code: report, do not crash the notebook
             print(f"  ✘ {name}: your function raised {type(exc).__name__}: {exc}")
             ok = False
@@ -95,6 +130,8 @@ def check_candidate_scoring(score_fn) -> bool:
             if said.getvalue().strip() and said.getvalue() not in notes:
                 notes.add(said.getvalue())
                 print(said.getvalue().rstrip())
+        if is_placeholder(raw):
+            return nothing_to_check("write my_score_candidates in the exercise cell")
         if got.shape != label_scores.shape:
             print(f"  ✘ {name}: expected one score per person and value, shape {label_scores.shape}; got {got.shape}")
             ok = False
@@ -109,20 +146,28 @@ def check_candidate_scoring(score_fn) -> bool:
     return ok
 
 
-def check_reconstructions(verdict) -> bool:
-    """Self-check for lab 03: do your reconstructions beat chance clearly (lineup and correlation judge)?"""
+def check_reconstructions(verdict, images=None, update=None) -> bool:
+    """Self-check for lab 03: are your reconstructions valid images, recognisable far above chance?"""
+    if is_placeholder(update):
+        return nothing_to_check("write my_update_step in the exercise cell")
     lineup, corr = verdict.lineup, verdict.correlation_top1
-    print(f"  lineup: {lineup:.0%} (chance {verdict.chance_lineup:.0%}); correlation judge top-1: {corr:.0%} "
-          f"(chance {verdict.chance_top1:.1%}); evaluator top-1: {verdict.evaluator_top1:.0%}")
+    print(f"  lineup: {percent(lineup)} (chance {percent(verdict.chance_lineup)}); correlation judge top-1: "
+          f"{percent(corr)} (chance {percent(verdict.chance_top1)}); evaluator top-1: {percent(verdict.evaluator_top1)}")
+    if images is not None and (float(np.min(images)) < 0 or float(np.max(images)) > 1):
+        print(f"✘ Some pixels left [0, 1] (from {float(np.min(images)):.2f} to {float(np.max(images)):.2f}): "
+              "a photo has no such pixels, so keep them in range with .clamp(0, 1).")
+        return False
     ok = lineup >= 0.5 and corr >= 0.25
     if ok:
-        print("✔ Your reconstructions are recognisable far above chance.")
+        print("✔ Your reconstructions are valid images, recognisable far above chance.")
+    elif lineup < verdict.chance_lineup - 0.05:
+        print("✘ Below chance: the images moved away from each person. Step *down* the gradient of the cost "
+              "(x - step_size * gradient), not up.")
     elif lineup <= verdict.chance_lineup + 0.05:
-        print("✘ At chance: the images hardly changed. Does my_update_step move x against the gradient "
-              "(x - step_size * gradient) and return the new images?")
+        print("✘ At chance: the images hardly changed. Does my_update_step return the new images, "
+              "x - step_size * gradient, kept in [0, 1]?")
     else:
-        print("✘ Better than chance but weak: check the sign of the step, keep pixels in [0, 1] with .clamp(0, 1), "
-              "or raise my_iterations.")
+        print("✘ Better than chance but weak: raise my_iterations, or check the step size you use.")
     return ok
 
 
@@ -133,15 +178,17 @@ def check_output_choice(choice, data, **requirements) -> bool:
     """Self-check for lab 04: does the chosen setting keep the users' requirements and stop the black-box attack?"""
     from .control_panel import acceptable_settings
 
+    if is_placeholder(choice):
+        return nothing_to_check("set my_choice to the setting you chose, e.g. ('rounded', 2)")
     good = acceptable_settings(data, **requirements)
     if choice not in data.results:
         print(f"✘ {choice!r} is not one of the panel's settings; use a key such as ('rounded', 2) or ('label', None).")
         return False
     r = data.results[choice]
     print(f"  {r.policy.describe()}: top-5 from scores {r.utility['top5']:.1%}, score error {r.utility['score_error']:.3f}, "
-          f"black-box lineup {r.face.lineup:.0%}")
+          f"black-box lineup {percent(r.face.lineup)}")
     if choice in good:
-        print(f"✔ Meets both requirements. All settings that do: {good}")
+        print(f"✔ Meets all three requirements. All settings that do: {good}")
         return True
     print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) "
           "or the black-box attack still beats chance clearly (lineup above 30 %).")
@@ -155,6 +202,8 @@ def check_detection_rule(rule, attack_log, ordinary_log, attackers) -> bool:
     """Self-check for lab 06: your rule flags every attacker's key and no ordinary user's key."""
     from ..defences.monitoring import first_flag
 
+    if is_placeholder(rule):
+        return nothing_to_check("write my_rule(history) in the exercise cell")
     ok, answered = True, ordinary_log[(ordinary_log["status"] == 200) & (ordinary_log["endpoint"] == "predict")]
     try:
         for key in attackers:
@@ -180,9 +229,8 @@ def check_rate_limit(limit, attack_queries: int, dashboard=None) -> bool:
     from ..service.traffic import Dashboard, simulate_dashboard
 
     dashboard = dashboard or Dashboard()
-    if not isinstance(limit, RateLimit):
-        print("Nothing to check yet: set my_limit = RateLimit(burst=..., per_minute=..., per_day=...).")
-        return False
+    if is_placeholder(limit) or not isinstance(limit, RateLimit):
+        return nothing_to_check("set my_limit = RateLimit(burst=..., per_minute=..., per_day=...)")
     run = simulate_dashboard(limit, dashboard)
     works = run["refused"] == 0
     print(f"  {'✔' if works else '✘'} dashboard ({dashboard.batch} queries every {dashboard.every_minutes:g} min, "
@@ -227,8 +275,10 @@ def check_privacy_review(answers: dict) -> bool:
     return ok
 
 
-def check_release_fix(gates: dict) -> bool:
+def check_release_fix(gates: dict, *answers) -> bool:
     """Self-check for lab 07: both fixed releases pass the release gate (leakage held and accuracy kept)."""
+    if any(is_placeholder(answer) for answer in answers):
+        return nothing_to_check("choose my_leaf_size and my_kiosk_policy in the exercise cell")
     ok = True
     for name, gate in gates.items():
         if gate.passed:
@@ -245,9 +295,8 @@ def check_release_fix(gates: dict) -> bool:
 
 def check_smallest_epsilon(choice, attack, sweep, floor: float, judge: str = "correlation top-1") -> bool:
     """Self-check for lab 05: the smallest ε whose test accuracy meets the floor, and the attack's success there."""
-    if choice is None:
-        print("Nothing to check yet: set my_epsilon to one of the ε values in the sweep.")
-        return False
+    if choice is None or is_placeholder(choice):
+        return nothing_to_check("set my_epsilon to one of the ε values in the sweep")
     levels = [float(e) for e in sweep.index]
     if not isinstance(choice, (int, float, np.integer, np.floating)) or float(choice) not in levels:
         print(f"  ✘ {choice!r} is not a target ε of the sweep; pick one of {levels}.")
@@ -269,6 +318,6 @@ def check_smallest_epsilon(choice, attack, sweep, floor: float, judge: str = "co
     if abs(float(attack) - truth) > 1e-9:
         print(f"  ✘ attack = {attack}; read the {judge!r} column of the sweep at ε = {choice:g}")
         return False
-    print(f"  ✔ MI-FACE still succeeds for {truth:.0%} of the 40 people there ({judge}, chance 2.5 %)")
+    print(f"  ✔ MI-FACE still succeeds for {percent(truth)} of the 40 people there ({judge}, chance 2.5 %)")
     print("All correct.")
     return True

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..defences.output import OutputPolicy
+from ..formatting import percent
 from ..paths import cache_dir
+from .plots import NO_SIGNAL, flat_images, stretch_for_display
 
 # The settings the panel offers, from most to least detail. top_k with k=1 is the same as label_score.
 SETTINGS = (
@@ -125,16 +127,17 @@ def _cache_path(face_model, tabular_model, budget: int, seed: int):
 
 
 def row_picture(images: np.ndarray, caption: str) -> bytes:
-    """A PNG of one row of faces, each contrast-stretched for display."""
+    """A PNG of one row of faces, each contrast-stretched for display; an image that never moved is drawn grey."""
     from matplotlib.figure import (
         Figure,  # drawn off screen: no pyplot state, nothing shown in the notebook
     )
 
     fig = Figure(figsize=(1.25 * len(images), 1.6))
     axes = fig.subplots(1, len(images))
-    for ax, img, person in zip(axes, images, ROW_IDENTITIES):
-        ax.imshow(img, cmap="gray", vmin=float(img.min()), vmax=float(img.max()) + 1e-6)
-        ax.set_title(f"person {person}", fontsize=8)
+    for ax, img, flat, person in zip(axes, stretch_for_display(images), flat_images(images), ROW_IDENTITIES):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"person {person}" + (f"\n{NO_SIGNAL}" if flat else ""), fontsize=8,
+                     color="#b3261e" if flat else "black")
         ax.axis("off")
     fig.suptitle(caption, fontsize=10)
     fig.tight_layout()
@@ -178,8 +181,15 @@ class PanelView:
     attribute_accuracy: float
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
+def ranking_note(policy: OutputPolicy) -> str:
+    """What the honest user's top-5 is made of under this policy (it can be no more than what is shown)."""
+    if policy.kind == "label":
+        return "no scores shown: the label is the only candidate, so this is top-1"
+    if policy.kind == "label_score":
+        return "one score shown: the label is the only candidate, so this is top-1"
+    if policy.kind == "top_k":
+        return f"ranked from the {policy.k} scores shown"
+    return "ranked from all 40 scores shown"
 
 
 def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
@@ -188,13 +198,13 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     f, w, a, u = r.face, data.white_box, r.attribute, r.utility
     rows = [
         ("<b>Attacker</b>", "", ""),
-        ("black-box MI-FACE, lineup (chance 20 %)", f'<span class="bb-lineup">{_pct(f.lineup)}</span>', f"{data.budget:,} queries per person"),
-        ("black-box MI-FACE, evaluator top-1 (chance 2.5 %)", _pct(f.evaluator_top1), f"correlation judge {_pct(f.correlation_top1)}"),
-        ("white-box MI-FACE, lineup — unchanged", _pct(w.lineup), "uses gradients, not the answers"),
-        ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{_pct(a["accuracy"])}</span>', f"prior-only guess {_pct(a['baseline'])}"),
+        ("black-box MI-FACE, lineup (chance 20 %)", f'<span class="bb-lineup">{percent(f.lineup)}</span>', f"{data.budget:,} queries per person"),
+        ("black-box MI-FACE, evaluator top-1 (chance 2.5 %)", percent(f.evaluator_top1), f"correlation judge {percent(f.correlation_top1)}"),
+        ("white-box MI-FACE, lineup — unchanged", percent(w.lineup), "uses gradients, not the answers"),
+        ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{percent(a["accuracy"])}</span>', f"prior-only guess {percent(a['baseline'])}"),
         ("<b>Honest users</b>", "", ""),
-        ("top-1 accuracy (the label)", _pct(u["top1"]), "the label is always sent"),
-        ("top-5 from the scores (ranking)", _pct(u["top5"]), "only scores that are shown count"),
+        ("top-1 accuracy (the label)", percent(u["top1"]), "the label is always sent"),
+        ("top-5 from what is shown (ranking)", percent(u["top5"]), ranking_note(r.policy)),
         ("score error (0 = exact probabilities)", f"{u['score_error']:.3f}", "half the summed difference"),
     ]
     table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)

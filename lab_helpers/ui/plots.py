@@ -4,6 +4,24 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+FLAT = 1e-3  # an image whose pixels span less than this never moved from its start: the attack got no signal
+NO_SIGNAL = "no signal"
+
+
+def flat_images(images: np.ndarray) -> np.ndarray:
+    """One bool per image: True where the image is flat (its pixels span less than FLAT), i.e. it never moved."""
+    flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    return np.ptp(flat, axis=1) < FLAT
+
+
+def stretch_for_display(images: np.ndarray) -> np.ndarray:
+    """Stretch each image's contrast to [0, 1] for the eye; a flat image keeps the grey it is (no invented contrast)."""
+    x = np.asarray(images, dtype=np.float32)
+    flat = x.reshape(len(x), -1)
+    lo, span = flat.min(axis=1, keepdims=True), np.ptp(flat, axis=1, keepdims=True)
+    stretched = np.where(span < FLAT, np.clip(flat, 0, 1), (flat - lo) / np.maximum(span, FLAT))
+    return stretched.reshape(x.shape)
+
 
 def show_face_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int = 10,
                    title: str = "", size: float = 1.3) -> plt.Figure:
@@ -142,8 +160,12 @@ def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities
         r, c = 2 * (i // ncols), i % ncols
         axes[r, c].imshow(real[i], cmap="gray", vmin=0, vmax=1)
         axes[r, c].set_title(f"person {person}", fontsize=9)
-        rec = reconstructed[i]
-        axes[r + 1, c].imshow(rec, cmap="gray", vmin=float(rec.min()), vmax=float(rec.max()) + 1e-6)
+    shown, flat = stretch_for_display(reconstructed), flat_images(reconstructed)
+    for i in range(n):
+        r, c = 2 * (i // ncols), i % ncols
+        axes[r + 1, c].imshow(shown[i], cmap="gray", vmin=0, vmax=1)
+        if flat[i]:
+            axes[r + 1, c].set_title(NO_SIGNAL, fontsize=9, color="#b3261e")
     for r in range(0, nrows, 2):
         axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=10)
         axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=10)
@@ -250,8 +272,12 @@ def for_display(images: np.ndarray) -> np.ndarray:
     from ..attacks.mi_face import blur
     from ..judges.reconstructions import normalise_contrast
 
-    x = torch.as_tensor(np.asarray(images, dtype=np.float32).reshape(-1, 64 * 64))
-    return normalise_contrast(blur(blur(x)).numpy().reshape(-1, 64, 64))
+    raw = np.asarray(images, dtype=np.float32).reshape(-1, 64, 64)
+    x = torch.as_tensor(raw.reshape(-1, 64 * 64))
+    shown = normalise_contrast(blur(blur(x)).numpy().reshape(-1, 64, 64))
+    flat = flat_images(raw)
+    shown[flat] = np.clip(raw[flat], 0, 1)  # an image that never moved is drawn as the grey it is
+    return shown
 
 
 # ---------------------------------------------------------------- lab 05: training-side defences

@@ -7,12 +7,14 @@ import ipywidgets as w
 
 from ..exam.bank import (
     THREATS,
+    TOPIC_NOTE,
     Feedback,
     drill_score,
     grade_card,
     grade_question,
     load_threat_cards,
 )
+from ..formatting import percent
 
 
 def feedback_html(feedback: Feedback) -> str:
@@ -285,13 +287,13 @@ class MockExam:
 def exam_result_html(result) -> str:
     """The score, a table of scores by topic, and the labs to review."""
     cell = "style='text-align:right;padding:0 12px'"
-    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{t.right} of {t.asked}</td><td {cell}>{t.share:.0%}</td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{t.right} of {t.asked}</td><td {cell}>{percent(t.share)}</td></tr>"
                    for t in result.by_topic)
     review = ("".join(f"<li>{html.escape(item.text())}</li>" for item in result.review)
               or "<li>Nothing: every question right.</li>")
     late = f" {result.late} late answer(s) did not count." if result.late else ""
-    return (f"<h4>Score: {result.right} of {result.asked} ({result.share:.0%}) in {result.seconds / 60:.1f} min.{late}</h4>"
-            f"<table><tr><th>topic</th><th>right</th><th></th></tr>{rows}</table>"
+    return (f"<h4>Score: {result.right} of {result.asked} ({percent(result.share)}) in {result.seconds / 60:.1f} min.{late}</h4>"
+            f"<table><tr><th>topic</th><th>right</th><th></th></tr>{rows}</table><p><i>{html.escape(TOPIC_NOTE)}</i></p>"
             f"<p><b>Review these:</b></p><ul>{review}</ul>")
 
 
