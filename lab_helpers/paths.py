@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 FACE_FILE_NAME = "olivetti_py3.pkz"  # the name scikit-learn gives its cache of the Olivetti faces
 
@@ -36,3 +38,31 @@ def solutions_dir() -> Path:
 def labs_dir() -> Path:
     """Learner notebooks, generated from solutions/ by `python -m lab_helpers build-labs`."""
     return kit_root() / "labs"
+
+
+@contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a cache entry while it is checked and built: two kernels never build it twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; the atomic write below still keeps every file whole
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a cache entry under a temporary name, then rename it: a reader sees the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -9,6 +9,12 @@ import pytest
 
 matplotlib.use("Agg")  # this process only; kernels started by tests keep the inline backend
 
+# The suite runs on every core at once (pytest-xdist), each test process and each notebook kernel on one
+# thread: several PyTorch threads per process on a busy machine make the same call 0.7 s one time and 29 s
+# the next. Set before torch is imported anywhere; kernels and servers started by tests inherit it.
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 KIT = Path(__file__).resolve().parent.parent
 SHARED_FACES = KIT.parent / "shared" / "data" / "scikit_learn_data"
 ARTIFACTS = KIT / "tests" / "_artifacts"
@@ -28,7 +34,11 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("notebook"):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one JupyterLab server, on one worker
     # The real-browser tests go last, so the models and caches they need are already built by the other tests.
+    # Models and caches are shared through data/cache/: a lock beside each entry makes the first process that
+    # needs it build it while any other waits and then loads it, so nothing is trained twice in a run.
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

@@ -36,6 +36,23 @@ def test_label_only_is_no_better_than_full_probabilities_and_near_chance(panel):
     assert label.attribute["accuracy"] <= full.attribute["accuracy"] + 0.02
 
 
+COARSE = [("rounded", 2), ("rounded", 1), ("top_k", 3), ("label_score", None), ("label", None), ("noisy", 0.01), ("noisy", 0.05)]
+MILD = [("noisy", 0.001), ("rounded", 4), ("rounded", 3), ("top_k", 10), ("top_k", 5)]
+
+
+def test_lab_04_words_the_coarse_settings_stop_the_naive_attack_and_the_mild_ones_do_not(panel):
+    """Lab 04 §4 names which settings take this (non-adaptive) attack to 30 % or less, and which leave it above."""
+    assert {s for s in panel.results if panel.results[s].face.lineup <= 0.30} == set(COARSE)
+    assert all(panel.results[s].face.lineup > 0.30 for s in MILD)
+
+
+def test_the_panel_says_what_the_honest_users_ranking_is_made_of(panel):
+    assert "this is top-1" in panel_view(panel, "label").metrics
+    assert "ranked from the 5 scores shown" in panel_view(panel, "top_k", 5).metrics
+    label = panel.results[("label", None)].utility
+    assert label["top5"] == pytest.approx(label["top1"])  # nothing but the label is shown
+
+
 def test_coarser_rounding_never_helps_the_black_box_attack_much(panel):
     lineups = [panel.results[("rounded", d)].face.lineup for d in (4, 3, 2, 1)]
     assert lineups[0] >= 0.5 and lineups[-1] <= 0.3

@@ -97,3 +97,34 @@ def test_lab_offline_never_tries_to_download(monkeypatch, tmp_path):
     monkeypatch.setattr("sklearn.datasets._olivetti_faces._fetch_remote", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(FaceDataMissing, match="LAB_OFFLINE is set"):
         load_faces()
+
+
+def _build_under_lock(path: str, log: str) -> None:
+    """One process's try at a cache entry: build it only if it is still missing once the lock is held."""
+    import time
+    from pathlib import Path
+
+    from lab_helpers.paths import cache_lock, save_atomically
+
+    target = Path(path)
+    with cache_lock(target):
+        if not target.exists():
+            with open(log, "a") as f:
+                f.write("built\n")
+            time.sleep(0.5)  # a slow build: the other process must wait, not build too
+            save_atomically(target, lambda p: p.write_text("model"))
+
+
+def test_a_cache_entry_is_built_once_when_two_processes_ask_at_once(tmp_path):
+    import multiprocessing
+
+    entry, log = tmp_path / "models" / "m.pt", tmp_path / "builds.log"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_build_under_lock, args=(str(entry), str(log))) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert all(w.exitcode == 0 for w in workers)
+    assert log.read_text() == "built\n" and entry.read_text() == "model"
+    assert not list(entry.parent.glob("*.tmp"))  # the temporary file was renamed into place

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from ..compute import one_thread
 from ..data.faces import FaceData
-from ..paths import cache_dir
+from ..paths import cache_dir, cache_lock, save_atomically
 
 if TYPE_CHECKING:
     pass
@@ -189,18 +189,19 @@ def train_private_model(faces: FaceData, epsilon: float = INF, delta: float = DE
     check_privacy_budget(epsilon, delta, len(faces.y_train))
     spec = replace(DPSpec(epsilon=float(epsilon), delta=float(delta)), **overrides)
     path = cache_dir() / "models" / f"{spec.key()}.pt"
-    net, cached = PooledSoftmax(spec.pool), path.exists()
-    if cached:
-        saved = torch.load(path, weights_only=True)
-        net.load_state_dict(saved["state"])
-        spent, sigma, seconds = saved["epsilon"], saved["noise_multiplier"], saved["seconds"]
-    else:
-        start = time.perf_counter()
-        trained, spent, sigma = train_private_network(new_network(spec), faces, spec, progress)
-        seconds = time.perf_counter() - start
-        net.load_state_dict(trained.state_dict())  # into a fresh module: no Opacus hooks left on it
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"state": net.state_dict(), "epsilon": spent, "noise_multiplier": sigma, "seconds": seconds}, path)
+    with cache_lock(path):
+        net, cached = PooledSoftmax(spec.pool), path.exists()
+        if cached:
+            saved = torch.load(path, weights_only=True)
+            net.load_state_dict(saved["state"])
+            spent, sigma, seconds = saved["epsilon"], saved["noise_multiplier"], saved["seconds"]
+        else:
+            start = time.perf_counter()
+            trained, spent, sigma = train_private_network(new_network(spec), faces, spec, progress)
+            seconds = time.perf_counter() - start
+            net.load_state_dict(trained.state_dict())  # into a fresh module: no Opacus hooks left on it
+            record = {"state": net.state_dict(), "epsilon": spent, "noise_multiplier": sigma, "seconds": seconds}
+            save_atomically(path, lambda p: torch.save(record, p))
     net.eval()
     return PrivateModel(net, spec, float(spent), float(sigma), _accuracy(net, faces.X_train, faces.y_train),
                         _accuracy(net, faces.X_test, faces.y_test), float(seconds), cached)

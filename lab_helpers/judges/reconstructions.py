@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from ..compute import one_thread
 from ..data.faces import FaceData, split_per_person
-from ..paths import cache_dir
+from ..paths import cache_dir, cache_lock, save_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,24 +102,24 @@ def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: 
     x, y = torch.tensor(faces.images).unsqueeze(1), torch.tensor(faces.labels)
     path = cache_dir() / "models" / f"evaluator-cnn-e{epochs}-s{seed}-split{EVALUATOR_SPLIT_SEED}.pt"
     torch.manual_seed(seed)
-    net, start, cached = EvaluatorCNN(), time.perf_counter(), path.exists()
-    if cached:
-        net.load_state_dict(torch.load(path, weights_only=True))
-    else:
-        g = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
-        xt, yt = x[train_idx], y[train_idx]
-        with one_thread():
-            for _ in tqdm(range(epochs), desc="training the evaluator", disable=not progress, leave=False):
-                net.train()
-                order = torch.randperm(len(xt), generator=g)
-                for b in range(0, len(xt), 35):
-                    batch = order[b:b + 35]
-                    opt.zero_grad()
-                    F.cross_entropy(net(augment(xt[batch], g)), yt[batch]).backward()
-                    opt.step()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path)
+    with cache_lock(path):
+        net, start, cached = EvaluatorCNN(), time.perf_counter(), path.exists()
+        if cached:
+            net.load_state_dict(torch.load(path, weights_only=True))
+        else:
+            g = torch.Generator().manual_seed(seed)
+            opt = torch.optim.Adam(net.parameters(), 3e-3, weight_decay=1e-4)
+            xt, yt = x[train_idx], y[train_idx]
+            with one_thread():
+                for _ in tqdm(range(epochs), desc="training the evaluator", disable=not progress, leave=False):
+                    net.train()
+                    order = torch.randperm(len(xt), generator=g)
+                    for b in range(0, len(xt), 35):
+                        batch = order[b:b + 35]
+                        opt.zero_grad()
+                        F.cross_entropy(net(augment(xt[batch], g)), yt[batch]).backward()
+                        opt.step()
+            save_atomically(path, lambda p: torch.save(net.state_dict(), p))
     net.eval()
     with torch.no_grad():
         accuracy = float((net(x[test_idx]).argmax(1) == y[test_idx]).float().mean())

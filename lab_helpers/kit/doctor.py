@@ -30,7 +30,7 @@ REQUIRED = {
     "httpx": ("0.27", "lab 06: the API's client"),
     "voila": ("0.5", "presentation mode: python -m lab_helpers present"),
 }
-TEST_ONLY = {"pytest", "pytest-rerunfailures", "pytest-timeout", "playwright"}  # in requirements.txt, not for the labs
+TEST_ONLY = {"pytest", "pytest-rerunfailures", "pytest-timeout", "pytest-xdist", "playwright"}  # in requirements.txt, not for the labs
 MIN_MEMORY_GB = 1.5  # what one lab needs at most (Binder gives 2 GB)
 
 

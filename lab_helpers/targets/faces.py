@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from ..compute import one_thread
 from ..data.faces import FaceData
-from ..paths import cache_dir
+from ..paths import cache_dir, cache_lock, save_atomically
 
 N_PIXELS, N_PEOPLE = 64 * 64, 40
 
@@ -110,14 +110,14 @@ def train_face_model(faces: FaceData, kind: str = "softmax", regularised: bool =
     spec = replace(FaceModelSpec(kind=kind, seed=seed, **TARGETS[(kind, regularised)]), **overrides)
     path = cache_dir() / "models" / f"{spec.key()}.pt"
     start = time.perf_counter()
-    net, cached = build_network(spec), path.exists()
-    if cached:
-        net.load_state_dict(torch.load(path, weights_only=True))
-        net.eval()
-    else:
-        net = fit_network(spec, faces, progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path)
+    with cache_lock(path):
+        net, cached = build_network(spec), path.exists()
+        if cached:
+            net.load_state_dict(torch.load(path, weights_only=True))
+            net.eval()
+        else:
+            net = fit_network(spec, faces, progress)
+            save_atomically(path, lambda p: torch.save(net.state_dict(), p))
     seconds = time.perf_counter() - start
     xtr, ytr = torch.tensor(faces.X_train), torch.tensor(faces.y_train)
     xte, yte = torch.tensor(faces.X_test), torch.tensor(faces.y_test)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..defences.output import OutputPolicy
 from ..formatting import percent
-from ..paths import cache_dir
+from ..paths import cache_dir, cache_lock, save_atomically
 from .plots import NO_SIGNAL, flat_images, stretch_for_display
 
 # The settings the panel offers, from most to least detail. top_k with k=1 is the same as label_score.
@@ -155,13 +155,13 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
     from ..judges.reconstructions import judge
 
     path = _cache_path(face_model, tabular_model, budget, seed)
-    if path.exists():
-        results = pickle.loads(path.read_bytes())
-    else:
-        results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget, seed)
-                   for p in tqdm(SETTINGS, desc="measuring every output setting", disable=not progress)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(results))
+    with cache_lock(path):
+        if path.exists():
+            results = pickle.loads(path.read_bytes())
+        else:
+            results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget, seed)
+                       for p in tqdm(SETTINGS, desc="measuring every output setting", disable=not progress)}
+            save_atomically(path, lambda p: p.write_bytes(pickle.dumps(results)))
     white = invert_white_box(face_model, np.arange(faces.n_people), progress=False)
     pictures = {k: row_picture(r.row_images, f"black-box reconstructions: {r.policy.describe()}") for k, r in results.items()}
     pictures["white-box"] = row_picture(white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
