@@ -166,10 +166,14 @@ def test_candidate_check_accepts_right_answers(fn, capsys):
     assert "All correct" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fn", [lambda s, p: placeholder(np.ones_like(s), "score"), lambda s, p: s,
-                                lambda s, p: np.tile(p, (len(s), 1)), lambda s, p: s[:, 0], lambda s, p: s + {}],
-                         ids=["placeholder", "ignores prior", "ignores answer", "wrong shape", "raises"])
+@pytest.mark.parametrize("fn", [lambda s, p: s, lambda s, p: np.tile(p, (len(s), 1)), lambda s, p: s[:, 0], lambda s, p: s + {}],
+                         ids=["ignores prior", "ignores answer", "wrong shape", "raises"])
 def test_candidate_check_rejects_wrong_answers(fn, capsys):
     assert not check_candidate_scoring(fn)
+    assert "Not all correct yet" in capsys.readouterr().out
+
+
+def test_candidate_check_says_nothing_to_check_for_the_untouched_stub(capsys):
+    assert not check_candidate_scoring(lambda s, p: placeholder(np.ones_like(s), "score"))
     out = capsys.readouterr().out
-    assert "Not all correct yet" in out and out.count("Exercise not done yet") <= 1
+    assert "Nothing to check yet" in out and out.count("Exercise not done yet") == 1 and "✘" not in out

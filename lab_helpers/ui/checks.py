@@ -146,16 +146,39 @@ def check_candidate_scoring(score_fn) -> bool:
     return ok
 
 
+def update_step_problem(update) -> str | None:
+    """Try a learner's update step on a tiny example: None when it steps down the gradient and keeps pixels in [0, 1]."""
+    import torch
+
+    x = torch.tensor([[0.5, 0.5, 0.98, 0.02]])
+    gradient = torch.tensor([[1.0, -1.0, -1.0, 1.0]])  # the last two would push pixels out of [0, 1]
+    try:
+        out = torch.as_tensor(update(x.clone(), gradient.clone(), 0.1), dtype=torch.float32)
+    except Exception as exc:  # the learner's code: report, do not crash the notebook
+        return f"my_update_step raised {type(exc).__name__}: {exc}"
+    if out.shape != x.shape:
+        return f"my_update_step must return images shaped like x {tuple(x.shape)}; it returned {tuple(out.shape)}"
+    if not (out[0, 0] < 0.5 < out[0, 1]):
+        return ("my_update_step moves x up the gradient or not at all: step *down* it, "
+                "x - step_size * gradient, so the cost falls")
+    if float(out.min()) < 0 or float(out.max()) > 1:
+        return "my_update_step lets pixels leave [0, 1]: a photo has no such pixels, so keep them in range with .clamp(0, 1)"
+    return None
+
+
 def check_reconstructions(verdict, images=None, update=None) -> bool:
-    """Self-check for lab 03: are your reconstructions valid images, recognisable far above chance?"""
+    """Self-check for lab 03: a correct update step, and reconstructions recognisable far above chance."""
     if is_placeholder(update):
         return nothing_to_check("write my_update_step in the exercise cell")
     lineup, corr = verdict.lineup, verdict.correlation_top1
     print(f"  lineup: {percent(lineup)} (chance {percent(verdict.chance_lineup)}); correlation judge top-1: "
           f"{percent(corr)} (chance {percent(verdict.chance_top1)}); evaluator top-1: {percent(verdict.evaluator_top1)}")
+    problem = update_step_problem(update) if update is not None else None
+    if problem:
+        print(f"✘ {problem}.")
+        return False
     if images is not None and (float(np.min(images)) < 0 or float(np.max(images)) > 1):
-        print(f"✘ Some pixels left [0, 1] (from {float(np.min(images)):.2f} to {float(np.max(images)):.2f}): "
-              "a photo has no such pixels, so keep them in range with .clamp(0, 1).")
+        print("✘ Some pixels are outside [0, 1]: keep them in range with .clamp(0, 1).")
         return False
     ok = lineup >= 0.5 and corr >= 0.25
     if ok:
@@ -167,7 +190,7 @@ def check_reconstructions(verdict, images=None, update=None) -> bool:
         print("✘ At chance: the images hardly changed. Does my_update_step return the new images, "
               "x - step_size * gradient, kept in [0, 1]?")
     else:
-        print("✘ Better than chance but weak: raise my_iterations, or check the step size you use.")
+        print("✘ Better than chance but weak: raise my_iterations.")
     return ok
 
 
