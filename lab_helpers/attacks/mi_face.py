@@ -21,13 +21,30 @@ OBJECTIVES = ("log_prob", "one_minus_p", "logit")
 
 @dataclass
 class Reconstructions:
-    """The attack's images, one per target identity, and what it cost."""
+    """The attack's images, one per target identity, and what it cost, person by person."""
 
     images: np.ndarray  # (n, 64, 64) in [0, 1]
-    identities: np.ndarray  # (n,)
+    identities: np.ndarray  # (n,) Olivetti person numbers 0-39
     seconds: float
-    queries_per_identity: int = 0  # black-box only
+    queries_per_identity: int = 0  # black-box: the most queries spent on any one person
     snapshots: dict = field(default_factory=dict)  # black-box: query budget -> images at that point
+    signal: np.ndarray | None = None  # (n,) bool: did the attack ever get information that moved this person's image?
+    queries: np.ndarray | None = None  # (n,) queries spent on each person (0 for white-box)
+
+    def __post_init__(self):
+        n = len(self.identities)
+        if self.signal is None:  # an image that never left its flat start got no signal
+            flat = np.asarray(self.images, dtype=np.float32).reshape(n, -1)
+            self.signal = np.ptp(flat, axis=1) >= 1e-3
+        if self.queries is None:
+            self.queries = np.full(n, int(self.queries_per_identity), dtype=np.int64)
+        self.signal = np.asarray(self.signal, dtype=bool)
+        self.queries = np.asarray(self.queries, dtype=np.int64)
+
+    @property
+    def stalled(self) -> int:
+        """How many people the attack got no signal for (their images are what the attack started from)."""
+        return int((~self.signal).sum())
 
 
 def check_identities(identities, n_people: int = N_PEOPLE) -> np.ndarray:
