@@ -171,8 +171,8 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
               f"{pct(v.correlation_top1)} | {pct(v.evaluator_top1)} |", ""]
     if slider:
         lines += ["## Lab 04 control panel", "",
-                  f"One slider move (every setting, three times, cache warm): median **{1000 * slider[0]:.0f} ms**, "
-                  f"slowest {1000 * slider[1]:.0f} ms (budget: well under 300 ms; the tests check only that a move "
+                  f"One slider move (every setting, three times, cache warm): median **{1000 * slider[0]:.1f} ms**, "
+                  f"slowest {1000 * slider[1]:.1f} ms (budget: well under 300 ms; the tests check only that a move "
                   "runs no attack).", ""]
     if labs:
         lines += ["## Every lab on one CPU", "",

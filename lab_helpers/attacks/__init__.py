@@ -1,5 +1,6 @@
-"""The attacks: MI-FACE face reconstruction (white-box and black-box), membership tests, attribute inference by probing."""
+"""The attacks: MI-FACE (white-box, black-box, adaptive to the output control), membership tests, attribute inference."""
 
+from .adaptive import AdaptiveResult, ObservedOutput, invert_adaptive, observe_output
 from .membership import (
     MembershipTest,
     best_threshold_test,
@@ -38,6 +39,10 @@ from .probing import (
 )
 
 __all__ = [
+    "AdaptiveResult",
+    "ObservedOutput",
+    "invert_adaptive",
+    "observe_output",
     "GROUPS",
     "MembershipTest",
     "OUTPUTS",

@@ -214,41 +214,130 @@ def low_frequency_directions(n_ids: int, n_dirs: int, basis: torch.Tensor, gener
     return NesWorkspace(n_ids, n_dirs, basis, generator).new_directions().clone()
 
 
-def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
-                      workspace: NesWorkspace | None = None) -> torch.Tensor:
-    """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
+def target_scores(api, probes: np.ndarray, ids: np.ndarray, person_axis: int, repeats: int = 1) -> np.ndarray:
+    """Each person's own score in the answer to every probe (probes shaped (..., 4096)), averaged over `repeats`.
+
+    `person_axis` is the axis of `probes` that runs over the people in `ids`. A score of 0 means the answer
+    did not show it (hidden by top-k, rounded away, or below float precision).
+    """
+    flat = probes.reshape(-1, N_PIXELS)
+    total = None
+    for _ in range(repeats):  # an attacker who expects noise asks the same question again and averages
+        answer = np.asarray(api.query(flat), dtype=np.float64)
+        total = answer if total is None else total + answer
+    scores = (total / repeats).reshape(*probes.shape[:-1], -1)
+    shape = [1] * scores.ndim
+    shape[person_axis] = len(ids)
+    return np.take_along_axis(scores, ids.reshape(shape), axis=-1)[..., 0]
+
+
+def nes_step(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
+             workspace: NesWorkspace | None = None, repeats: int = 1) -> tuple[torch.Tensor, np.ndarray]:
+    """NES on the target's log-score: (gradient estimate, per-person bool: did any probe pair carry signal?).
+
+    No floor erases small scores: log p is used wherever the answer shows p > 0. Where one probe of a pair shows
+    the person's score and the other does not, the pair still says which way leads to being seen.
+    """
     n_ids, n_dirs, _ = directions.shape
     if workspace is None:
         workspace = NesWorkspace(n_ids, n_dirs, dct_basis(1), torch.Generator())
     probes = workspace.fill_probes(x, directions, sigma)
-    scores = api.query(probes.view(-1, N_PIXELS).numpy()).reshape(2, n_ids, n_dirs, -1)
-    target = scores[:, np.arange(n_ids)[:, None], np.arange(n_dirs)[None, :], ids[:, None]]
-    log_p = torch.as_tensor(np.log(np.clip(target, 1e-6, 1.0)), dtype=torch.float32)
-    change = (log_p[0] - log_p[1]) / (2 * sigma)
-    return torch.bmm(change[:, None, :], directions)[:, 0] / n_dirs
+    target = target_scores(api, probes.numpy(), ids, 1, repeats)
+    shown = target > 0
+    log_p = np.log(np.where(shown, target, 1.0))
+    both, one = shown[0] & shown[1], shown[0] ^ shown[1]
+    change = np.where(both, (log_p[0] - log_p[1]) / (2 * sigma), 0.0)
+    cap = np.abs(change).max(axis=1, keepdims=True)
+    cap = np.where(cap > 0, cap, 1.0 / sigma)  # how much "seen versus not seen" weighs: the largest measured change
+    change = np.where(one, np.where(shown[0], cap, -cap), change)
+    signal = (change != 0).any(axis=1)
+    change_t = torch.as_tensor(change, dtype=torch.float32)
+    return torch.bmm(change_t[:, None, :], directions)[:, 0] / n_dirs, signal
+
+
+def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
+                      workspace: NesWorkspace | None = None) -> torch.Tensor:
+    """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
+    return nes_step(api, x, ids, directions, sigma, workspace)[0]
+
+
+def search_for_signal(api, x: torch.Tensor, ids: np.ndarray, lost: np.ndarray, candidates: int,
+                      basis: torch.Tensor, generator: torch.Generator, repeats: int = 1) -> tuple[torch.Tensor, np.ndarray]:
+    """For people whose score the answers never show: try other starts, move to the best one that shows it.
+
+    The candidates are the attack's current images of other people (a face the model already likes) and random
+    smooth images around grey; each costs a query. Returns the new images and, per lost person, whether found.
+    """
+    rows = np.flatnonzero(lost)
+    others = x[torch.as_tensor(rng_order(len(x), generator))][: max(0, candidates // 2)]
+    n_random = candidates - len(others)
+    workspace = NesWorkspace(len(rows), max(1, n_random), basis, generator)
+    amplitude = torch.rand(len(rows), max(1, n_random), 1, generator=generator) * 8.0
+    random_starts = (0.5 + amplitude * workspace.new_directions()).clamp(0, 1)[:, :n_random]
+    pool = torch.cat([others[None].expand(len(rows), -1, -1), random_starts], dim=1)  # (lost, candidates, 4096)
+    seen = target_scores(api, pool.numpy(), ids[rows], 0, repeats)
+    found = seen.max(axis=1) > 0
+    x = x.clone()
+    best = seen.argmax(axis=1)
+    for j, row in enumerate(rows):
+        if found[j]:
+            x[row] = pool[j, best[j]]
+    return x, found
+
+
+def rng_order(n: int, generator: torch.Generator) -> np.ndarray:
+    """A random order of n items from the attack's own generator (so a seed fixes the whole run)."""
+    return torch.randperm(n, generator=generator).numpy()
 
 
 def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, directions: int = 50,
                      sigma: float = 0.5, step_size: float = 3.0, l2_weight: float = 0.005, low_freq: int = 24,
-                     checkpoints=(), seed: int = 0, progress: bool = True) -> Reconstructions:
-    """Black-box MI-FACE through a ModelAPI: only returned scores are used, every query is counted."""
+                     checkpoints=(), seed: int = 0, progress: bool = True, repeats: int = 1,
+                     find_signal: bool = True, patience: int = 2) -> Reconstructions:
+    """Black-box MI-FACE through a ModelAPI: only returned scores are used, every query is counted.
+
+    A person whose score the answers do not show (or show identically for every probe) gives the gradient
+    estimate nothing; after `patience` such steps the attack spends a step's queries searching for a start
+    that shows it. A person it never gets signal for is reported (`signal` False), not silently drawn.
+    `repeats` asks every probe that many times and averages the answers (against noise; it multiplies the bill).
+    """
     from tqdm.auto import tqdm
 
     ids = check_identities(identities)
-    per_step = 2 * directions
+    if repeats < 1:
+        raise ValueError(f"repeats must be 1 or more (got {repeats}).")
+    per_step = 2 * directions * repeats
     if queries_per_identity < per_step:
-        raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions}) "
-                         f"for one gradient estimate; got {queries_per_identity}. Try 2,000 to 10,000.")
+        raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions} x "
+                         f"repeats={repeats}) for one gradient estimate; got {queries_per_identity}. Try 2,000 to 10,000.")
     generator, basis = torch.Generator().manual_seed(seed), dct_basis(low_freq)
     workspace = NesWorkspace(len(ids), directions, basis, generator)
-    x, average, steps = start_images(len(ids)), None, queries_per_identity // per_step
-    snapshots, marks = {}, {max(1, int(c) // per_step): int(c) for c in checkpoints if int(c) >= per_step}
-    began, used_before = time.perf_counter(), api.queries
-    for step in tqdm(range(1, steps + 1), desc="black-box MI-FACE", disable=not progress, leave=False):
-        grad = estimate_gradient(api, x, ids, workspace.new_directions(), sigma, workspace)
+    x, average = start_images(len(ids)), None
+    search_cost = 2 * directions * repeats  # queries one search for a lost person costs
+    pending = sorted(int(c) for c in checkpoints if int(c) >= per_step)
+    snapshots, began = {}, time.perf_counter()
+    spent = np.zeros(len(ids), dtype=np.int64)
+    ever, quiet = np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=int)
+    bar = tqdm(total=queries_per_identity, desc="black-box MI-FACE (queries per person)", disable=not progress, leave=False)
+    while spent.max() + per_step <= queries_per_identity:
+        lost = find_signal & (quiet >= patience) & (spent + search_cost + per_step <= queries_per_identity)
+        if lost.any():
+            x, found = search_for_signal(api, x, ids, lost, 2 * directions, basis, generator, repeats)
+            rows = np.flatnonzero(lost)
+            spent[rows] += search_cost
+            quiet[rows[found]] = 0
+            quiet[rows[~found]] = -patience  # wait a little before searching again
+            if average is not None:
+                average[torch.as_tensor(rows)] = x[torch.as_tensor(rows)]
+        grad, signal = nes_step(api, x, ids, workspace.new_directions(), sigma, workspace, repeats)
+        spent += per_step
+        ever |= signal
+        quiet = np.where(signal, 0, quiet + 1)
         x = (x + step_size * (grad - l2_weight * (x - 0.5))).clamp(0, 1)
         average = x.clone() if average is None else 0.9 * average + 0.1 * x  # iterate averaging
-        if step in marks:
-            snapshots[marks[step]] = average.numpy().reshape(-1, SIDE, SIDE).copy()
-    spent = (api.queries - used_before) // len(ids)
-    return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, spent, snapshots)
+        while pending and spent.max() >= pending[0]:
+            snapshots[pending.pop(0)] = average.numpy().reshape(-1, SIDE, SIDE).copy()
+        bar.update(int(spent.max()) - bar.n)
+    bar.close()
+    return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, int(spent.max()),
+                           snapshots, signal=ever, queries=spent)

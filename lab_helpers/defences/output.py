@@ -99,6 +99,30 @@ class OutputPolicy:
                 "label": "label only", "noisy": f"scores with Laplace noise (scale {self.noise_scale})"}[self.kind]
 
 
+POLICY_SPELLINGS = "probabilities, noisy:SCALE, rounded:DECIMALS, top_k:K, label_score, label"
+
+
+def parse_policy(spec: str) -> OutputPolicy:
+    """'rounded:2' -> OutputPolicy('rounded', decimals=2): the policies' own spelling, as the command line takes it."""
+    kind, _, value = str(spec).strip().partition(":")
+    needs = {"noisy": "noise_scale", "rounded": "decimals", "top_k": "k"}
+    if kind not in POLICIES:
+        raise ValueError(f"Unknown output policy {spec!r}. Valid: {POLICY_SPELLINGS}.")
+    if kind not in needs:
+        if value:
+            raise ValueError(f"{kind} takes no value (got {spec!r}). Valid: {POLICY_SPELLINGS}.")
+        return OutputPolicy(kind)
+    if not value:
+        raise ValueError(f"{kind} needs a value, e.g. {kind}:{ {'noisy': '0.01', 'rounded': '2', 'top_k': '3'}[kind] }. "
+                         f"Valid: {POLICY_SPELLINGS}.")
+    try:
+        number = float(value) if kind == "noisy" else int(value)
+    except ValueError:
+        raise ValueError(f"{spec!r}: {value!r} is not a {'number' if kind == 'noisy' else 'whole number'}. "
+                         f"Valid: {POLICY_SPELLINGS}.") from None
+    return OutputPolicy(kind, **{needs[kind]: number})
+
+
 # Per-role output: a trusted internal role may see probabilities; the public sees labels only.
 ROLE_POLICIES = {"internal": OutputPolicy("probabilities"), "analyst": OutputPolicy("rounded", decimals=2),
                  "public": OutputPolicy("label")}

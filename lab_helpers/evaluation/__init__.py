@@ -1,5 +1,12 @@
-"""Each training-side defence at several settings, attacked and judged, with the model's accuracy beside."""
+"""Defences measured: each at several settings, attacked and judged, with the model's accuracy beside; one inversion run."""
 
+from .inversion import (
+    ATTACKS,
+    InversionRun,
+    parse_people,
+    run_inversion,
+    save_reconstructions,
+)
 from .minimisation import (
     hunt_precision,
     minimisation_table,
@@ -16,6 +23,11 @@ from .training import (
 )
 
 __all__ = [
+    "ATTACKS",
+    "InversionRun",
+    "parse_people",
+    "run_inversion",
+    "save_reconstructions",
     "best_advantage",
     "epsilon_sweep",
     "face_membership",
