@@ -64,7 +64,7 @@ def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
     white, black = face_card.measurements["lab03-white-box"], face_card.measurements["lab03-black-box"]
     assert 0.2 <= white.value <= 0.7 and white.chance == pytest.approx(1 / 40)  # lab 07: "must be protected like the photos"
     assert black.value <= black.chance + 0.02  # label-only kiosks: "no better than chance"
-    assert black.details["queries"] == 40 * 2_000 and black.seconds > 0
+    assert 0 < black.details["queries"] <= 40 * 2_000 and black.seconds > 0  # searches for signal count too
     text = face_card.to_markdown()
     assert percent(white.value) in text and "label only" in text and "Restricted" in text and "DPO" in text
     assert face_card.test_accuracy == face_v1.test_accuracy >= 0.9
