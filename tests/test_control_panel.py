@@ -114,14 +114,37 @@ def test_unknown_setting_lists_the_valid_ones():
 
 
 def test_exercise_answer_and_self_check(panel, capsys):
-    from lab_helpers.ui import check_output_choice
+    """Judged against the adaptive attacker no setting meets all three requirements; the naive one would pass two."""
+    from lab_helpers.ui import check_output_choice, placeholder
 
-    good = acceptable_settings(panel)
-    assert good and ("probabilities", None) not in good
-    assert check_output_choice(good[-1], panel)
+    assert acceptable_settings(panel) == []
+    assert acceptable_settings(panel, attacker="naive") == [("rounded", 2), ("top_k", 3)]
+    assert check_output_choice(None, panel)
+    assert "no output setting alone meets all three" in capsys.readouterr().out
+    assert not check_output_choice(("rounded", 2), panel)
+    assert "holds the naive attacker, but not the adaptive one" in capsys.readouterr().out
     assert not check_output_choice(("probabilities", None), panel)
     assert not check_output_choice(("rounded", 9), panel)
     assert "not one of the panel's settings" in capsys.readouterr().out
+    assert not check_output_choice(placeholder(("probabilities", None), "choose"), panel)
+    assert "Nothing to check yet" in capsys.readouterr().out
+
+
+def test_the_adaptive_attacker_recovers_faces_at_every_setting(panel):
+    """Lab 04's headline: at every output setting the attacker who adapts stays far above chance, within the budget."""
+    for key, r in panel.results.items():
+        assert r.adaptive.lineup >= 0.6 and r.adaptive.lineup >= r.face.lineup - 0.02, key
+        assert r.queries_to("adaptive") is not None and r.queries_to("adaptive") <= panel.budget, key
+    full = panel.results[("probabilities", None)]
+    assert full.queries_to("adaptive") < max(r.queries_to("adaptive") for r in panel.results.values())  # cost rose
+    assert panel.results[("rounded", 1)].naive_stalled >= 30  # the naive attacker stalls: that is its "chance"
+
+
+def test_the_view_shows_both_attackers_and_both_pictures(panel):
+    view = panel_view(panel, "rounded", 2)
+    assert "ad-lineup" in view.metrics and "bb-lineup" in view.metrics and "no signal for" in view.metrics
+    assert view.adaptive_picture.startswith(b"\x89PNG") and view.adaptive_picture != view.picture
+    assert view.adaptive_lineup > view.black_box_lineup
 
 
 def test_honest_user_utility_counts_only_shown_scores():

@@ -12,10 +12,10 @@ import pytest
 KIT = Path(__file__).resolve().parent.parent
 PACKAGE = KIT / "lab_helpers"
 # Lowest first: a module may import from its own layer or a lower one, never from a higher one.
-LAYERS = ["paths", "compute", "formatting", "data", "targets", "defences", "service", "attacks", "judges", "evaluation",
+LAYERS = ["lazy", "paths", "compute", "formatting", "data", "targets", "defences", "service", "attacks", "judges", "evaluation",
           "governance", "exam", "ui", "kit"]
 SUBPACKAGES = [name for name in LAYERS if (PACKAGE / name).is_dir()]
-TOP_LEVEL_MODULES = {"__init__", "__main__", "paths", "compute", "formatting"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "lazy", "paths", "compute", "formatting"}
 TOP_LEVEL_NAMES = {"load_faces", "load_people", "placeholder", "percent"}
 
 
@@ -162,3 +162,15 @@ def test_readme_explains_the_layout_in_the_layer_order():
     positions = [text.find(f"`{name}/`") for name in SUBPACKAGES]
     assert -1 not in positions, [n for n, p in zip(SUBPACKAGES, positions) if p == -1]
     assert positions == sorted(positions), "list the subpackages in their layer order"
+
+
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_importing_a_subpackage_does_no_work(name):
+    """Names load on first use: importing a subpackage pulls in no heavy library (a lab that needs none never waits)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, lab_helpers.{name}; "
+            "print(sorted({'torch', 'sklearn', 'matplotlib', 'ipywidgets', 'pandas', 'fastapi'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -11,8 +12,10 @@ from lab_helpers.service import ModelAPI
 from lab_helpers.defences import keyed_digest
 from lab_helpers.targets import train_face_model
 from lab_helpers.attacks import invert_black_box
+from lab_helpers.defences import AdaptiveDetector, BaselineDetector
 from lab_helpers.defences import Detector, detection_summary, first_flag, sketch_images, sketch_records
 from lab_helpers.service import camera_frames, clinician_user, dashboard_user, ordinary_traffic, role_of
+from lab_helpers.service import Gateway, benign_patterns, watch_traffic
 from lab_helpers.defences.monitoring import thumbnails
 from lab_helpers.attacks import attribute_inference, make_api
 from lab_helpers.data import load_people
@@ -198,3 +201,91 @@ def test_self_checks_for_the_two_exercises(capsys):
     assert not check_rate_limit(RateLimit(burst=20, per_minute=6, per_day=3_000), 80_000)  # batch 25 > burst 20
     assert "413" in capsys.readouterr().out
     assert not check_rate_limit(None, 80_000)
+
+
+# ---------------------------------------------------------------- benign patterns, and the adaptive detector
+
+PATTERNS = ("fixed camera", "retrying app", "24/7 dashboard", "drifting monitor")
+BASELINE_FLAGS = {"fixed camera": "near_duplicates", "retrying app": "near_duplicates",
+                  "24/7 dashboard": "heavy_scores", "drifting monitor": "one_attribute_sweep"}
+
+
+def test_the_baseline_detector_is_the_default_detector():
+    assert Detector is BaselineDetector
+
+
+def test_benign_patterns_are_what_they_say(faces, people):
+    patterns = benign_patterns(faces, people, start=0.0, seed=0)
+    assert set(patterns) == set(PATTERNS)
+    camera = patterns["fixed camera"]
+    assert len(camera) == 24 * 60 and np.allclose(np.diff([e.time for e in camera]), 60)
+    t = thumbnails(sketch_images(np.concatenate([e.inputs for e in camera[:60]])))
+    assert np.abs(t[1:] - t[:-1]).mean(axis=1).max() < 3.0  # near-identical to the baseline's eye
+    app = patterns["retrying app"]
+    sent = Counter(e.inputs.tobytes() for e in app)
+    assert min(sent.values()) >= 2 and len(app) > len(sent)  # every photo is sent again, byte for byte
+    ward = patterns["24/7 dashboard"]
+    assert len(ward) == 288 and ward[-1].time - ward[0].time > 23 * 3600
+    monitor = patterns["drifting monitor"]
+    changed = [{c for c in people.features if a.inputs[i][c] != b.inputs[i][c]}
+               for a, b in zip(monitor, monitor[1:]) for i in range(len(a.inputs))]
+    assert set().union(*changed) == {"systolic_bp"} and sum(map(bool, changed)) > 100
+    assert {role_of(e.user) for p in patterns.values() for e in p} == {"public", "analyst"}
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_benign_pattern_trips_the_baseline_but_not_the_adaptive_detector(faces, people, face_model, pattern):
+    """Three seeds of 24 hours each: today's detector raises its false alarm every time, the adaptive one never."""
+    for seed in range(3):
+        events = benign_patterns(faces, people, start=0.0, seed=seed)[pattern]
+        baseline = watch_traffic(events, BaselineDetector(), face_model, people).alerts
+        adaptive = watch_traffic(events, AdaptiveDetector(), face_model, people).alerts
+        assert [a["rule"] for a in baseline] == [BASELINE_FLAGS[pattern]]
+        assert adaptive == []
+
+
+def test_a_day_of_ordinary_traffic_with_the_benign_patterns_raises_no_adaptive_alarm(faces, people, face_model):
+    for seed in (0, 1):
+        events = ordinary_traffic(faces, people, start=0.0, seed=seed, patterns=True)
+        assert len({e.user for e in events}) == 10
+        baseline = watch_traffic(events, BaselineDetector(), face_model, people)
+        adaptive = watch_traffic(events, AdaptiveDetector(), face_model, people)
+        flagged = {a["key_id"] for a in baseline.alerts}
+        assert flagged == {"camera-fixed", "app-checkin", "ward-dashboard-24h", "monitor-bed-4"}
+        assert adaptive.alerts == [] and (adaptive.requests()["status"] == 200).all()
+
+
+def test_adaptive_detector_flags_the_lab_02_sweep_by_the_people_swept(people, forest):
+    gateway = Gateway(AdaptiveDetector())
+    watched = gateway.key("eve", make_api(forest.model, people), "record", people.features)
+    attribute_inference(watched, people, "members", n_people=200)
+    alerts = gateway.alert_frame()
+    assert list(alerts["rule"]) == ["swept_people"]
+    assert 200 + 30 <= alerts["queries"].iloc[0] <= 200 + 100  # after the first 200 records + 30 people swept
+
+
+def test_identity_focus_counts_new_scored_answers_per_identity_per_key_and_across_keys():
+    detector = AdaptiveDetector(identity_per_day=100, cloud_size=10_000)
+    rng = np.random.default_rng(0)
+
+    def images(n):
+        return sketch_images(rng.uniform(0, 1, (n, 4096)))  # all different, far apart
+
+    assert detector.observe("a", 0.0, "image", images(99), "rounded", labels=["7"] * 99, source="s") == []
+    again = detector.observe("a", 1.0, "image", images(99), "label", labels=["7"] * 99, source="s")
+    assert again == []  # labels-only answers are not counted
+    repeat = ["ab" * 64] * 50
+    assert detector.observe("b", 2.0, "image", repeat, "rounded", labels=["7"] * 50, source="s") == []  # 1 new
+    fired = detector.observe("c", 3.0, "image", images(120), "rounded", labels=["7"] * 120, source="s")
+    per_key = {(a.key_id, a.rule) for a in fired}
+    assert ("c", "identity_focus") in per_key and ("a", "identity_focus") in per_key  # 220 >= 200 across keys
+    assert ("b", "identity_focus") not in per_key  # one new answer: not named
+    later = detector.observe("a", 3.0 + 86_400, "image", images(10), "rounded", labels=["7"] * 10, source="s")
+    assert later == []  # a day later the count starts again, and each rule alerts once per key anyway
+
+
+@pytest.mark.parametrize("kwargs", [{"identity_per_day": 0}, {"cloud_radius": -1.0}, {"cloud_follow": 0},
+                                    {"min_share": 1.5}, {"swept_people": 2.5}, {"source_factor": 0}])
+def test_bad_adaptive_settings_say_what_is_wrong(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        AdaptiveDetector(**kwargs)

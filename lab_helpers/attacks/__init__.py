@@ -1,76 +1,102 @@
 """The attacks: MI-FACE (white-box, black-box, adaptive to the output control), membership tests, attribute inference."""
 
-from .adaptive import AdaptiveResult, ObservedOutput, invert_adaptive, observe_output
-from .membership import (
-    MembershipTest,
-    best_threshold_test,
-    member_confidences,
-    membership_advantage,
-    threshold_test,
-    true_label_confidence,
-)
-from .mi_face import (
-    Reconstructions,
-    blur,
-    check_identities,
-    gradient_step,
-    invert_black_box,
-    invert_white_box,
-    prior_gradient,
-    total_variation,
-)
-from .probing import (
-    GROUPS,
-    OUTPUTS,
-    attack_result,
-    attack_table,
-    attribute_inference,
-    candidate_table,
-    changed_values,
-    group_rows,
-    infer_sensitive,
-    make_api,
-    pick_best,
-    prior_only_guess,
-    probability_shift,
-    probe_person,
-    score_candidates,
-    sensitivity_table,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+# module -> the names it exports; each module loads on first use of one of its names (no work on import)
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "adaptive": ["AdaptiveResult", "ObservedOutput", "invert_adaptive", "observe_output"],
+        "evasion": [
+            "NAIVE",
+            "AttackStopped",
+            "EvasionRun",
+            "Pacing",
+            "ProbeRouter",
+            "block_offsets",
+            "evade_black_box",
+        ],
+        "label_only": ["invert_label_only"],
+        "membership": [
+            "MembershipTest",
+            "best_threshold_test",
+            "member_confidences",
+            "membership_advantage",
+            "threshold_test",
+            "true_label_confidence",
+        ],
+        "mi_face": [
+            "Reconstructions",
+            "blur",
+            "check_identities",
+            "gradient_step",
+            "invert_black_box",
+            "invert_white_box",
+            "prior_gradient",
+            "total_variation",
+        ],
+        "probing": [
+            "GROUPS",
+            "OUTPUTS",
+            "attack_result",
+            "attack_table",
+            "attribute_inference",
+            "candidate_table",
+            "changed_values",
+            "group_rows",
+            "infer_sensitive",
+            "make_api",
+            "pick_best",
+            "prior_only_guess",
+            "probability_shift",
+            "probe_person",
+            "score_candidates",
+            "sensitivity_table",
+        ],
+    },
 )
 
-__all__ = [
-    "AdaptiveResult",
-    "ObservedOutput",
-    "invert_adaptive",
-    "observe_output",
-    "GROUPS",
-    "MembershipTest",
-    "OUTPUTS",
-    "Reconstructions",
-    "attack_result",
-    "attack_table",
-    "attribute_inference",
-    "best_threshold_test",
-    "blur",
-    "candidate_table",
-    "changed_values",
-    "check_identities",
-    "gradient_step",
-    "group_rows",
-    "infer_sensitive",
-    "invert_black_box",
-    "invert_white_box",
-    "make_api",
-    "member_confidences",
-    "membership_advantage",
-    "pick_best",
-    "prior_gradient",
-    "prior_only_guess",
-    "probability_shift",
-    "probe_person",
-    "score_candidates",
-    "sensitivity_table",
-    "threshold_test",
-    "total_variation",
-    "true_label_confidence",
-]
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
+    from .adaptive import AdaptiveResult, ObservedOutput, invert_adaptive, observe_output
+    from .evasion import NAIVE, AttackStopped, EvasionRun, Pacing, ProbeRouter, block_offsets, evade_black_box
+    from .label_only import invert_label_only
+    from .membership import (
+        MembershipTest,
+        best_threshold_test,
+        member_confidences,
+        membership_advantage,
+        threshold_test,
+        true_label_confidence,
+    )
+    from .mi_face import (
+        Reconstructions,
+        blur,
+        check_identities,
+        gradient_step,
+        invert_black_box,
+        invert_white_box,
+        prior_gradient,
+        total_variation,
+    )
+    from .probing import (
+        GROUPS,
+        OUTPUTS,
+        attack_result,
+        attack_table,
+        attribute_inference,
+        candidate_table,
+        changed_values,
+        group_rows,
+        infer_sensitive,
+        make_api,
+        pick_best,
+        prior_only_guess,
+        probability_shift,
+        probe_person,
+        score_candidates,
+        sensitivity_table,
+    )

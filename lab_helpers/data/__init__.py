@@ -1,49 +1,64 @@
 """What the labs learn from: the Olivetti faces (through scikit-learn's loader) and the seeded synthetic people."""
 
-from .faces import (
-    FaceData,
-    FaceDataMissing,
-    candidate_data_homes,
-    fetch_faces_bunch,
-    find_face_data,
-    load_faces,
-    split_per_person,
-)
-from .people import (
-    CREDIT,
-    FRAMINGS,
-    HEALTHCARE,
-    Framing,
-    PeopleData,
-    data_card,
-    hidden_score,
-    load_people,
-    make_people,
-    read_people,
-    split_members,
-    target_shares,
-    write_dataset,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+# module -> the names it exports; each module loads on first use of one of its names (no work on import)
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "faces": [
+            "FaceData",
+            "FaceDataMissing",
+            "candidate_data_homes",
+            "fetch_faces_bunch",
+            "find_face_data",
+            "load_faces",
+            "split_per_person",
+        ],
+        "people": [
+            "CREDIT",
+            "FRAMINGS",
+            "HEALTHCARE",
+            "Framing",
+            "PeopleData",
+            "data_card",
+            "hidden_score",
+            "load_people",
+            "make_people",
+            "read_people",
+            "split_members",
+            "target_shares",
+            "write_dataset",
+        ],
+    },
 )
 
-__all__ = [
-    "CREDIT",
-    "FRAMINGS",
-    "FaceData",
-    "FaceDataMissing",
-    "Framing",
-    "HEALTHCARE",
-    "PeopleData",
-    "candidate_data_homes",
-    "data_card",
-    "fetch_faces_bunch",
-    "find_face_data",
-    "hidden_score",
-    "load_faces",
-    "load_people",
-    "make_people",
-    "read_people",
-    "split_members",
-    "split_per_person",
-    "target_shares",
-    "write_dataset",
-]
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
+    from .faces import (
+        FaceData,
+        FaceDataMissing,
+        candidate_data_homes,
+        fetch_faces_bunch,
+        find_face_data,
+        load_faces,
+        split_per_person,
+    )
+    from .people import (
+        CREDIT,
+        FRAMINGS,
+        HEALTHCARE,
+        Framing,
+        PeopleData,
+        data_card,
+        hidden_score,
+        load_people,
+        make_people,
+        read_people,
+        split_members,
+        target_shares,
+        write_dataset,
+    )

@@ -1,41 +1,30 @@
 """Defences measured: each at several settings, attacked and judged, with the model's accuracy beside; one inversion run."""
 
-from .inversion import (
-    ATTACKS,
-    InversionRun,
-    parse_people,
-    run_inversion,
-    save_reconstructions,
-)
-from .minimisation import (
-    hunt_precision,
-    minimisation_table,
-    posterior_through_proxy,
-    proxy_reliance,
-    rarest_value,
-)
-from .tabular import leaf_size_sweep
-from .training import (
-    best_advantage,
-    epsilon_sweep,
-    face_membership,
-    regularisation_sweep,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+# module -> the names it exports; each module loads on first use of one of its names (no work on import)
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "inversion": ["ATTACKS", "InversionRun", "parse_people", "run_inversion", "save_reconstructions"],
+        "minimisation": [
+            "hunt_precision",
+            "minimisation_table",
+            "posterior_through_proxy",
+            "proxy_reliance",
+            "rarest_value",
+        ],
+        "tabular": ["leaf_size_sweep"],
+        "training": ["best_advantage", "epsilon_sweep", "face_membership", "regularisation_sweep"],
+    },
 )
 
-__all__ = [
-    "ATTACKS",
-    "InversionRun",
-    "parse_people",
-    "run_inversion",
-    "save_reconstructions",
-    "best_advantage",
-    "epsilon_sweep",
-    "face_membership",
-    "hunt_precision",
-    "leaf_size_sweep",
-    "minimisation_table",
-    "posterior_through_proxy",
-    "proxy_reliance",
-    "rarest_value",
-    "regularisation_sweep",
-]
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
+    from .inversion import ATTACKS, InversionRun, parse_people, run_inversion, save_reconstructions
+    from .minimisation import hunt_precision, minimisation_table, posterior_through_proxy, proxy_reliance, rarest_value
+    from .tabular import leaf_size_sweep
+    from .training import best_advantage, epsilon_sweep, face_membership, regularisation_sweep

@@ -1,12 +1,25 @@
 """Referees independent of the target: an evaluator CNN, a correlation judge and a lineup, for reconstructed faces."""
 
-from .reconstructions import (
-    as_images,
-    judge,
-    lineup_accuracy,
-    normalise_contrast,
-    train_evaluator,
-    verdict_table,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+# module -> the names it exports; each module loads on first use of one of its names (no work on import)
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "reconstructions": [
+            "as_images",
+            "judge",
+            "lineup_accuracy",
+            "normalise_contrast",
+            "train_evaluator",
+            "verdict_table",
+        ],
+    },
 )
 
-__all__ = ["as_images", "judge", "lineup_accuracy", "normalise_contrast", "train_evaluator", "verdict_table"]
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
+    from .reconstructions import as_images, judge, lineup_accuracy, normalise_contrast, train_evaluator, verdict_table

@@ -198,23 +198,37 @@ def check_reconstructions(verdict, images=None, update=None) -> bool:
 
 
 def check_output_choice(choice, data, **requirements) -> bool:
-    """Self-check for lab 04: does the chosen setting keep the users' requirements and stop the black-box attack?"""
+    """Self-check for lab 04: the setting that keeps the users' requirements and holds the adaptive attacker, or None."""
     from .control_panel import acceptable_settings
 
     if is_placeholder(choice):
-        return nothing_to_check("set my_choice to the setting you chose, e.g. ('rounded', 2)")
+        return nothing_to_check("set my_choice to the setting you chose, e.g. ('rounded', 2), or None if none qualifies")
     good = acceptable_settings(data, **requirements)
+    naive_only = [s for s in acceptable_settings(data, attacker="naive", **requirements) if s not in good]
+    if choice is None:
+        if good:
+            print(f"✘ Some settings do meet all three requirements: {good}. Pick the one with the least detail.")
+            return False
+        print("✔ Right: no output setting alone meets all three. Against the adaptive attacker every setting that keeps "
+              "the users' requirements still leaves a lineup above 30 %" + (f"; {naive_only} would have passed against "
+              "the naive attacker only" if naive_only else "") + ". Output minimisation has to be paired with controls "
+              "on who may ask how often (lab 06).")
+        return True
     if choice not in data.results:
-        print(f"✘ {choice!r} is not one of the panel's settings; use a key such as ('rounded', 2) or ('label', None).")
+        print(f"✘ {choice!r} is not one of the panel's settings; use a key such as ('rounded', 2), ('label', None), or None.")
         return False
     r = data.results[choice]
-    print(f"  {r.policy.describe()}: top-5 from scores {r.utility['top5']:.1%}, score error {r.utility['score_error']:.3f}, "
-          f"black-box lineup {percent(r.face.lineup)}")
+    print(f"  {r.policy.describe()}: top-5 from what is shown {percent(r.utility['top5'])}, score error "
+          f"{r.utility['score_error']:.3f}, adaptive attacker's lineup {percent(r.adaptive.lineup)} "
+          f"(naive attacker's {percent(r.face.lineup)})")
     if choice in good:
         print(f"✔ Meets all three requirements. All settings that do: {good}")
         return True
-    print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) "
-          "or the black-box attack still beats chance clearly (lineup above 30 %).")
+    if choice in naive_only:
+        print("✘ It holds the naive attacker, but not the adaptive one: that is the attacker the requirement is about.")
+    else:
+        print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) or the adaptive "
+              "attacker's lineup is above 30 %.")
     return False
 
 

@@ -10,7 +10,7 @@ import html
 import io
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +30,7 @@ SETTINGS = (
 )
 PARAMETER = {"rounded": "decimals", "top_k": "k", "noisy": "noise_scale"}  # the one knob of each policy
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 3  # 3: no score floor in the black-box attack; 2: subpackages (pickled classes moved)
+CACHE_VERSION = 4  # 4: naive and adaptive attackers; 3: no score floor; 2: subpackages (pickled classes moved)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
@@ -78,34 +78,46 @@ def example_response(api, photo: np.ndarray, shown: int = 5) -> str:
 
 @dataclass
 class SettingResult:
-    """Everything the panel shows for one output setting."""
+    """Everything the panel shows for one output setting: both attackers, the honest users, one answer."""
 
     policy: OutputPolicy
-    face: object  # judges.Verdict of black-box MI-FACE at this setting
-    row_images: np.ndarray  # reconstructions of ROW_IDENTITIES
+    face: object  # judges.Verdict of the naive black-box MI-FACE (lab 03's attack as built) at this setting
+    row_images: np.ndarray  # the naive attacker's reconstructions of ROW_IDENTITIES
     attribute: dict  # attribute inference on training members: accuracy, baseline, margin, queries
     utility: dict  # honest users: top1, top5, score_error
     response: str  # one example API answer
+    adaptive: object = None  # judges.Verdict of the strongest adaptive attacker at this setting
+    adaptive_row_images: np.ndarray | None = None
+    adaptive_attack: str = ""  # which adaptive attacker was strongest here, and how it went about it
+    naive_stalled: int = 0  # people the naive attacker got no signal for
+    lineup_by_budget: dict = field(default_factory=dict)  # {"naive": {queries: lineup}, "adaptive": {...}}
+
+    def queries_to(self, attacker: str, lineup: float = 0.8) -> int | None:
+        """Queries per person the naive or adaptive attacker needed to reach this lineup (None: not within the budget)."""
+        reached = [b for b, v in sorted(self.lineup_by_budget.get(attacker, {}).items()) if v >= lineup]
+        return reached[0] if reached else None
 
 
 def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_model, people,
-                    budget: int, seed: int) -> SettingResult:
-    """Run both attacks and the utility measures through a ModelAPI with this output policy."""
-    from ..attacks.mi_face import invert_black_box
+                    budget: int, seed: int, labels=None) -> SettingResult:
+    """Run the naive and the adaptive attackers, attribute inference and the utility measures at this setting."""
     from ..attacks.probing import attribute_inference, make_api
-    from ..judges.reconstructions import judge
+    from ..evaluation.output import attack_output_setting
     from ..service.api import ModelAPI
 
-    ids = np.arange(faces.n_people)
-    api = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed)
-    rec = invert_black_box(api, ids, queries_per_identity=budget, seed=seed, progress=False, find_signal=False)  # naive
-    labels, scores = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed).answer(faces.X_test)
+    attacks = attack_output_setting(face_model, policy, faces, evaluator, budget, seed, labels=labels)
+    naive, strongest = attacks["naive"], attacks["strongest"]
+    rows = list(ROW_IDENTITIES)
+    labels_, scores = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed).answer(faces.X_test)
     inference = attribute_inference(make_api(tabular_model.model, people, policy), people, "members")
     return SettingResult(
-        policy, judge(rec.images, ids, faces, evaluator), rec.images[list(ROW_IDENTITIES)],
+        policy, naive.verdict, naive.reconstructions.images[rows],
         {"accuracy": inference.accuracy, "baseline": inference.baseline, "margin": inference.margin, "queries": inference.queries},
-        honest_user_utility(labels, scores, faces.y_test, face_model.predict_proba(faces.X_test)),
-        example_response(ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed), faces.X_test[0]))
+        honest_user_utility(labels_, scores, faces.y_test, face_model.predict_proba(faces.X_test)),
+        example_response(ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed), faces.X_test[0]),
+        adaptive=strongest.verdict, adaptive_row_images=strongest.reconstructions.images[rows],
+        adaptive_attack=f"{strongest.name}: {strongest.strategy}", naive_stalled=naive.reconstructions.stalled,
+        lineup_by_budget={"naive": naive.lineup_by_budget, "adaptive": strongest.lineup_by_budget})
 
 
 @dataclass
@@ -148,7 +160,7 @@ def row_picture(images: np.ndarray, caption: str) -> bytes:
 
 def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: int = 2000, seed: int = 0,
                   progress: bool = True) -> PanelData:
-    """Measure every setting once (about a minute on one CPU, with a progress bar) or load it from the cache."""
+    """Measure every setting once (about a minute and a half on one CPU, with a progress bar), or load the cache."""
     from tqdm.auto import tqdm
 
     from ..attacks.mi_face import invert_white_box
@@ -159,11 +171,19 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
         if path.exists():
             results = pickle.loads(path.read_bytes())
         else:
-            results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget, seed)
-                       for p in tqdm(SETTINGS, desc="measuring every output setting", disable=not progress)}
+            from ..evaluation.output import label_attack
+
+            labels = label_attack(face_model, faces, evaluator, budget, seed)  # the same at every setting: run once
+            results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget,
+                                                       seed, labels)
+                       for p in tqdm(SETTINGS, desc="measuring both attackers at every output setting",
+                                     disable=not progress)}
             save_atomically(path, lambda p: p.write_bytes(pickle.dumps(results)))
     white = invert_white_box(face_model, np.arange(faces.n_people), progress=False)
-    pictures = {k: row_picture(r.row_images, f"black-box reconstructions: {r.policy.describe()}") for k, r in results.items()}
+    pictures = {k: row_picture(r.row_images, f"naive attacker (lab 03's attack): {r.policy.describe()}")
+                for k, r in results.items()}
+    pictures |= {(k, "adaptive"): row_picture(r.adaptive_row_images, f"adaptive attacker: {r.policy.describe()}")
+                 for k, r in results.items()}
     pictures["white-box"] = row_picture(white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
     return PanelData(results, judge(white.images, white.identities, faces, evaluator),
                      white.images[list(ROW_IDENTITIES)], budget, pictures)
@@ -176,9 +196,16 @@ class PanelView:
     title: str
     response: str  # HTML
     metrics: str  # HTML
-    picture: bytes
-    black_box_lineup: float
+    picture: bytes  # the naive attacker's reconstructions
+    black_box_lineup: float  # the naive attacker's
     attribute_accuracy: float
+    adaptive_picture: bytes = b""
+    adaptive_lineup: float = float("nan")
+
+
+def _budget_text(queries: int | None, budget: int) -> str:
+    """'500 queries per person' or 'not within 2,000'."""
+    return f"{queries:,} per person" if queries is not None else f"not within {budget:,}"
 
 
 def ranking_note(policy: OutputPolicy) -> str:
@@ -195,11 +222,16 @@ def ranking_note(policy: OutputPolicy) -> str:
 def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     """The panel's handler: look up one setting's results and lay them out (no attack is run here)."""
     r = data.results[setting_key(find_setting(kind, value))]
-    f, w, a, u = r.face, data.white_box, r.attribute, r.utility
+    f, d, w, a, u = r.face, r.adaptive, data.white_box, r.attribute, r.utility
+    stalled = f" — no signal for {r.naive_stalled} of 40" if r.naive_stalled else ""
     rows = [
-        ("<b>Attacker</b>", "", ""),
-        ("black-box MI-FACE, lineup (chance 20 %)", f'<span class="bb-lineup">{percent(f.lineup)}</span>', f"{data.budget:,} queries per person"),
-        ("black-box MI-FACE, evaluator top-1 (chance 2.5 %)", percent(f.evaluator_top1), f"correlation judge {percent(f.correlation_top1)}"),
+        ("<b>Attackers</b> (black-box MI-FACE, lineup: chance 20 %)", "", f"{data.budget:,} queries per person"),
+        ("naive attacker (lab 03's attack, does not adapt)", f'<span class="bb-lineup">{percent(f.lineup)}</span>',
+         f"evaluator top-1 {percent(f.evaluator_top1)}{stalled}"),
+        ("adaptive attacker (knows the control)", f'<span class="ad-lineup">{percent(d.lineup)}</span>',
+         f"evaluator top-1 {percent(d.evaluator_top1)}; {html.escape(r.adaptive_attack.split(':')[0])}"),
+        ("queries to a lineup of 80 %: naive / adaptive", "",
+         f"{_budget_text(r.queries_to('naive'), data.budget)} / {_budget_text(r.queries_to('adaptive'), data.budget)}"),
         ("white-box MI-FACE, lineup — unchanged", percent(w.lineup), "uses gradients, not the answers"),
         ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{percent(a["accuracy"])}</span>', f"prior-only guess {percent(a['baseline'])}"),
         ("<b>Honest users</b>", "", ""),
@@ -208,9 +240,10 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
         ("score error (0 = exact probabilities)", f"{u['score_error']:.3f}", "half the summed difference"),
     ]
     table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
+    key = setting_key(r.policy)
     return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
-                     f"<table style='font-size:14px'>{table}</table>", data.pictures[setting_key(r.policy)],
-                     f.lineup, a["accuracy"])
+                     f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.lineup, a["accuracy"],
+                     data.pictures[(key, "adaptive")], d.lineup)
 
 
 POLICY_CHOICES = (("full probabilities", "probabilities"), ("noise", "noisy"), ("rounded", "rounded"),
@@ -229,16 +262,18 @@ class ControlPanel:
                                       style={"button_width": "130px"})
         self.knob = w.SelectionSlider(options=["-"], value="-", description="", disabled=True, continuous_update=False)
         self.title, self.response, self.metrics = w.HTML(), w.HTML(), w.HTML()
-        self.picture = w.Image(format="png")
+        self.picture, self.adaptive_picture = w.Image(format="png"), w.Image(format="png")
         self.policy.add_class("lab-policy")  # stable names for the browser test and for instructors' CSS
         self.picture.add_class("bb-picture")
+        self.adaptive_picture.add_class("ad-picture")
         self.white_picture = w.Image(value=data.pictures["white-box"], format="png")
         self.policy.observe(lambda change: self.on_policy(change["new"]), names="value")
         self._switching = False
         self.knob.observe(lambda change: None if self._switching else self.show(self.policy.value, change["new"]), names="value")
         left = w.VBox([w.HTML("<b>One API answer</b>"), self.response], layout=w.Layout(width="38%"))
         right = w.VBox([w.HTML("<b>What the attacker and the honest users get</b>"), self.metrics])
-        self.box = w.VBox([self.policy, self.knob, self.title, w.HBox([left, right]), self.picture, self.white_picture])
+        self.box = w.VBox([self.policy, self.knob, self.title, w.HBox([left, right]), self.picture, self.adaptive_picture,
+                           self.white_picture])
         self.on_policy("probabilities")
 
     def on_policy(self, kind: str) -> None:
@@ -259,6 +294,7 @@ class ControlPanel:
         view = panel_view(self.data, kind, None if value == "-" else value)
         self.title.value = f"<h4 style='margin:4px 0'>Setting: {html.escape(view.title)}</h4>"
         self.response.value, self.metrics.value, self.picture.value = view.response, view.metrics, view.picture
+        self.adaptive_picture.value = view.adaptive_picture
         return view
 
     def _repr_mimebundle_(self, **kwargs):
@@ -271,7 +307,10 @@ def show_control_panel(data: PanelData) -> ControlPanel:
 
 
 def acceptable_settings(data: PanelData, min_top5: float = 0.98, max_score_error: float = 0.02,
-                        max_lineup: float = 0.30) -> list[tuple]:
-    """Settings that keep the users' requirements and leave the black-box attack near chance, most detail first."""
+                        max_lineup: float = 0.30, attacker: str = "adaptive") -> list[tuple]:
+    """Settings that keep the users' requirements and hold the attacker (adaptive or naive) to max_lineup."""
+    def lineup(r: SettingResult) -> float:
+        return r.adaptive.lineup if attacker == "adaptive" else r.face.lineup
+
     return [key for key, r in data.results.items()
-            if r.utility["top5"] >= min_top5 and r.utility["score_error"] <= max_score_error and r.face.lineup <= max_lineup]
+            if r.utility["top5"] >= min_top5 and r.utility["score_error"] <= max_score_error and lineup(r) <= max_lineup]

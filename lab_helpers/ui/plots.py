@@ -196,23 +196,25 @@ def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt
 
 
 def plot_granularity_summary(data) -> plt.Figure:
-    """Attack accuracy against output detail (most to least) for both attacks, with chance lines."""
+    """Attack accuracy against output detail (most to least): naive and adaptive face attackers, attribute inference."""
     results = list(data.results.values())
     names = [r.policy.describe().replace("scores ", "").replace(" only", "") for r in results]
     x = np.arange(len(results))
     fig, ax = plt.subplots(figsize=(13, 4.8))
-    ax.plot(x, [r.face.lineup for r in results], "o-", color="#1b7f3b", label="black-box MI-FACE: lineup")
-    ax.plot(x, [r.face.correlation_top1 for r in results], "s-", color="#4a6fa5", label="black-box MI-FACE: correlation top-1")
+    ax.plot(x, [r.adaptive.lineup for r in results], "D-", color="#b3261e", lw=2.5,
+            label="adaptive attacker (knows the control): lineup")
+    ax.plot(x, [r.face.lineup for r in results], "o-", color="#1b7f3b", label="naive attacker (lab 03's attack): lineup")
+    ax.plot(x, [r.face.correlation_top1 for r in results], "s--", color="#4a6fa5", lw=1,
+            label="naive attacker: correlation top-1")
     ax.plot(x, [r.attribute["accuracy"] for r in results], "^-", color="#8a4fa5", label="attribute inference (lab 02): accuracy")
     ax.axhline(data.white_box.lineup, color="#1b7f3b", ls="--", lw=1, label="white-box MI-FACE: lineup (any setting)")
     ax.axhline(0.2, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
     ax.axhline(results[0].attribute["baseline"], color="#8a4fa5", ls=":", label="prior-only guess, attribute")
-    ax.plot([x[-1]], [results[-1].face.lineup], "o", ms=14, mfc="none", mec="black", label="label only")
     ax.set_xticks(x, names, rotation=35, ha="right", fontsize=10)
     ax.set_xlabel("output setting, from most detail (left) to least (right)", fontsize=12)
     ax.set_ylabel("attack accuracy", fontsize=12)
     ax.set_ylim(0, 1.05)
-    ax.set_title("What each output setting leaves the attacker", fontsize=13)
+    ax.set_title(f"What each output setting leaves the attacker ({data.budget:,} queries per person)", fontsize=13)
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
