@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# ruff: noqa: F401 - the names under TYPE_CHECKING are exported lazily through `attach`, not unused
+
 from typing import TYPE_CHECKING
 
 from ..lazy import attach
