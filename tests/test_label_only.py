@@ -89,14 +89,14 @@ def test_beats_the_score_based_attack_given_labels(faces, softmax, label_run):
                              queries_per_identity=BUDGET, progress=False, find_signal=False)
     base_lineup, base_corr = lineup_accuracy(naive.images, PEOPLE, faces), correlation_top1(naive.images, PEOPLE, faces)
     lineup, corr = lineup_accuracy(rec.images, PEOPLE, faces), correlation_top1(rec.images, PEOPLE, faces)
-    # measured (seeds 0-3): the naive attack 20 % / 2.5 % (chance: a label never moves its probes' score);
-    # this attack 94-97 % lineup, 82-92 % correlation top-1, a start found for 38-39 of the 40 people
+    # measured, seeds 0-3: the naive attack 20 % lineup / 2.5 % correlation (a flat grey image: a label never changes
+    # under its small probes, so every gradient estimate is zero); this attack 95-98 % / 88-95 %, a start found for
+    # 38-39 of the 40 people, and 85-88 % lineup after 500 queries per person
     assert base_lineup <= 0.3 and base_corr <= 0.1
-    assert lineup >= 0.8 and corr >= 0.6
-    assert lineup - base_lineup >= 0.5 and corr - base_corr >= 0.5
-    assert rec.signal.sum() >= 35
-    early = rec.snapshots[500]
-    assert lineup_accuracy(early, PEOPLE, faces) >= 0.6  # a few hundred labels already give a likeness
+    assert lineup >= 0.85 and corr >= 0.7
+    assert lineup - base_lineup >= 0.6 and corr - base_corr >= 0.6
+    assert rec.signal.sum() >= 36
+    assert lineup_accuracy(rec.snapshots[500], PEOPLE, faces) >= 0.7  # a few hundred labels already give a likeness
 
 
 def test_a_person_the_model_never_names_keeps_a_grey_image_and_no_signal():

@@ -10,11 +10,17 @@ so a ModelAPI counts it, and no person gets more than `queries_per_identity`.
 1. Find a start: random smooth images around grey, and blends of the starts already found for other people,
    until one is labelled as the person, within `search_share` of that person's budget. A person with none
    keeps a plain grey image and `signal=False`: the attack never pretends.
-2. Repel it from the decision boundary: label antithetic pairs of points on a sphere of radius r around the
-   image, step away from the points labelled as someone else (BREP-MI's estimate: the mean of those points'
-   directions, negated), keep the step only if the new image is still labelled as the person, and grow r when
-   (almost) every point stays inside the class, shrink it when many leave. The image reported is a running
-   average of the accepted images, kept only if it is itself still labelled as the person.
+2. Repel it from the decision boundary: label `directions` points on a sphere of radius r around the image
+   (antithetic pairs x ± r·d, d a random unit direction of the first `low_freq` x `low_freq` DCT frequencies, the
+   higher ones damped by `falloff`), step `step_size`·r away from the points labelled as someone else (BREP-MI's
+   estimate: the mean of their directions, negated), and keep the step only if the new image is still labelled
+   as the person. BREP-MI grows r when every point stays inside the class; here r grows by `grow` while at most
+   `target_out` of the points leave and shrinks by it when more do, so the sphere keeps touching the boundary.
+   The image reported is a running average of the accepted images (later ones weigh more), kept only if it is
+   itself still labelled as the person (one last query); pixels stay in [0, 1] throughout.
+
+Per person the result records `queries` (search rounds included), `signal` (a start was found and the image
+then moved) and, for each budget in `checkpoints`, a snapshot of the average when it had spent no more than that.
 
 Each step asks `api.answer` twice, for every person at once (their sphere points, then their new images), so
 40 people x 10,000 queries take seconds on one core, most of it the target model's own forward passes.
