@@ -51,6 +51,22 @@ def faces():
 
 
 @pytest.fixture(scope="session")
+def softmax(faces):
+    """Lab 03's overfit softmax target (trained once per run, then loaded from data/cache/ by every process)."""
+    from lab_helpers.targets import train_face_model
+
+    return train_face_model(faces, "softmax", regularised=False, progress=False)
+
+
+@pytest.fixture(scope="session")
+def evaluator(faces):
+    """Lab 03's independent evaluator CNN, the strict judge (trained once per run, shared through data/cache/)."""
+    from lab_helpers.judges import train_evaluator
+
+    return train_evaluator(faces, progress=False)
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     """A git-ignored folder for executed notebooks and measurements."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -20,20 +20,6 @@ PEOPLE = np.arange(40)
 BUDGET = 2_000  # queries per person, as in lab 04's panel
 
 
-@pytest.fixture(scope="module")
-def softmax(faces):
-    from lab_helpers.targets import train_face_model
-
-    return train_face_model(faces, "softmax", progress=False)
-
-
-@pytest.fixture(scope="module")
-def evaluator(faces):
-    from lab_helpers.judges import train_evaluator
-
-    return train_evaluator(faces, progress=False)
-
-
 def api_for(model, spec: str) -> ModelAPI:
     return ModelAPI(model.predict_proba, parse_policy(spec), input_size=4096)
 

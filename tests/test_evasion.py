@@ -32,7 +32,7 @@ from lab_helpers.defences import (
     thumbnails,
     time_to_detection,
 )
-from lab_helpers.judges import judge, train_evaluator
+from lab_helpers.judges import judge
 from lab_helpers.service import (
     ApiError,
     Gateway,
@@ -53,11 +53,6 @@ KEYS = ("k1", "k2", "k3")
 @pytest.fixture(scope="module")
 def face_model(faces):
     return train_face_model(faces, "softmax", progress=False)
-
-
-@pytest.fixture(scope="module")
-def evaluator(faces):
-    return train_evaluator(faces, progress=False)
 
 
 def gateway_keys(face_model, detector, keys=KEYS, block=False, sources=None):

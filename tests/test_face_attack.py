@@ -7,20 +7,10 @@ import torch
 
 from lab_helpers.service import ModelAPI
 from lab_helpers.targets import FaceModelSpec, train_face_model
-from lab_helpers.judges import as_images, judge, lineup_accuracy, normalise_contrast, train_evaluator
+from lab_helpers.judges import as_images, judge, lineup_accuracy, normalise_contrast
 from lab_helpers.attacks import check_identities, gradient_step, invert_black_box, invert_white_box
 
 PEOPLE = np.arange(40)
-
-
-@pytest.fixture(scope="module")
-def evaluator(faces):
-    return train_evaluator(faces, progress=False)
-
-
-@pytest.fixture(scope="module")
-def softmax(faces):
-    return train_face_model(faces, "softmax", regularised=False, progress=False)
 
 
 @pytest.mark.parametrize("kind", ["softmax", "mlp"])

@@ -9,7 +9,6 @@ from lab_helpers.attacks import invert_black_box
 from lab_helpers.attacks.label_only import invert_label_only
 from lab_helpers.judges.reconstructions import correlation_top1, lineup_accuracy
 from lab_helpers.service import ModelAPI
-from lab_helpers.targets import train_face_model
 
 PEOPLE = np.arange(40)
 BUDGET = 2_000
@@ -58,11 +57,6 @@ def never_person_3(images: np.ndarray) -> np.ndarray:
     """A tiny fake model over 40 people that only ever says person 0 (left half brighter) or 1, never 3."""
     x = np.asarray(images, dtype=np.float32).reshape(-1, 64, 64)
     return one_hot(np.where(x[:, :, :32].mean((1, 2)) > x[:, :, 32:].mean((1, 2)), 0, 1))
-
-
-@pytest.fixture(scope="module")
-def softmax(faces):
-    return train_face_model(faces, "softmax", regularised=False, progress=False)
 
 
 @pytest.fixture(scope="module")
