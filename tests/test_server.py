@@ -100,6 +100,22 @@ def test_http_client_answers_exactly_like_model_api(models, faces, people, tmp_p
             assert (over_http.guesses == in_process.guesses).all() and over_http.queries == 120
 
 
+def test_the_label_only_attack_runs_over_http_on_the_public_role(models, tmp_path):
+    from lab_helpers.attacks import invert_label_only
+
+    policy = AccessPolicy(rate_limits=False)
+    key = policy.issue_key("mallory", "public")  # the public role sees labels only
+    local = ModelAPI(models["face_model"].predict_proba, "label", input_size=4096)
+    with start_server(ModelService(models["served"], policy, tmp_path / "labels.sqlite")) as server:
+        with HttpModelAPI(server.url, key) as public:
+            x = np.random.default_rng(0).random((5, 4096)).astype(np.float32)
+            labels, scores = public.answer(x)
+            assert np.array_equal(labels, local.answer(x)[0]) and set(np.unique(scores)) <= {0.0, 1.0}
+            before = public.queries
+            rec = invert_label_only(public, [2, 7], queries_per_identity=300, progress=False)
+            assert public.queries - before == rec.queries.sum() <= 2 * 300
+
+
 def test_401_unknown_or_missing_key(live):
     server, _, _ = live
     for key in (None, "lab-not-a-key"):

@@ -93,10 +93,20 @@ class HttpModelAPI:
             results += answer["results"]
         return results
 
-    def query(self, x) -> np.ndarray:
-        """Answer a batch of queries (one row each), split into requests of at most max_batch inputs."""
+    def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores) as `ModelAPI.answer` gives them: the label the service sent, and the scores it showed."""
         index = {name: i for i, name in enumerate(self.classes)}
         results = self.respond(x)
+        labels = np.array([index[r["label"]] for r in results], dtype=np.int64)
+        return labels, self._scores(results)
+
+    def query(self, x) -> np.ndarray:
+        """Answer a batch of queries (one row each), split into requests of at most max_batch inputs."""
+        return self._scores(self.respond(x))
+
+    def _scores(self, results: list[dict]) -> np.ndarray:
+        """The answers as a score matrix: shown scores, or a one-hot row for a label-only answer."""
+        index = {name: i for i, name in enumerate(self.classes)}
         out = np.zeros((len(results), len(self.classes)))
         for row, result in zip(out, results):
             if "scores" in result:
