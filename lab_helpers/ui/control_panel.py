@@ -30,7 +30,7 @@ SETTINGS = (
 )
 PARAMETER = {"rounded": "decimals", "top_k": "k", "noisy": "noise_scale"}  # the one knob of each policy
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 5  # 5: ties between adaptive attackers go to the faster; 4: naive and adaptive attackers; 3: no score floor; 2: subpackages (pickled classes moved)
+CACHE_VERSION = 6  # 6: the adaptive attacker's curve is the better of its two attacks at each budget; 4: naive and adaptive attackers; 3: no score floor; 2: subpackages (pickled classes moved)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
