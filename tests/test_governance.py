@@ -63,8 +63,13 @@ def test_labs_01_to_03_are_registered_measures():
 def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
     white, black = face_card.measurements["lab03-white-box"], face_card.measurements["lab03-black-box"]
     assert 0.2 <= white.value <= 0.7 and white.chance == pytest.approx(1 / 40)  # lab 07: "must be protected like the photos"
-    assert black.value <= black.chance + 0.02  # label-only kiosks: "no better than chance"
-    assert 0 < black.details["queries"] <= 40 * 2_000 and black.seconds > 0  # searches for signal count too
+    cheap = face_card.measurements["lab04-black-box-cheap"]
+    # lab 07: the strongest attack on labels alone matches "almost every face" at 2,000 queries per person,
+    # "about 70 %" after 200, with images the evaluator rarely recognises (templates, not photos)
+    assert black.details["attack"] == "adaptive labels" and black.details["budget"] == 2_000 and cheap.details["budget"] == 200
+    assert 0.9 <= black.value <= 1.0 and 0.6 <= cheap.value <= 0.8 and black.chance == 0.2
+    assert black.details["evaluator_top1"] <= 0.2 and black.details["queries_to_80"] in (500, 1_000)
+    assert black.seconds > 0
     text = face_card.to_markdown()
     assert percent(white.value) in text and "label only" in text and "Restricted" in text and "DPO" in text
     assert face_card.test_accuracy == face_v1.test_accuracy >= 0.9
@@ -84,14 +89,26 @@ def test_card_survives_save_and_load(face_card, tmp_path):
     assert again.external_policy == OutputPolicy("label")
 
 
-def test_gate_blocks_exposed_scores_on_the_black_box_attack_only(face_card, face_v2_model, faces):
+def test_gate_blocks_exposed_scores_on_the_small_budget_attack_only(face_card, face_v2_model, faces):
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "probabilities", "2"), progress=False)
     checks = {c.key: c for c in gate.checks}
-    assert not gate.passed and [c.key for c in gate.failed] == ["lab03-black-box"]
-    assert checks["lab03-black-box"].after >= 0.8 and checks["lab03-white-box"].passed  # lab 07's words
+    assert not gate.passed and [c.key for c in gate.failed] == ["lab04-black-box-cheap"]
+    # lab 07's words: the patient attacker moves "only a few points", the cheap one to "close to 100 %"
+    assert checks["lab03-black-box"].passed and 0 <= checks["lab03-black-box"].worse_by <= 0.08
+    assert checks["lab04-black-box-cheap"].after >= 0.9 and checks["lab03-white-box"].passed
     message = gate.message()
     assert message.startswith("RELEASE BLOCKED") and "labels only" in message and "needs the privacy owner's approval" in message
-    assert gate.table().loc[checks["lab03-black-box"].title, "result"] == "BLOCK"
+    assert gate.table().loc[checks["lab04-black-box-cheap"].title, "result"] == "BLOCK"
+
+
+@pytest.mark.parametrize("policy, passes", [("rounded:2", False), ("label_score", True), ("top_k:3", True)])
+def test_gate_judges_each_kiosk_policy_by_the_strongest_attack(face_card, face_v2_model, faces, policy, passes):
+    from lab_helpers.defences.output import parse_policy
+
+    gate = release_gate(face_card, Candidate("face", face_v2_model, faces, parse_policy(policy), "2"), progress=False)
+    assert gate.passed is passes
+    # the label is in every answer, so the boundary attack is always available: no policy leaks less than labels
+    assert {c.key: c for c in gate.checks}["lab03-black-box"].after >= face_card.measurements["lab03-black-box"].value - 0.05
 
 
 def test_gate_passes_the_same_retrain_with_labels_only(face_card, face_v2_model, faces):

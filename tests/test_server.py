@@ -420,3 +420,24 @@ def test_one_control_at_a_time_over_http(models, faces, people, tmp_path):
     assert caught["mallory"].stopped_by == caught["eve"].stopped_by == "HTTP 403"
     assert caught["mallory"].queries == 100 and caught["eve"].queries == 400
     assert read_alerts(runs["none"].audit_path).groupby("key_id")["queries"].min().to_dict() == {"mallory": 100, "eve": 400}
+
+
+def test_the_service_hands_the_adaptive_detector_labels_and_the_callers_address(models, faces, tmp_path):
+    """Three keys from one address, each under the per-key limit, together over the per-source one: one alert naming all."""
+    from lab_helpers.defences import AdaptiveDetector
+
+    policy = AccessPolicy(rate_limits=False, granularity=False)
+    keys = {k: policy.issue_key(k, "public") for k in ("k1", "k2", "k3")}
+    detector = AdaptiveDetector(identity_per_day=15, source_factor=2.0)
+    rng = np.random.default_rng(0)
+    photo = faces.X_train[faces.y_train == 0][0]
+    with start_server(ModelService(models["served"], policy, tmp_path / "a.sqlite", detector=detector)) as server:
+        for secret in keys.values():  # 14 new, slightly different photos of person 0 per key: 42 in all
+            batch = np.clip(photo + rng.normal(0, 0.01, (14, photo.size)), 0, 1)
+            reply = httpx.post(f"{server.url}/v1/models/faces/predict", json={"inputs": batch.tolist()},
+                               headers={"X-API-Key": secret}, timeout=10)
+            assert reply.status_code == 200 and {str(r["label"]) for r in reply.json()["results"]} == {"0"}
+    alerts = read_alerts(tmp_path / "a.sqlite")
+    focus = alerts[alerts["rule"] == "identity_focus"]
+    assert sorted(focus["key_id"]) == ["k1", "k2", "k3"]  # per source (127.0.0.1): 42 >= 30; per key 14 < 15
+    assert all("127.0.0.1" in d for d in focus["detail"])

@@ -237,8 +237,8 @@ class AdaptiveDetector:
     repeat tells the caller nothing new (only noisy answers make repeats worth sending). Across keys, the
     thresholds are `source_factor` times the per-key ones, and an alert names every key that gave at least
     `min_share` of the count that crossed the line. Each answer's predicted labels and the caller's source come
-    with the request (`observe(..., labels=..., source=...)`) or, inside the service, from its audit log
-    (`attach`); without labels the identity rule is off, without a source all keys count as one source.
+    with the request (`observe(..., labels=..., source=...)`; the service passes both); without labels the identity
+    rule is off, without a source all keys count as one source.
 
     What it cannot see: an attacker slow enough, with enough keys on enough networks, to stay under every
     count (a limit is a price, not a wall); a white-box attacker who has the weights and never queries; and a
@@ -271,49 +271,15 @@ class AdaptiveDetector:
         for name in ("cloud_follow", "min_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in (0, 1] (got {getattr(self, name)!r}).")
-        self._audit_path, self._reader = None, None
-
-    # ---- where labels and sources come from inside the service
-    def attach(self, audit) -> AdaptiveDetector:
-        """Read each answer's labels and the caller's address from this audit log (an AuditLog or its path).
-
-        The service records a request in its log just before it shows the request to the detector, so the
-        key's latest answered request in the log is the one being observed. Returns the detector.
-        """
-        from pathlib import Path
-
-        self._audit_path = Path(getattr(audit, "path", audit))
-        self._reader = None
-        return self
-
-    def close(self) -> None:
-        """Close the attached audit log's reader (the detector keeps its counts)."""
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-
-    def _from_log(self, key_id: str) -> tuple[list[str] | None, str | None]:
-        import sqlite3
-
-        if self._reader is None:
-            self._reader = sqlite3.connect(f"file:{self._audit_path}?mode=ro", uri=True, check_same_thread=False)
-        row = self._reader.execute("SELECT returned, client FROM requests WHERE key_id = ? AND endpoint = 'predict' "
-                                   "AND status = 200 ORDER BY id DESC LIMIT 1", (key_id,)).fetchone()
-        if row is None:
-            return None, None
-        return (json.loads(row[0]) if row[0] else None), source_of(row[1])
 
     # ---- one answered request
     def observe(self, key_id: str, time: float, kind: str, sketches: list[str], output: str,
                 labels: Sequence[str] | None = None, source: str | None = None) -> list[Alert]:
         """Take in one answered request (kind 'image' or 'record') and return any new alerts.
 
-        labels: the answer's top label for each input (None: read from the attached audit log, if any);
-        source: the caller's network address (None: the log's, else every key counts as one source).
+        labels: the answer's top label for each input (None: the identity rule is off for this request);
+        source: the caller's network address (None: every key counts as one source).
         """
-        if labels is None and self._audit_path is not None:
-            labels, logged_source = self._from_log(key_id)
-            source = source or logged_source
         self.queries[key_id] += len(sketches)
         scored = output != "label"
         found = []

@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = attach(
             "proxy_reliance",
             "rarest_value",
         ],
+        "output": ["TARGET_LINEUP", "AttackOutcome", "adaptive_attacks", "attack_output_setting", "label_attack"],
         "tabular": ["leaf_size_sweep"],
         "training": ["best_advantage", "epsilon_sweep", "face_membership", "regularisation_sweep"],
     },
@@ -28,5 +29,6 @@ __getattr__, __dir__, __all__ = attach(
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .inversion import ATTACKS, InversionRun, parse_people, run_inversion, save_reconstructions
     from .minimisation import hunt_precision, minimisation_table, posterior_through_proxy, proxy_reliance, rarest_value
+    from .output import TARGET_LINEUP, AttackOutcome, adaptive_attacks, attack_output_setting, label_attack
     from .tabular import leaf_size_sweep
     from .training import best_advantage, epsilon_sweep, face_membership, regularisation_sweep

@@ -55,7 +55,7 @@ def label_attack(face_model, faces, evaluator, budget: int = 2_000, seed: int = 
     api = ModelAPI(face_model.predict_proba, "label", input_size=4096, seed=seed)
     rec = invert_label_only(api, ids, queries_per_identity=budget, seed=seed, progress=False,
                             checkpoints=tuple(c for c in checkpoints if c < budget))
-    return _outcome("adaptive labels", rec, "boundary attack on the label alone (BREP-MI style)", faces, evaluator, budget)
+    return _outcome("adaptive labels", rec, "the boundary attack on the label alone, in the style of BREP-MI", faces, evaluator, budget)
 
 
 def attack_output_setting(face_model, policy: OutputPolicy, faces, evaluator, budget: int = 2_000, seed: int = 0,
@@ -75,13 +75,23 @@ def attack_output_setting(face_model, policy: OutputPolicy, faces, evaluator, bu
 
     naive = invert_black_box(api(), ids, queries_per_identity=budget, seed=seed, progress=False, find_signal=False,
                              checkpoints=marks)
-    out = {"naive": _outcome("naive", naive, "lab 03's attack as built for exact scores", faces, evaluator, budget),
-           "adaptive labels": labels or label_attack(face_model, faces, evaluator, budget, seed, checkpoints)}
+    out = {"naive": _outcome("naive", naive, "lab 03's attack as built for exact scores", faces, evaluator, budget)}
+    out.update(adaptive_attacks(face_model, policy, faces, evaluator, budget, seed, checkpoints, labels))
+    return out
+
+
+def adaptive_attacks(face_model, policy: OutputPolicy, faces, evaluator, budget: int = 2_000, seed: int = 0,
+                     checkpoints=(200, 500, 1_000), labels: AttackOutcome | None = None) -> dict[str, AttackOutcome]:
+    """{'adaptive scores', 'adaptive labels', 'strongest'}: the attackers that know the control, and the stronger."""
+    ids = np.arange(faces.n_people)
+    marks = tuple(c for c in checkpoints if c < budget)
+    out = {"adaptive labels": labels or label_attack(face_model, faces, evaluator, budget, seed, checkpoints)}
     if policy.kind != "label":
-        scores = invert_adaptive(api(), ids, queries_per_identity=budget, seed=seed, progress=False, checkpoints=marks)
+        api = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed)
+        scores = invert_adaptive(api, ids, queries_per_identity=budget, seed=seed, progress=False, checkpoints=marks)
         out["adaptive scores"] = _outcome("adaptive scores", scores.reconstructions,
                                           f"saw {scores.observed.describe()}; {scores.strategy}", faces, evaluator, budget)
-    adaptive = [o for k, o in out.items() if k.startswith("adaptive")]
+    adaptive = list(out.values())
     strongest = max(adaptive, key=lambda o: o.verdict.lineup)
     # the adaptive attacker picks whichever attack works: at each budget, the best lineup either reached
     envelope = {b: max(o.lineup_by_budget.get(b, 0.0) for o in adaptive) for b in strongest.lineup_by_budget}

@@ -14,7 +14,9 @@ __getattr__, __dir__, __all__ = attach(
     {
         "card": [
             "ACCURACY_KEY",
+            "BLACK_BOX_QUERIES",
             "MEASURES",
+            "SMALL_BUDGET",
             "Approval",
             "Audience",
             "Candidate",
@@ -25,6 +27,7 @@ __getattr__, __dir__, __all__ = attach(
             "model_card",
             "percent",
             "run_measures",
+            "strongest_black_box",
         ],
         "gate": ["more_detailed", "release_gate"],
         "review": ["PRIVACY_REVIEW", "REVIEW_FACTS", "review_privacy"],
@@ -34,7 +37,9 @@ __getattr__, __dir__, __all__ = attach(
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .card import (
         ACCURACY_KEY,
+        BLACK_BOX_QUERIES,
         MEASURES,
+        SMALL_BUDGET,
         Approval,
         Audience,
         Candidate,
@@ -45,6 +50,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         model_card,
         percent,
         run_measures,
+        strongest_black_box,
     )
     from .gate import more_detailed, release_gate
     from .review import PRIVACY_REVIEW, REVIEW_FACTS, review_privacy

@@ -215,28 +215,59 @@ def white_box_leak(candidate: Candidate) -> Measurement:
     return Measurement(v.evaluator_top1, v.chance_top1, {"evaluator_top5": v.evaluator_top5, "correlation_top1": v.correlation_top1, "lineup": v.lineup})
 
 
-BLACK_BOX_QUERIES = 2_000  # per person: a modest budget, a few seconds for all 40 people
+BLACK_BOX_QUERIES = 2_000  # per person: a patient attacker's budget, a few seconds for all 40 people
+SMALL_BUDGET = 200  # per person: an attacker held to a few thousand queries in all (rate limits, lab 06)
+_STRONGEST: dict[str, tuple] = {}
+
+
+def strongest_black_box(candidate: Candidate):
+    """The strongest adaptive attack through the candidate's output policy (lab 04), run once per candidate and policy.
+
+    Both attackers that know the control run (MI-FACE adapted to the output, and the boundary attack on labels
+    alone); at each budget the better one counts. Returns evaluation.AttackOutcome.
+    """
+    from ..evaluation.output import adaptive_attacks
+
+    key = candidate.policy.describe()
+    model, data, runs = _STRONGEST.get(key, (None, None, None))
+    if model is not candidate.model or data is not candidate.data:  # `is`: a retrained model is a new run
+        runs = adaptive_attacks(candidate.model, candidate.policy, candidate.data, _evaluator(candidate.data),
+                                budget=BLACK_BOX_QUERIES, checkpoints=(SMALL_BUDGET, 500, 1_000))
+        _STRONGEST.clear()  # one candidate at a time: the two budget measures share a run
+        _STRONGEST[key] = (candidate.model, candidate.data, runs)
+    return runs
+
+
+def _black_box_measurement(candidate: Candidate, budget: int) -> Measurement:
+    """The strongest attack's lineup at one budget (queries per person), with how it got there."""
+    runs = strongest_black_box(candidate)
+    best = runs["strongest"]
+    queries_to_80 = best.queries_to(0.8)
+    return Measurement(best.lineup_by_budget[budget], best.verdict.chance_lineup, {
+        "budget": budget, "attack": best.name, "strategy": best.strategy,
+        "queries_to_80": queries_to_80, "final_lineup": best.verdict.lineup,
+        "evaluator_top1": best.verdict.evaluator_top1, "correlation_top1": best.verdict.correlation_top1,
+        "policy": candidate.policy.describe()})
 
 
 @measure("lab03-black-box", "03", "face",
-         f"Black-box MI-FACE through the API ({BLACK_BOX_QUERIES:,} queries per person): lineup",
-         advice="Outside callers can now rebuild faces from the answers: return labels only (lab 04), and keep "
-                "rate limits and monitoring in front of the API (lab 06). An output change needs approval.",
-         allowed_rise=0.10)
+         f"Strongest black-box attack through the API ({BLACK_BOX_QUERIES:,} queries per person): lineup",
+         advice="A patient outside caller rebuilds more recognisable faces from the answers: return less (labels "
+                "only, lab 04), and hold each caller to fewer queries with rate limits and monitoring (lab 06). "
+                "An output change needs approval.", allowed_rise=0.10)
 def black_box_leak(candidate: Candidate) -> Measurement:
-    """Lab 03's black-box MI-FACE through the candidate's output policy, judged by a lineup (1 of 5)."""
-    import numpy as np
+    """The strongest adaptive black-box attack of labs 03-04 at a patient attacker's budget, judged by a lineup (1 of 5)."""
+    return _black_box_measurement(candidate, BLACK_BOX_QUERIES)
 
-    from ..attacks.mi_face import invert_black_box
-    from ..judges.reconstructions import judge
-    from ..service.api import ModelAPI
 
-    people = np.arange(candidate.data.n_people)
-    api = ModelAPI(candidate.model.predict_proba, candidate.policy, input_size=4096)
-    rec = invert_black_box(api, people, queries_per_identity=BLACK_BOX_QUERIES, progress=False)
-    v = judge(rec.images, people, candidate.data, _evaluator(candidate.data))
-    return Measurement(v.lineup, v.chance_lineup, {"correlation_top1": v.correlation_top1, "evaluator_top1": v.evaluator_top1,
-                        "queries": api.queries, "policy": candidate.policy.describe()})
+@measure("lab04-black-box-cheap", "04", "face",
+         f"Strongest black-box attack on a small budget ({SMALL_BUDGET} queries per person): lineup",
+         advice="The same faces now cost an attacker far fewer queries: return less (labels only, lab 04), so a rate "
+                "limit (lab 06) holds the attacker below what it needs. An output change needs approval.",
+         allowed_rise=0.10)
+def cheap_black_box_leak(candidate: Candidate) -> Measurement:
+    """The same strongest attack, judged after only a small budget per person: how cheap the faces are."""
+    return _black_box_measurement(candidate, SMALL_BUDGET)
 
 
 @measure("lab05-face-membership", "05", "face", "Membership test on the face model: advantage (TPR - FPR)",

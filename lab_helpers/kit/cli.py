@@ -75,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..data.faces import FaceDataMissing
     from ..defences.access import AccessPolicy
     from ..defences.audit import default_audit_path
+    from ..defences.monitoring import AdaptiveDetector, BaselineDetector
     from ..service.server import LAB_KEYS, ModelService, lab_models, serve_forever
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -86,11 +87,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     policy = AccessPolicy(rate_limits=not args.no_rate_limits, granularity=not args.no_granularity,
                           block_on_alert=args.block_on_alert)
     keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
-    service = ModelService(models, policy, args.audit or default_audit_path("serve"))
+    detector = AdaptiveDetector() if args.detector == "adaptive" else BaselineDetector()
+    service = ModelService(models, policy, args.audit or default_audit_path("serve"), detector=detector)
 
     def announce(url: str) -> None:
         print(f"Serving {', '.join(m.name for m in models)} on {url} (Ctrl-C to stop)")
-        print(f"Audit log: {service.audit_path}")
+        print(f"Audit log: {service.audit_path}; detector: {args.detector}")
         for key_id, secret in keys.items():
             print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
         print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
@@ -194,6 +196,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-rate-limits", action="store_true", help="switch rate limits and daily quotas off")
     serve.add_argument("--no-granularity", action="store_true", help="give every role full probabilities")
     serve.add_argument("--block-on-alert", action="store_true", help="suspend a key when the detector flags it")
+    serve.add_argument("--detector", choices=("baseline", "adaptive"), default="baseline",
+                       help="baseline: lab 06's first detector (per key); adaptive: per key and per source, "
+                            "identity focus, probe clouds (default: baseline)")
     serve.set_defaults(func=cmd_serve)
     quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
     quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..defences.access import DAY, AccessPolicy
 from ..defences.audit import AuditLog, delete_log
-from ..defences.monitoring import Detector, sketch_images, sketch_records
+from ..defences.monitoring import Detector, sketch_images, sketch_records, source_of
 from ..defences.output import OutputPolicy
 from .api import ModelAPI
 
@@ -356,7 +356,9 @@ class ModelService:
         with self._record_lock:  # the detector sees requests in audit-log order
             request_id = self._log(now, "predict", reply, n=len(results), output=decision.output.kind,
                                    returned=[r["label"] for r in results], sketches=sketches, **log)
-            for alert in self.detector.observe(decision.key_id, now, model.kind, sketches, decision.output.kind):
+            alerts = self.detector.observe(decision.key_id, now, model.kind, sketches, decision.output.kind,
+                                           labels=[r["label"] for r in results], source=source_of(log.get("client")))
+            for alert in alerts:
                 self.audit.record_alert(alert.time, alert.key_id, alert.rule, alert.queries, alert.detail, request_id)
                 if self.policy.block_on_alert:
                     self.policy.suspend(alert.key_id, f"probing alert ({alert.rule}); ask an admin to review")
