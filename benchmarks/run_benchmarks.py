@@ -202,7 +202,7 @@ def pct(x: float) -> str:
 
 
 def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=None, outputs=None, repeats=None,
-           targets=None) -> str:
+           targets=None, gateway=None) -> str:
     """docs/performance.md."""
     lines = [
         "# Performance", "",
@@ -262,6 +262,10 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
                   "| noise scale | probe size σ | repeats r | queries per person | lineup |", "|---|---|---|---|---|"]
         lines += [f"| {s} | {sigma:g} | {r} | {q:,} | {pct(v)} |" for s, sigma, r, q, v in repeats]
         lines.append("")
+    if gateway:
+        from gateway_load import report as gateway_report
+
+        lines += [gateway_report(gateway)]
     if slider:
         lines += ["## Lab 04 control panel", "",
                   f"One slider move (every setting, three times, cache warm): median **{1000 * slider[0]:.1f} ms**, "
@@ -307,8 +311,11 @@ def main() -> None:
     outputs = output_rows(faces, model, evaluator)
     repeats = repeat_rows(faces, model, evaluator)
     targets = target_rows(faces, evaluator)
+    from gateway_load import gateway_load
+
+    gateway = gateway_load()
     labs = [] if args.no_labs else lab_rows()
-    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets)
+    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets, gateway)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
     print(text)

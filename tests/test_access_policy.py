@@ -137,8 +137,11 @@ def test_restored_usage_keeps_the_quota_after_a_restart(clock):
     policy = AccessPolicy(clock=clock)
     k = keys(policy)["public"]
     policy.restore_usage({"public-1": 995})
+    refused = policy.decide(k, 5)  # a restart refills nothing: the burst starts empty, 5 queries in 15 s
+    assert refused.status == 429 and refused.retry_after == 15 and "rate limit" in refused.reason
+    clock.advance(15)
     assert policy.decide(k, 5).allowed
-    assert policy.decide(k, 1).status == 429
+    assert policy.decide(k, 1).status == 429 and "daily quota" in policy.decide(k, 1).reason
 
 
 def test_suspended_key_is_403_until_lifted(policy):

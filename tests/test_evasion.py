@@ -258,13 +258,12 @@ def test_what_no_detector_catches_a_slow_attacker_with_many_keys_and_sources(fac
 
 def test_evader_over_http_is_stopped_by_the_adaptive_detector_and_the_log_replays_the_same(
         faces, face_model, tmp_path):
-    """The real server on 127.0.0.1: the detector reads labels and sources from the audit log; scan_log agrees."""
+    """The real server on 127.0.0.1: the service hands the detector labels and sources; scan_log agrees."""
     clock = SimulatedClock()
     policy = AccessPolicy(rate_limits=False, granularity=False, block_on_alert=True, clock=clock)
     secrets = {k: policy.issue_key(k, "public") for k in KEYS}
     detector = AdaptiveDetector()
     service = ModelService([face_endpoint(face_model)], policy, tmp_path / "audit.sqlite", detector=detector)
-    detector.attach(service.audit)
     with start_server(service) as server:
         assert server.url.startswith("http://127.0.0.1:")
         clients = {k: HttpModelAPI(server.url, s, "faces") for k, s in secrets.items()}

@@ -18,7 +18,8 @@ MAX_PEAK_MB = 1536  # Binder gives 2 GB; a lab stays under 1.5 GB (run time is a
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.name}" for p in NOTEBOOKS])
 def test_notebook_runs_clean(path: Path, tmp_path: Path, artifacts: Path):
-    run = execute_notebook(path, cwd=tmp_path, cell_timeout=CELL_TIMEOUT)
+    # each run its own audit logs: lab 06 in labs/ and solutions/ may run at the same time
+    run = execute_notebook(path, cwd=tmp_path, cell_timeout=CELL_TIMEOUT, env={"LAB_AUDIT_DIR": str(tmp_path / "audit")})
     out = artifacts / "executed" / path.parent.name / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(run.notebook, out)

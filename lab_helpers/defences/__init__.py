@@ -12,15 +12,30 @@ from ..lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "access": ["DAY", "ROLES", "AccessPolicy", "RateLimit", "Role", "SimulatedClock", "TokenBucket", "hash_secret"],
+        "access": [
+            "DAY",
+            "REFUSAL_LIMIT",
+            "ROLES",
+            "AccessPolicy",
+            "RateLimit",
+            "Role",
+            "SimulatedClock",
+            "TokenBucket",
+            "hash_secret",
+        ],
         "audit": [
             "AuditLog",
+            "AuditLogError",
+            "AuditUnavailable",
+            "Verification",
+            "clean_text",
             "default_audit_path",
             "delete_log",
             "keyed_digest",
             "read_alerts",
             "read_requests",
             "read_sketches",
+            "verify_log",
         ],
         "minimisation": ["MinimisedData", "Variant", "minimise", "proxy_shares", "train_variants", "variants"],
         "monitoring": [
@@ -68,8 +83,31 @@ __getattr__, __dir__, __all__ = attach(
 )
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
-    from .access import DAY, ROLES, AccessPolicy, RateLimit, Role, SimulatedClock, TokenBucket, hash_secret
-    from .audit import AuditLog, default_audit_path, delete_log, keyed_digest, read_alerts, read_requests, read_sketches
+    from .access import (
+        DAY,
+        REFUSAL_LIMIT,
+        ROLES,
+        AccessPolicy,
+        RateLimit,
+        Role,
+        SimulatedClock,
+        TokenBucket,
+        hash_secret,
+    )
+    from .audit import (
+        AuditLog,
+        AuditLogError,
+        AuditUnavailable,
+        Verification,
+        clean_text,
+        default_audit_path,
+        delete_log,
+        keyed_digest,
+        read_alerts,
+        read_requests,
+        read_sketches,
+        verify_log,
+    )
     from .minimisation import MinimisedData, Variant, minimise, proxy_shares, train_variants, variants
     from .monitoring import (
         ADAPTIVE_RULES,

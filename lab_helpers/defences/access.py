@@ -79,6 +79,8 @@ ROLES = {
                   RateLimit(burst=100, per_minute=600, per_day=100_000)),
 }
 FULL_DETAIL = OutputPolicy("probabilities")
+# refused requests (401, 403, 404, 413, 422, 429...) one client address may cause: a burst, then one a second
+REFUSAL_LIMIT = RateLimit(burst=120, per_minute=60, per_day=100_000)
 
 
 def hash_secret(secret: str) -> str:
@@ -105,9 +107,12 @@ class TokenBucket:
     updated: float
 
     def wait(self, n: int, now: float) -> float:
-        """Take n tokens and return 0, or take nothing and return the seconds until n tokens are there."""
+        """Take n tokens and return 0, or take nothing and return the seconds until n tokens are there.
+
+        A clock that steps back refills nothing and freezes nothing: the bucket counts from the new time.
+        """
         self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
-        self.updated = max(self.updated, now)
+        self.updated = now
         if self.tokens >= n:
             self.tokens -= n
             return 0.0
@@ -155,7 +160,9 @@ class AccessPolicy:
     granularity: bool = True
     block_on_alert: bool = False
     max_batch: int = 100
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = time.time  # wall time: daily quotas, the audit log
+    monotonic: Callable[[], float] | None = None  # bursts and rates (None: time.monotonic with the real clock, else `clock`)
+    refusal_limit: RateLimit | None = REFUSAL_LIMIT  # refused requests per client address (None: not limited)
 
     def __post_init__(self):
         if not isinstance(self.max_batch, int) or self.max_batch < 1:
@@ -164,8 +171,12 @@ class AccessPolicy:
         self._by_id: dict[str, ApiKey] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._used_today: dict[str, tuple[int, int]] = {}  # key id -> (day number, queries answered)
+        self._refusals: dict[str, TokenBucket] = {}  # client address -> its refusal bucket
+        self._restored: set[str] = set()  # key ids with queries today before a restart
         self.suspended: dict[str, str] = {}  # key id -> reason
         self._lock = threading.Lock()
+        if self.monotonic is None:
+            self.monotonic = time.monotonic if self.clock is time.time else self.clock
 
     # ---- keys
     def issue_key(self, key_id: str, role: str, secret: str | None = None) -> str:
@@ -232,9 +243,18 @@ class AccessPolicy:
     # ---- how often
     def _bucket(self, key: ApiKey, limit: RateLimit, now: float) -> TokenBucket:
         bucket = self._buckets.get(key.key_id)
-        if bucket is None:
-            bucket = self._buckets[key.key_id] = TokenBucket(limit.burst, limit.per_minute / 60, limit.burst, now)
+        if bucket is None:  # a key that had queries before a restart starts empty: a restart refills nothing
+            start = 0.0 if key.key_id in self._restored else limit.burst
+            bucket = self._buckets[key.key_id] = TokenBucket(limit.burst, limit.per_minute / 60, start, now)
         return bucket
+
+    def _day(self, key_id: str, now: float) -> tuple[int, int]:
+        """Today's day number for this key and its queries so far: a clock stepped back never starts a new day."""
+        day = int(now // DAY)
+        seen_day, used = self._used_today.get(key_id, (day, 0))
+        if day < seen_day:  # the clock went back across midnight: keep counting the later day
+            return seen_day, used
+        return day, (used if seen_day == day else 0)
 
     def admit(self, decision: Decision, n_inputs: int, now: float | None = None) -> Decision:
         """Apply the key's burst, sustained rate and daily quota to an authorised request (429 when over)."""
@@ -242,22 +262,51 @@ class AccessPolicy:
             return decision
         now = self.clock() if now is None else now
         key = self._by_id[decision.key_id]
-        limit, day = self.limit_for(key), int(now // DAY)
+        limit = self.limit_for(key)
         with self._lock:
-            seen_day, used = self._used_today.get(key.key_id, (day, 0))
-            used = used if seen_day == day else 0
+            day, used = self._day(key.key_id, now)
             if limit is not None:
                 if used + n_inputs > limit.per_day:
                     wait = (day + 1) * DAY - now
                     return Decision(429, f"daily quota of {limit.per_day:,} queries used ({used:,} so far today); "
                                          "it resets at 00:00 UTC", decision.key_id, decision.role,
                                     retry_after=max(1, math.ceil(wait)))
-                wait = self._bucket(key, limit, now).wait(n_inputs, now)
+                tick = self.monotonic()
+                wait = self._bucket(key, limit, tick).wait(n_inputs, tick)
                 if wait > 0:
                     return Decision(429, f"rate limit: {limit.describe()}; slow down", decision.key_id, decision.role,
                                     retry_after=max(1, math.ceil(wait)))
             self._used_today[key.key_id] = (day, used + n_inputs)
         return decision
+
+    # ---- refused requests, per client address
+    def refusal_wait(self, address: str | None) -> int | None:
+        """Seconds until this address may be refused again (None: it may send): a flood of refusals is itself refused."""
+        if self.refusal_limit is None or not address:
+            return None
+        with self._lock:
+            bucket = self._refusals.get(address)
+            if bucket is None:
+                return None
+            tick = self.monotonic()
+            bucket.tokens = min(bucket.capacity, bucket.tokens + max(0.0, tick - bucket.updated) * bucket.rate)
+            bucket.updated = tick
+            return None if bucket.tokens >= 1 else max(1, math.ceil((1 - bucket.tokens) / bucket.rate))
+
+    def note_refusal(self, address: str | None) -> None:
+        """Count one refused request against the client address."""
+        if self.refusal_limit is None or not address:
+            return
+        limit = self.refusal_limit
+        with self._lock:
+            tick = self.monotonic()
+            bucket = self._refusals.setdefault(address, TokenBucket(limit.burst, limit.per_minute / 60, limit.burst, tick))
+            bucket.tokens = min(bucket.capacity, bucket.tokens + max(0.0, tick - bucket.updated) * bucket.rate)
+            bucket.updated = tick
+            bucket.tokens = max(0.0, bucket.tokens - 1)
+            if len(self._refusals) > 10_000:  # bounded memory: forget the addresses refused longest ago
+                for old in sorted(self._refusals, key=lambda a: self._refusals[a].updated)[:1_000]:
+                    del self._refusals[old]
 
     def decide(self, secret: str | None, n_inputs: int, output: str | None = None, now: float | None = None) -> Decision:
         """The whole access decision for one request of n inputs."""
@@ -265,16 +314,42 @@ class AccessPolicy:
 
     def used_today(self, key_id: str, now: float | None = None) -> int:
         """Queries answered for this key so far today (UTC)."""
-        day = int((self.clock() if now is None else now) // DAY)
-        seen_day, used = self._used_today.get(key_id, (day, 0))
-        return used if seen_day == day else 0
+        with self._lock:
+            return self._day(key_id, self.clock() if now is None else now)[1]
 
     def restore_usage(self, used: dict[str, int], now: float | None = None) -> None:
-        """Start today's quota counts from the audit log's numbers (so a restart does not reset them)."""
-        day = int((self.clock() if now is None else now) // DAY)
+        """Start today's quota counts from saved numbers (the larger of what is known), so a restart resets nothing.
+
+        Every key with queries today starts with an empty burst bucket: a restart refills nothing.
+        """
+        now = self.clock() if now is None else now
+        day = int(now // DAY)
         with self._lock:
             for key_id, n in used.items():
-                self._used_today[key_id] = (day, int(n))
+                seen_day, before = self._used_today.get(key_id, (day, 0))
+                self._used_today[key_id] = (day, max(int(n), before if seen_day == day else 0))
+                if n > 0:
+                    self._restored.add(key_id)
+                    self._buckets.pop(key_id, None)
+
+    def export_state(self) -> dict:
+        """What must survive a restart: today's queries per key (with their day) and the suspensions."""
+        with self._lock:
+            return {"used": {k: [d, n] for k, (d, n) in self._used_today.items()}, "suspended": dict(self.suspended)}
+
+    def import_state(self, state: dict, now: float | None = None) -> None:
+        """Take back a saved state: quotas of the current day (never fewer than counted now) and every suspension."""
+        now = self.clock() if now is None else now
+        day = int(now // DAY)
+        used = {k: int(n) for k, (d, n) in state.get("used", {}).items() if int(d) >= day}
+        for key_id, (d, n) in state.get("used", {}).items():
+            if int(d) > day:  # saved on a later day than the clock says now: keep that day's count
+                with self._lock:
+                    self._used_today[key_id] = (int(d), int(n))
+                used.pop(key_id, None)
+        self.restore_usage(used, now)
+        for key_id, reason in state.get("suspended", {}).items():
+            self.suspend(key_id, reason)
 
     def suspend(self, key_id: str, reason: str) -> None:
         """Refuse every further request from this key (403) until an admin lifts it."""

@@ -74,25 +74,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the lab models on 127.0.0.1 with API keys, limits, an audit log and the probing detector (lab 06)."""
     from ..data.faces import FaceDataMissing
     from ..defences.access import AccessPolicy
-    from ..defences.audit import default_audit_path
+    from ..defences.audit import AuditLogError, default_audit_path
     from ..defences.monitoring import AdaptiveDetector, BaselineDetector
     from ..service.server import LAB_KEYS, ModelService, lab_models, serve_forever
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    try:
-        models = lab_models(names)
-    except (ValueError, FaceDataMissing) as exc:
-        print(f"serve: {exc}", file=sys.stderr)
-        return 2
     policy = AccessPolicy(rate_limits=not args.no_rate_limits, granularity=not args.no_granularity,
                           block_on_alert=args.block_on_alert)
     keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
     detector = AdaptiveDetector() if args.detector == "adaptive" else BaselineDetector()
-    service = ModelService(models, policy, args.audit or default_audit_path("serve"), detector=detector)
+    try:  # the audit log first: a bad --audit fails at once, before any model is trained
+        service = ModelService([], policy, args.audit or default_audit_path("serve"), detector=detector,
+                               fresh=args.fresh)
+        service.models = {m.name: m for m in lab_models(names)}
+    except (ValueError, FaceDataMissing) as exc:  # AuditLogError is a ValueError
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
 
     def announce(url: str) -> None:
-        print(f"Serving {', '.join(m.name for m in models)} on {url} (Ctrl-C to stop)")
-        print(f"Audit log: {service.audit_path}; detector: {args.detector}")
+        print(f"Serving {', '.join(service.models)} on {url} (Ctrl-C to stop)")
+        print(f"Audit log: {service.audit_path}; detector: {args.detector}; check it with "
+              f"`python -m lab_helpers audit verify {service.audit_path}`")
         for key_id, secret in keys.items():
             print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
         print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
@@ -100,12 +102,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve_forever(service, args.port, announce)
     except OSError as exc:
+        service.close()
         print(f"serve: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
     print("Stopped. The audit log is kept.")
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Check an audit log's tamper-evident chain: exit 0 when intact, 1 with the first broken link."""
+    from ..defences.audit import verify_log
+
+    try:
+        result = verify_log(args.file)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"audit: {exc}", file=sys.stderr)
+        return 2
+    print(result.text())
+    return 0 if result.intact else 1
 
 
 def cmd_quiz(args: argparse.Namespace) -> int:
@@ -171,9 +187,16 @@ def cmd_invert(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line saying what is wrong and where the help is (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The command line's sub-commands and options."""
-    parser = argparse.ArgumentParser(prog="python -m lab_helpers", description="Model Inversion Lab: set-up and classroom tools.")
+    parser = OneLineParser(prog="python -m lab_helpers", description="Model Inversion Lab: set-up and classroom tools.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check versions, face data, CPU and memory, and say what to fix").set_defaults(func=cmd_doctor)
     sub.add_parser("fetch-data", help="download the face photos ahead of an offline class").set_defaults(func=cmd_fetch_data)
@@ -199,7 +222,13 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--detector", choices=("baseline", "adaptive"), default="baseline",
                        help="baseline: lab 06's first detector (per key); adaptive: per key and per source, "
                             "identity focus, probe clouds (default: baseline)")
+    serve.add_argument("--fresh", action="store_true", help="delete the audit log, its key and state first (a new class)")
     serve.set_defaults(func=cmd_serve)
+    audit = sub.add_parser("audit", help="check the model service's audit log for tampering (lab 06)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="verify")
+    verify = audit_sub.add_parser("verify", help="recompute the log's hash chain; report the first broken link")
+    verify.add_argument("file", help="the audit log (an .sqlite file)")
+    verify.set_defaults(func=cmd_audit)
     quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
     quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")
     quiz.add_argument("--lab", help="only questions that lab NN teaches, e.g. 03")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +171,10 @@ class NotebookRun:
     peak_mb: float
 
 
-def execute_notebook(path: Path, cwd: Path, cell_timeout: int = 240, startup_timeout: int = 120) -> NotebookRun:
-    """Run every cell in a fresh kernel started in cwd; raises on a failing cell or a timed-out cell."""
+def execute_notebook(path: Path, cwd: Path, cell_timeout: int = 240, startup_timeout: int = 120,
+                     env: dict | None = None) -> NotebookRun:
+    """Run every cell in a fresh kernel started in cwd (env: extra environment variables for the kernel); raises on a
+    failing cell or a timed-out cell."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
@@ -179,7 +182,7 @@ def execute_notebook(path: Path, cwd: Path, cell_timeout: int = 240, startup_tim
     client = NotebookClient(nb, timeout=cell_timeout, startup_timeout=startup_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
     start = time.perf_counter()
-    client.execute()
+    client.execute(**({"env": {**os.environ, **env}} if env else {}))
     seconds = time.perf_counter() - start
     probe = nb.cells.pop()
     text = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import socket
 import threading
 import time
@@ -20,14 +21,19 @@ from typing import Callable
 
 import numpy as np
 
-from ..defences.access import DAY, AccessPolicy
-from ..defences.audit import AuditLog, delete_log
+from ..defences.access import DAY, AccessPolicy, ApiKey
+from ..defences.audit import AuditLog, AuditLogError, AuditUnavailable, clean_text, delete_log, verify_log
 from ..defences.monitoring import Detector, sketch_images, sketch_records, source_of
 from ..defences.output import OutputPolicy
 from .api import ModelAPI
 
 N_PIXELS = 4096
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a full batch of 100 images as JSON text is about 8 MB
+MAX_BODY_BYTES = 16 * 1024 * 1024  # the most any key may send in one body
+BYTES_PER_PIXEL = 26  # room for any JSON float and its separator ("1.2345678901234567e-05, ")
+BYTES_PER_RECORD = 4_096  # one patient record as JSON is a few hundred bytes
+BODY_SLACK = 64 * 1024  # field names, the output and encoding fields, whitespace
+MAX_MODEL_NAME = 64
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 FIELDS = ("inputs", "output", "encoding")
 ENCODINGS = ("json", "base64-float32")
 
@@ -220,7 +226,13 @@ class Reply:
 
 
 class ModelService:
-    """Models behind keys, limits, output policies, an audit log and a probing detector."""
+    """Models behind keys, limits, output policies, a tamper-evident audit log and a probing detector.
+
+    What it guarantees (lab 06): every request gets an audit row before its answer leaves, or no answer (503);
+    a body is read only up to the caller's limit and only after the key is known and not suspended; refused
+    requests are limited per client address; once an alert suspends a key, none of its requests is answered
+    after that; quotas and suspensions survive restarts, an edited log and a clock stepped back.
+    """
 
     def __init__(self, models: dict[str, ServedModel] | list[ServedModel], policy: AccessPolicy,
                  audit: AuditLog | str | Path | None = None, detector: Detector | None = None, fresh: bool = False):
@@ -229,12 +241,19 @@ class ModelService:
         if fresh and not isinstance(audit, AuditLog) and audit is not None:
             delete_log(audit)
         self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
+        check = verify_log(self.audit.path)
+        if not check.intact:
+            self.audit.close()
+            raise AuditLogError(f"The audit log {self.audit.path} fails its integrity check: {check.problem}. Keep "
+                                "it for investigation (python -m lab_helpers audit verify FILE) and start the service "
+                                "with a new log (--audit NEW-FILE, or --fresh).")
         self.detector = detector or Detector()
         self.started = policy.clock()
         self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
         self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
         now = policy.clock()
         policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now)  # a restart keeps today's quota
+        policy.import_state(self.audit.service_state, now)  # ... even when rows were deleted from the log
         if policy.block_on_alert:
             for key_id, rule in self.audit.alerted_keys().items():
                 policy.suspend(key_id, f"probing alert ({rule}); ask an admin to review")
@@ -246,13 +265,18 @@ class ModelService:
 
     def _log(self, now: float, endpoint: str, reply: Reply, body: bytes = b"", model: str | None = None,
              key_id: str | None = None, role: str | None = None, client: str | None = None, n: int = 0,
-             output: str | None = None, returned=None, sketches=None) -> int:
-        entry = dict(time=now, endpoint=endpoint, model=model, key_id=key_id, role=role, client=client, n_inputs=n,
-                     input_digest=self.audit.digest(body) if body else None, status=reply.status,
-                     decision="allowed" if reply.status == 200 else "denied",
+             output: str | None = None, returned=None, sketches=None, method: str | None = None,
+             path: str | None = None) -> int:
+        """One audit row (AuditUnavailable when it cannot be written); a refusal counts against the client's address."""
+        entry = dict(time=now, endpoint=endpoint, method=method, path=path, model=model, key_id=key_id, role=role,
+                     client=client, n_inputs=n, input_digest=self.audit.digest(body) if body else None,
+                     status=reply.status, decision="allowed" if reply.status == 200 else "denied",
                      reason=reply.payload.get("error", "ok"), output=output, returned=returned,
                      response_digest=self.audit.digest(json.dumps(reply.payload, sort_keys=True).encode()),
                      retry_after=int(reply.headers["Retry-After"]) if "Retry-After" in reply.headers else None)
+        if reply.status >= 400 and not reply.payload.get("throttled"):
+            self.policy.note_refusal(source_of(client))
+        self.audit.service_state = self.policy.export_state()
         return self.audit.record(entry, sketches)
 
     @staticmethod
@@ -262,63 +286,202 @@ class ModelService:
             headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
         return Reply(status, {"error": message}, headers)
 
-    def health(self) -> Reply:
-        """Liveness: no key needed, no model details."""
-        now = self.policy.clock()
-        reply = Reply(200, {"status": "ok", "models": sorted(self.models), "uptime_s": round(now - self.started, 1)})
-        self._log(now, "health", reply)
+    @staticmethod
+    def _unavailable(why: str) -> Reply:
+        return Reply(503, {"error": f"the audit log cannot be written ({why}): the service answers nothing it cannot "
+                                    "log; ask an admin to fix the log and restart the service"}, {"Retry-After": "30"})
+
+    def _guard(self, handle: Callable[[], Reply]) -> Reply:
+        """Run a handler; if its audit row cannot be written, the answer is a 503 instead (fail closed)."""
+        try:
+            return handle()
+        except AuditUnavailable as exc:
+            return self._unavailable(str(exc))
+
+    def _throttled(self, now: float, endpoint: str, **log) -> Reply | None:
+        """429 for an address that has been refused too often (logged, not counted again), else None."""
+        client = log.get("client")
+        wait = self.policy.refusal_wait(source_of(client))
+        if wait is None:
+            return None
+        reply = self._error(429, f"too many refused requests from {source_of(client)}: wait {wait} s and fix the "
+                                 "requests (their errors said what was wrong)", wait)
+        reply.payload["throttled"] = True
+        self._log(now, endpoint, reply, **log)
         return reply
+
+    def health(self, client: str | None = None) -> Reply:
+        """Liveness: no key needed, no model details; 503 at once while the audit log cannot be written."""
+        why = self.audit.available()
+        if why is not None:
+            return Reply(503, {"status": "unavailable", "error": f"the audit log cannot be written ({why})"},
+                         {"Retry-After": "30"})
+
+        def handle() -> Reply:
+            now = self.policy.clock()
+            reply = Reply(200, {"status": "ok", "models": sorted(self.models), "uptime_s": round(now - self.started, 1)})
+            self._log(now, "health", reply, client=client, method="GET", path="/health")
+            return reply
+
+        return self._guard(handle)
 
     def describe_models(self, secret: str | None, client: str | None = None) -> Reply:
         """GET /v1/models: the models and what this key may do with them."""
-        now, key = self.policy.clock(), self.policy.identify(secret)
-        if key is None:
-            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
-            self._log(now, "models", reply, client=client)
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            where = dict(method="GET", path="/v1/models")
+            throttled = self._throttled(now, "models", client=client, key_id=key and key.key_id,
+                                        role=key and key.role, **where)
+            if throttled:
+                return throttled
+            if key is None:
+                reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+                self._log(now, "models", reply, client=client, **where)
+                return reply
+            limit = self.policy.limit_for(key)
+            you = {"key_id": key.key_id, "role": key.role, "outputs": list(self.policy.allowed_outputs(key)),
+                   "default_output": self.policy.output_for(key, None).kind, "max_batch": self.policy.batch_limit(key),
+                   "max_body_bytes": self.body_limit(key, None),
+                   "rate_limit": None if limit is None else limit.__dict__,
+                   "used_today": self.policy.used_today(key.key_id, now), "suspended": self.policy.suspended.get(key.key_id)}
+            reply = Reply(200, {"models": {n: m.info() for n, m in self.models.items()}, "you": you})
+            self._log(now, "models", reply, key_id=key.key_id, role=key.role, client=client, **where)
             return reply
-        limit = self.policy.limit_for(key)
-        you = {"key_id": key.key_id, "role": key.role, "outputs": list(self.policy.allowed_outputs(key)),
-               "default_output": self.policy.output_for(key, None).kind, "max_batch": self.policy.batch_limit(key),
-               "rate_limit": None if limit is None else limit.__dict__, "used_today": self.policy.used_today(key.key_id, now),
-               "suspended": self.policy.suspended.get(key.key_id)}
-        reply = Reply(200, {"models": {n: m.info() for n, m in self.models.items()}, "you": you})
-        self._log(now, "models", reply, key_id=key.key_id, role=key.role, client=client)
-        return reply
 
-    def oversize(self, secret: str | None, model_name: str, client: str | None = None) -> Reply:
-        """A body too large to read: 413 (or 401 for a stranger), without reading the rest."""
-        now, key = self.policy.clock(), self.policy.identify(secret)
-        if key is None:
-            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
-        else:
-            reply = self._error(413, f"the request body is over the limit of {MAX_BODY_BYTES:,} bytes: "
+        return self._guard(handle)
+
+    def body_limit(self, key: ApiKey, model: ServedModel | None) -> int:
+        """The most bytes a request body from this key may have: what its largest batch needs as JSON, plus room."""
+        per_input = N_PIXELS * BYTES_PER_PIXEL if model is None or model.kind == "image" else BYTES_PER_RECORD
+        return min(MAX_BODY_BYTES, self.policy.batch_limit(key) * per_input + BODY_SLACK)
+
+    def _model_named(self, name: str) -> ServedModel:
+        if len(name) > MAX_MODEL_NAME or not MODEL_NAME.fullmatch(name):
+            raise InputError(404, f"no such model: model names are up to {MAX_MODEL_NAME} letters, digits, '-' or '_'; "
+                                  f"models: {', '.join(sorted(self.models))}")
+        model = self.models.get(name)
+        if model is None:
+            raise InputError(404, f"no model {name!r}; models: {', '.join(sorted(self.models))}")
+        return model
+
+    def before_body(self, secret: str | None, model_name: str, client: str | None = None,
+                    declared: int | None = None) -> tuple[Reply | None, int]:
+        """The checks made before a byte of the body is read: (refusal, 0), or (None, this key's body limit).
+
+        In order: a flooding address, the audit log, the key (401), a suspension (403), the model name (404),
+        a declared Content-Length over the key's limit (413). Every refusal is logged.
+        """
+        result: list = [None, 0]
+
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            log = dict(model=model_name, client=client, method="POST", path=f"/v1/models/{model_name}/predict",
+                       key_id=key and key.key_id, role=key and key.role)
+            throttled = self._throttled(now, "predict", **log)
+            if throttled:
+                return throttled
+            why = self.audit.available()
+            if why is not None:
+                return self._unavailable(why)
+            if key is None:
+                reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+                self._log(now, "predict", reply, **log)
+                return reply
+            try:
+                if key.key_id in self.policy.suspended:
+                    raise InputError(403, f"key suspended: {self.policy.suspended[key.key_id]}")
+                model = self._model_named(model_name)
+                limit = self.body_limit(key, model)
+                if declared is not None and declared > limit:
+                    raise InputError(413, f"the request body is {declared:,} bytes, over this key's limit of "
+                                          f"{limit:,}: send fewer inputs per request")
+            except InputError as exc:
+                reply = self._error(exc.status, str(exc))
+                self._log(now, "predict", reply, **log)
+                return reply
+            result[1] = limit
+            return None
+
+        refusal = self._guard(handle)
+        return refusal, (0 if refusal is not None else result[1])
+
+    def oversize(self, secret: str | None, model_name: str, client: str | None = None, limit: int = MAX_BODY_BYTES) -> Reply:
+        """A body that grew past the key's limit while being read: 413, without reading the rest."""
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            reply = self._error(413, f"the request body is over this key's limit of {limit:,} bytes: "
                                      "send fewer inputs per request")
-        self._log(now, "predict", reply, model=model_name, client=client, key_id=key and key.key_id,
-                  role=key and key.role)
-        return reply
+            self._log(now, "predict", reply, model=model_name, client=client, key_id=key and key.key_id,
+                      role=key and key.role, method="POST", path=f"/v1/models/{model_name}/predict")
+            return reply
 
-    def not_found(self, method: str, path: str, client: str | None = None) -> Reply:
-        """Any other path: 404 with the list of endpoints."""
-        reply = self._error(404, f"no endpoint {method} {path}; endpoints: GET /health, GET /v1/models, "
-                                 "POST /v1/models/{model}/predict")
-        self._log(self.policy.clock(), "unknown", reply, client=client)
-        return reply
+        return self._guard(handle)
+
+    def not_found(self, method: str, path: str, client: str | None = None, secret: str | None = None,
+                  status: int = 404) -> Reply:
+        """Any other path (404) or method (405): the list of endpoints, logged with the key that was presented."""
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            where = dict(client=client, method=method, path=path, key_id=key and key.key_id, role=key and key.role)
+            throttled = self._throttled(now, "other", **where)
+            if throttled:
+                return throttled
+            shown = clean_text(f"{method} {path}", 120)
+            what = "no endpoint" if status == 404 else "method not allowed:"
+            reply = self._error(status, f"{what} {shown}; endpoints: GET /health, GET /v1/models, "
+                                        "POST /v1/models/{model}/predict")
+            self._log(now, "other", reply, **where)
+            return reply
+
+        return self._guard(handle)
+
+    def log_http_error(self, client: str | None, message: str, status: int = 400) -> None:
+        """Record a request the HTTP layer refused before the app saw it (a malformed request line or header)."""
+        try:
+            self._log(self.policy.clock(), "http-error", Reply(status, {"error": message}), client=client)
+        except AuditUnavailable:
+            pass  # nothing to answer: the HTTP layer has replied already; the log's failure shows on /health
+
+    def log_other(self, method: str, path: str, client: str | None, secret: str | None, status: int) -> None:
+        """Record a request the app answered before any handler (another method, a path no route matches, an error)."""
+        key = self.policy.identify(secret)
+        reasons = {404: "no such path", 405: "method not allowed", 500: "internal error"}
+        reply = Reply(status, {"error": reasons.get(status, f"HTTP {status}")})
+        try:
+            self._log(self.policy.clock(), "other", reply, client=client, method=method, path=path,
+                      key_id=key and key.key_id, role=key and key.role)
+        except AuditUnavailable:
+            pass  # already answered; /health shows the log's failure
 
     def predict(self, secret: str | None, model_name: str, body: bytes, client: str | None = None) -> Reply:
         """POST /v1/models/{model}/predict: every check, the answer at the key's granularity, one audit row."""
-        now = self.policy.clock()
-        log = dict(model=model_name, client=client, body=body)
-        key = self.policy.identify(secret)
+        return self._guard(lambda: self._predict(secret, model_name, body, client))
+
+    def _predict(self, secret: str | None, model_name: str, body: bytes, client: str | None) -> Reply:
+        now, key = self.policy.clock(), self.policy.identify(secret)
+        log = dict(model=model_name, client=client, body=body, method="POST", path=f"/v1/models/{model_name}/predict",
+                   key_id=key and key.key_id, role=key and key.role)
+        throttled = self._throttled(now, "predict", **{k: v for k, v in log.items() if k != "body"})
+        if throttled:
+            return throttled
+        why = self.audit.available()
+        if why is not None:
+            return self._unavailable(why)
         if key is None:
             reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
             self._log(now, "predict", reply, **log)
             return reply
-        log |= dict(key_id=key.key_id, role=key.role)
         n = 0
         try:
-            model = self.models.get(model_name)
-            if model is None:
-                raise InputError(404, f"no model {model_name!r}; models: {', '.join(sorted(self.models))}")
+            model = self._model_named(model_name)
+            limit = self.body_limit(key, model)
+            if len(body) > limit:
+                raise InputError(413, f"the request body is {len(body):,} bytes, over this key's limit of {limit:,}: "
+                                      "send fewer inputs per request")
+            most = self.policy.batch_limit(key) * (N_PIXELS if model.kind == "image" else 4 * len(model.columns)) + 64
+            if body.count(b",") > most:  # counted before parsing: a body of millions of tiny values is never parsed
+                raise InputError(413, f"the body holds more values than a batch of {self.policy.batch_limit(key)} "
+                                      "inputs can: send fewer inputs per request")
             data = parse_body(body)
             n = count_inputs(data, model)
             decision = self.policy.authorise(secret, n, data.get("output"))
@@ -353,15 +516,20 @@ class ModelService:
             sketches = sketch_records(inputs, model.columns, self.audit.digest)
         reply = Reply(200, {"model": model.name, "output": decision.output.kind,
                             "output_detail": decision.output.describe(), "results": results})
-        with self._record_lock:  # the detector sees requests in audit-log order
+        with self._record_lock:  # the detector sees requests in audit-log order; suspensions are atomic
+            if decision.key_id in self.policy.suspended:  # suspended while this request was being computed
+                refused = self._error(403, f"key suspended: {self.policy.suspended[decision.key_id]}")
+                self._log(now, "predict", refused, n=len(results), **log)
+                return refused
             request_id = self._log(now, "predict", reply, n=len(results), output=decision.output.kind,
                                    returned=[r["label"] for r in results], sketches=sketches, **log)
             alerts = self.detector.observe(decision.key_id, now, model.kind, sketches, decision.output.kind,
                                            labels=[r["label"] for r in results], source=source_of(log.get("client")))
             for alert in alerts:
-                self.audit.record_alert(alert.time, alert.key_id, alert.rule, alert.queries, alert.detail, request_id)
                 if self.policy.block_on_alert:
                     self.policy.suspend(alert.key_id, f"probing alert ({alert.rule}); ask an admin to review")
+                self.audit.service_state = self.policy.export_state()
+                self.audit.record_alert(alert.time, alert.key_id, alert.rule, alert.queries, alert.detail, request_id)
         reply.payload["request_id"] = request_id
         return reply
 
@@ -373,50 +541,109 @@ class ModelService:
 # ---------------------------------------------------------------- HTTP
 
 def make_app(service: ModelService):
-    """The FastAPI app: three endpoints and a catch-all, each a thin call into the service."""
+    """The FastAPI app (three endpoints and a catch-all, each a thin call into the service), inside a layer that logs
+    every request the app itself did not (another method: 405; a path no route matches; an error)."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
 
     app = FastAPI(title="Model Inversion Lab: model service", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def respond(reply: Reply) -> JSONResponse:
-        return JSONResponse(reply.payload, status_code=reply.status, headers=reply.headers)
+    def respond(reply: Reply, request: Request) -> JSONResponse:
+        request.state.logged = True
+        payload = {k: v for k, v in reply.payload.items() if k != "throttled"}
+        return JSONResponse(payload, status_code=reply.status, headers=reply.headers)
 
     def caller(request: Request) -> tuple[str | None, str | None]:
-        secret = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if secret is None and auth.lower().startswith("bearer "):
-            secret = auth[7:].strip()
-        client = f"{request.client.host}:{request.client.port}" if request.client else None
-        return secret, client
+        return secret_of(request.headers), (f"{request.client.host}:{request.client.port}" if request.client else None)
 
     @app.get("/health")
-    async def health():
-        return respond(await run_in_threadpool(service.health))
+    async def health(request: Request):
+        return respond(await run_in_threadpool(service.health, caller(request)[1]), request)
 
     @app.get("/v1/models")
     async def models(request: Request):
-        return respond(await run_in_threadpool(service.describe_models, *caller(request)))
+        return respond(await run_in_threadpool(service.describe_models, *caller(request)), request)
 
     @app.post("/v1/models/{model}/predict")
     async def predict(model: str, request: Request):
         secret, client = caller(request)
-        if service.policy.identify(secret) is None:  # refuse before reading a body from a stranger
-            return respond(await run_in_threadpool(service.predict, secret, model, b"", client))
+        declared = request.headers.get("content-length")
+        declared = int(declared) if declared and declared.isdigit() else None
+        refusal, limit = await run_in_threadpool(service.before_body, secret, model, client, declared)
+        if refusal is not None:  # refused before a byte of the body is read
+            return respond(refusal, request)
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return respond(await run_in_threadpool(service.oversize, secret, model, client))
+            if size > limit:
+                return respond(await run_in_threadpool(service.oversize, secret, model, client, limit), request)
             chunks.append(chunk)
-        return respond(await run_in_threadpool(service.predict, secret, model, b"".join(chunks), client))
+        return respond(await run_in_threadpool(service.predict, secret, model, b"".join(chunks), client), request)
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     async def anything_else(path: str, request: Request):
-        return respond(await run_in_threadpool(service.not_found, request.method, "/" + path, caller(request)[1]))
+        secret, client = caller(request)
+        return respond(await run_in_threadpool(service.not_found, request.method, "/" + path, client, secret), request)
 
-    return app
+    return CompleteLog(app, service)
+
+
+def secret_of(headers) -> str | None:
+    """The API key a request presents: X-API-Key, or an `Authorization: Bearer` token."""
+    secret = headers.get("x-api-key")
+    auth = headers.get("authorization", "")
+    if secret is None and auth.lower().startswith("bearer "):
+        secret = auth[7:].strip()
+    return secret
+
+
+class CompleteLog:
+    """ASGI layer: any HTTP request the app answered without an audit row (405, unrouted path, 500) gets one."""
+
+    def __init__(self, app, service: ModelService):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.concurrency import run_in_threadpool
+        from starlette.datastructures import Headers
+
+        state = scope.setdefault("state", {})
+        seen: dict = {}
+
+        async def watch(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if not state.get("logged"):
+                client = f"{scope['client'][0]}:{scope['client'][1]}" if scope.get("client") else None
+                raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+                path = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+                status = seen.get("status", 500)
+                await run_in_threadpool(self.service.log_other, scope.get("method", "?"), path, client,
+                                        secret_of(Headers(scope=scope)), status)
+
+
+def http_protocol(service: ModelService):
+    """uvicorn's HTTP protocol, with the requests it refuses itself (malformed, 400) written to the audit log."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class LoggedH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            client = f"{self.client[0]}:{self.client[1]}" if getattr(self, "client", None) else None
+            try:
+                self.loop.run_in_executor(None, service.log_http_error, client, msg)
+            except RuntimeError:  # the loop is closing: nothing more is logged
+                pass
+            super().send_400_response(msg)
+
+    return LoggedH11Protocol
 
 
 def listening_socket(port: int = 0) -> socket.socket:
@@ -474,7 +701,8 @@ def start_server(service: ModelService, host: str = "127.0.0.1", startup_timeout
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError(f"The lab serves on this computer only (127.0.0.1), not on {host!r}.")
     sock = listening_socket(0)
-    config = uvicorn.Config(make_app(service), log_level="warning", access_log=False, lifespan="off",
+    config = uvicorn.Config(make_app(service), http=http_protocol(service), log_level="warning", access_log=False,
+                            lifespan="off",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="lab06-model-service", daemon=True)
@@ -523,7 +751,8 @@ def serve_forever(service: ModelService, port: int = 8000, announce: Callable[[s
 
     sock = listening_socket(port)
     announce(f"http://127.0.0.1:{sock.getsockname()[1]}")
-    config = uvicorn.Config(make_app(service), log_level="warning", access_log=False, lifespan="off",
+    config = uvicorn.Config(make_app(service), http=http_protocol(service), log_level="warning", access_log=False,
+                            lifespan="off",
                             timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run(sockets=[sock])

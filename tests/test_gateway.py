@@ -1,0 +1,428 @@
+"""The model service attacked the way an independent security review did, on 127.0.0.1 (issue 17).
+
+Each test starts the real server and stops it by its handle; every loop is bounded in count and time. No test
+asserts on wall-clock time: where "fast" matters, the test checks the mechanism (the body was never read, the
+parser never ran, the request was refused before the lock) and the benchmark measures the latency.
+"""
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from lab_helpers.defences import AccessPolicy, RateLimit, Role, SimulatedClock, OutputPolicy, read_alerts, read_requests
+from lab_helpers.defences.access import TokenBucket
+from lab_helpers.defences.audit import AuditLogError, verify_log
+from lab_helpers.service import ModelService, face_endpoint, post_raw, start_server
+from lab_helpers.targets import train_face_model
+
+KIT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(120)
+GREY = [[0.5] * 4096]
+
+
+@pytest.fixture(scope="module")
+def served(faces):
+    return [face_endpoint(train_face_model(faces, "softmax", progress=False))]
+
+
+def raw_request(url: str, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send bytes on a fresh connection and return what the server answers before it closes (bounded by timeout)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and b'"}' in b"".join(chunks) or b"Invalid HTTP" in b"".join(chunks):
+                    break
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
+
+
+def wait_for_rows(path, predicate, seconds: float = 10.0):
+    """Poll the audit log until predicate(requests) holds (the protocol layer logs from a worker thread)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = read_requests(path)
+        if predicate(log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- 1. bounded before any work
+
+def test_a_declared_oversized_body_is_refused_before_a_byte_is_read(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("p", "public")
+    with start_server(ModelService(served, policy, tmp_path / "a.sqlite")) as server:
+        limit = server.service.body_limit(policy.identify(key), server.service.models["faces"])
+        assert limit < 3_000_000  # a public key's 20 images as JSON, with room: far below the 15 MB of the review
+        head = (f"POST /v1/models/faces/predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: 15000000\r\n\r\n").encode()
+        answer = raw_request(server.url, head)  # no body is ever sent: only a refusal without reading can come back
+        assert status_of(answer) == 413 and b"over this key's limit" in answer
+        # a stranger and a suspended key are refused the same way, before their bodies
+        policy.issue_key("s", "public", secret="lab-suspended-key")
+        policy.suspend("s", "probing alert; ask an admin")
+        for secret, code in (("lab-not-a-key", 401), ("lab-suspended-key", 403)):
+            answer = raw_request(server.url, head.replace(key.encode(), secret.encode()))
+            assert status_of(answer) == code
+    log = read_requests(tmp_path / "a.sqlite")
+    assert log["status"].tolist()[-3:] == [413, 401, 403]
+
+
+def test_a_streamed_body_stops_being_read_at_the_keys_limit(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("p", "public")
+    sent = []
+
+    def body():  # 15 MB of [0.5, ...], chunked, no Content-Length
+        yield b'{"inputs": [['
+        for _ in range(240):
+            sent.append(1)
+            yield b"0.5, " * 12_500
+        yield b"0.5]]}"
+
+    with start_server(ModelService(served, policy, tmp_path / "b.sqlite")) as server:
+        try:
+            with httpx.Client(timeout=20, trust_env=False) as http:
+                r = http.post(f"{server.url}/v1/models/faces/predict", content=body(), headers={"X-API-Key": key})
+                status = r.status_code
+        except httpx.TransportError:  # the server may close the connection once it has refused
+            status = None
+    log = read_requests(tmp_path / "b.sqlite")
+    row = log.iloc[-1]
+    assert row["status"] == 413 and "over this key's limit" in row["reason"] and status in (413, None)
+
+
+def test_millions_of_tiny_values_are_refused_before_json_parsing(served, tmp_path, monkeypatch):
+    import lab_helpers.service.server as server_module
+
+    parsed = []
+    real = server_module.parse_body
+    monkeypatch.setattr(server_module, "parse_body", lambda body: parsed.append(len(body)) or real(body))
+    policy = AccessPolicy(rate_limits=False)  # the largest body limit: 100 images
+    key = policy.issue_key("a", "admin")
+    with start_server(ModelService(served, policy, tmp_path / "c.sqlite")) as server:
+        body = b'{"inputs": [[' + b"0.5," * 2_400_000 + b"0.5]]}"  # 9.6 MB, under the limit, 2.4 million values
+        reply = post_raw(server.url, key, "faces", body, timeout=30)
+        assert reply["status"] == 413 and "more values than a batch" in reply["error"]
+        assert parsed == []  # refused by counting separators; the JSON parser never ran
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200 and len(parsed) == 1
+
+
+def test_refused_requests_are_limited_per_client_address(served, tmp_path):
+    clock = SimulatedClock()
+    policy = AccessPolicy(clock=clock, refusal_limit=RateLimit(burst=5, per_minute=60, per_day=1_000))
+    good = policy.issue_key("g", "public")
+    with start_server(ModelService(served, policy, tmp_path / "d.sqlite")) as server:
+        codes = [post_raw(server.url, "lab-wrong", "faces", {"inputs": GREY})["status"] for _ in range(5)]
+        throttled = post_raw(server.url, good, "faces", {"inputs": GREY})  # same address, even with a good key
+        assert codes == [401] * 5 and throttled["status"] == 429 and "too many refused requests" in throttled["error"]
+        assert throttled["retry_after"] == "1"
+        assert httpx.get(f"{server.url}/v1/models", timeout=5).status_code == 429
+        clock.advance(3)  # one refusal back per second
+        assert post_raw(server.url, good, "faces", {"inputs": GREY})["status"] == 200
+    log = read_requests(tmp_path / "d.sqlite")
+    assert log["status"].tolist() == [401] * 5 + [429, 429, 200]
+    assert log["key_id"].tolist()[5] == "g"  # the throttled request is logged with the key it presented
+
+
+# ---------------------------------------------------------------- 2. a complete, clean log
+
+def test_every_request_gets_a_row_any_method_any_path_even_http_errors(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    path = tmp_path / "e.sqlite"
+    with start_server(ModelService(served, policy, path)) as server:
+        with httpx.Client(timeout=5, trust_env=False) as http:
+            assert http.request("TRACE", f"{server.url}/v1/models/faces/predict").status_code == 405
+            assert http.request("PROPFIND", f"{server.url}/v1/models/faces/predict",
+                                headers={"X-API-Key": key}).status_code == 405
+            assert http.get(f"{server.url}/nowhere%0Aat-all", headers={"X-API-Key": key}).status_code == 404
+            assert http.get(f"{server.url}/v1/unknown", headers={"X-API-Key": key}).status_code == 404
+        answer = raw_request(server.url, b"GARBAGE\x01 / HTTP/9\r\n\r\n")
+        assert status_of(answer) == 400
+        log = wait_for_rows(path, lambda log: (log["status"] == 400).any())
+    rows = log[["endpoint", "method", "path", "key_id", "status"]].astype(object).where(log.notna(), None).to_dict("records")
+    assert {"endpoint": "other", "method": "TRACE", "path": "/v1/models/faces/predict", "key_id": None,
+            "status": 405} in rows
+    assert any(r["method"] == "PROPFIND" and r["key_id"] == "a" and r["status"] == 405 for r in rows)
+    assert any(r["status"] == 404 and r["key_id"] == "a" and r["path"] == "/nowhere%0Aat-all" for r in rows)
+    assert any(r["status"] == 404 and r["key_id"] == "a" and r["path"] == "/v1/unknown" for r in rows)
+    assert any(r["endpoint"] == "http-error" and r["status"] == 400 for r in rows)
+    assert log["client"].str.startswith("127.0.0.1:").all()
+
+
+def test_stored_values_cannot_forge_rows_or_flood_the_log(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    path = tmp_path / "f.sqlite"
+    with start_server(ModelService(served, policy, path)) as server:
+        with httpx.Client(timeout=10, trust_env=False) as http:
+            forged = http.post(f"{server.url}/v1/models/faces%0A2026-01-01%20admin%20200/predict",
+                               json={"inputs": GREY}, headers={"X-API-Key": key})
+            assert forged.status_code == 404
+            for _ in range(3):  # a 60,000-character model name, no key
+                http.post(f"{server.url}/v1/models/{'m' * 60_000}/predict", json={"inputs": GREY})
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT * FROM requests").fetchall()
+        widest = db.execute("SELECT MAX(LENGTH(CAST(requests.model AS BLOB)) + LENGTH(IFNULL(path, '')) + "
+                            "LENGTH(IFNULL(reason, ''))) FROM requests").fetchone()[0]
+    finally:
+        db.close()
+    text = "\n".join("|".join(str(v) for v in row) for row in rows)
+    assert text.count("\n") == len(rows) - 1  # no stored value holds a newline: nothing a viewer shows as a new row
+    assert "faces\\n2026-01-01 admin 200" in text
+    assert widest < 1_500  # every row bounded, whatever the path
+
+
+# ---------------------------------------------------------------- 3. tamper evidence, fail closed
+
+def test_an_edited_or_truncated_log_is_caught_and_the_service_will_not_start_on_it(served, tmp_path):
+    path = tmp_path / "g.sqlite"
+    policy = AccessPolicy(rate_limits=False)
+    key = policy.issue_key("a", "admin")
+    with start_server(ModelService(served, policy, path)) as server:
+        for _ in range(4):
+            assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+
+    def verify_cli():
+        run = subprocess.run([sys.executable, "-m", "lab_helpers", "audit", "verify", str(path)],
+                             capture_output=True, text=True, timeout=60, cwd=KIT)
+        return run.returncode, run.stdout.strip()
+
+    code, out = verify_cli()
+    assert code == 0 and out.startswith("OK:") and "every link intact" in out
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM requests WHERE id = 2")  # hide one answered request
+    db.commit()
+    db.close()
+    code, out = verify_cli()
+    assert code == 1 and "first broken link at requests row 3" in out and "deleted" in out
+    with pytest.raises(AuditLogError, match="fails its integrity check"):
+        ModelService(served, AccessPolicy(), path)
+    # deleting rows at the end leaves every remaining link intact: the head beside the log catches it
+    other = tmp_path / "h.sqlite"
+    with start_server(ModelService(served, policy, other)) as server:
+        for _ in range(3):
+            post_raw(server.url, key, "faces", {"inputs": GREY})
+    db = sqlite3.connect(other)
+    db.execute("DELETE FROM requests WHERE id >= 2")
+    db.commit()
+    db.close()
+    check = verify_log(other)
+    assert not check.intact and "deleted from the end" in check.problem
+
+
+def test_a_deleted_log_fails_closed_at_once_and_health_says_so(served, tmp_path):
+    path = tmp_path / "i.sqlite"
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    with start_server(ModelService(served, policy, path)) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        reply = post_raw(server.url, key, "faces", {"inputs": GREY}, timeout=5)
+        assert reply["status"] == 503 and "deleted or replaced" in reply["error"]
+        health = httpx.get(f"{server.url}/health", timeout=5)
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+
+
+def test_a_locked_log_refuses_predictions_then_recovers(served, tmp_path):
+    path = tmp_path / "j.sqlite"
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    with start_server(ModelService(served, policy, path)) as server:
+        blocker = sqlite3.connect(path, timeout=1, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            reply = post_raw(server.url, key, "faces", {"inputs": GREY}, timeout=5)
+            assert reply["status"] == 503 and "locked" in reply["error"]
+            assert httpx.get(f"{server.url}/health", timeout=5).status_code == 503  # answered, not stalled
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        deadline, status = time.monotonic() + 10, None
+        while status != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = post_raw(server.url, key, "faces", {"inputs": GREY}, timeout=5)["status"]
+        assert status == 200
+    assert verify_log(path).intact  # nothing was answered unlogged, and nothing half-written
+
+
+def test_quota_and_suspension_are_never_silently_reset_by_losing_the_log(served, tmp_path):
+    path, clock = tmp_path / "k.sqlite", SimulatedClock()
+    roles = {"tiny": Role("tiny", (OutputPolicy("label"),), RateLimit(burst=10, per_minute=600, per_day=10))}
+
+    def policy():
+        p = AccessPolicy(roles=roles, clock=clock, block_on_alert=True)
+        return p, p.issue_key("t", "tiny"), p.issue_key("m", "tiny")
+
+    p, tiny, mallory = policy()
+    with start_server(ModelService(served, p, path)) as server:
+        assert post_raw(server.url, tiny, "faces", {"inputs": GREY * 10})["status"] == 200
+        p.suspend("m", "probing alert (near_duplicates); ask an admin to review")
+        assert post_raw(server.url, mallory, "faces", {"inputs": GREY})["status"] == 403
+    # a restart with the log intact: the quota used and the suspension come back
+    clock.advance(60)
+    p, tiny, mallory = policy()
+    with start_server(ModelService(served, p, path)) as server:
+        assert "daily quota" in post_raw(server.url, tiny, "faces", {"inputs": GREY})["error"]
+        assert "suspended" in post_raw(server.url, mallory, "faces", {"inputs": GREY})["error"]
+    # the log and its key deleted: the state beside it knows rows are missing, so the service will not start afresh
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(AuditLogError, match="deleted from the end .or the log was replaced"):
+        ModelService(served, policy()[0], path)
+
+
+# ---------------------------------------------------------------- 4. atomic suspension
+
+def test_no_request_is_answered_after_the_alert_that_suspended_its_key(served, tmp_path):
+    policy = AccessPolicy(rate_limits=False, granularity=False, block_on_alert=True)
+    key = policy.issue_key("mallory", "public")
+    path = tmp_path / "l.sqlite"
+    rng = np.random.default_rng(0)
+    batches = [np.clip(0.5 + rng.normal(0, 0.002, (10, 4096)), 0, 1).tolist() for _ in range(20)]
+    with start_server(ModelService(served, policy, path)) as server:
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(lambda b: post_raw(server.url, key, "faces", {"inputs": b}, timeout=30)["status"],
+                                  batches))
+    alerts, log = read_alerts(path), read_requests(path)
+    assert len(alerts) >= 1 and set(codes) == {200, 403}
+    first = int(alerts["request_id"].min())
+    later = log[(log["id"] > first) & (log["key_id"] == "mallory")]
+    assert len(later) > 0 and (later["status"] == 403).all()  # every later request refused, none answered
+
+
+# ---------------------------------------------------------------- 5. restarts and clocks
+
+def test_a_restart_does_not_refill_the_burst_and_retry_after_is_honest(served, tmp_path):
+    clock, path = SimulatedClock(), tmp_path / "m.sqlite"
+    roles = {"tiny": Role("tiny", (OutputPolicy("label"),), RateLimit(burst=10, per_minute=60, per_day=1_000))}
+
+    def service():
+        p = AccessPolicy(roles=roles, clock=clock)
+        return ModelService(served, p, path), p.issue_key("t", "tiny")
+
+    svc, key = service()
+    with start_server(svc) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": GREY * 10})["status"] == 200
+    svc, key = service()
+    with start_server(svc) as server:
+        reply = post_raw(server.url, key, "faces", {"inputs": GREY * 2})
+        assert reply["status"] == 429 and reply["retry_after"] == "2"  # 2 queries at one a second
+        clock.advance(2)
+        assert post_raw(server.url, key, "faces", {"inputs": GREY * 2})["status"] == 200
+
+
+def test_a_clock_stepped_back_across_midnight_does_not_reset_the_daily_quota(served, tmp_path):
+    clock = SimulatedClock(1_767_657_630.0)  # 00:00:30 UTC
+    roles = {"tiny": Role("tiny", (OutputPolicy("label"),), RateLimit(burst=30, per_minute=6_000, per_day=30))}
+    policy = AccessPolicy(roles=roles, clock=clock)
+    key = policy.issue_key("t", "tiny")
+    with start_server(ModelService(served, policy, tmp_path / "n.sqlite")) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": GREY * 30})["status"] == 200
+        clock.advance(-60)  # 23:59:30 the day before
+        reply = post_raw(server.url, key, "faces", {"inputs": GREY * 30})
+        assert reply["status"] == 429 and "daily quota" in reply["error"]
+        assert int(reply["retry_after"]) > 86_400 - 120  # honest: the quota frees when the later day ends
+
+
+def test_a_bucket_neither_freezes_nor_refills_when_its_clock_steps_back():
+    bucket = TokenBucket(capacity=10, rate=1.0, tokens=0.0, updated=1_000.0)
+    assert bucket.wait(1, 1_000.0) == pytest.approx(1.0)
+    assert bucket.wait(1, 1_000.0 - 3_600) == pytest.approx(1.0)  # stepped back an hour: still one second away
+    assert bucket.wait(1, 1_000.0 - 3_599) == 0.0  # and one second later it is there
+
+
+def test_the_wall_clock_stepping_back_leaves_bursts_on_the_monotonic_clock(served, tmp_path):
+    wall, mono = SimulatedClock(), SimulatedClock(100.0)
+    policy = AccessPolicy(clock=wall, monotonic=mono)
+    key = policy.issue_key("p", "public")
+    with start_server(ModelService(served, policy, tmp_path / "o.sqlite")) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": GREY * 20})["status"] == 200
+        wall.advance(-3_600)
+        reply = post_raw(server.url, key, "faces", {"inputs": GREY})
+        assert reply["status"] == 429 and reply["retry_after"] == "3"  # public: 20 a minute, one every 3 s
+        mono.advance(3)
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+
+
+# ---------------------------------------------------------------- 6. start-up errors
+
+@pytest.mark.parametrize("args, says", [
+    (["serve", "--audit", "/proc/no-such-dir/audit.sqlite"], "Cannot open the audit log"),
+    (["serve", "--bogus"], "unrecognized arguments: --bogus"),
+    (["serve", "--port", "not-a-port"], "invalid int value"),
+])
+def test_start_up_errors_are_one_line_saying_what_to_do(args, says):
+    run = subprocess.run([sys.executable, "-m", "lab_helpers", *args], capture_output=True, text=True, timeout=60,
+                         cwd=KIT)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and says in lines[0] and "Traceback" not in run.stderr
+
+
+def test_a_port_in_use_is_one_line(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "lab_helpers", "serve", "--models", "patients", "--port", str(port),
+                              "--audit", str(tmp_path / "p.sqlite")], capture_output=True, text=True, timeout=120, cwd=KIT)
+    finally:
+        taken.close()
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and f"Port {port}" in lines[0] and "--port" in lines[0]
+
+
+def test_an_old_log_without_a_chain_says_start_fresh(served, tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, time REAL)")
+    db.commit()
+    db.close()
+    with pytest.raises(AuditLogError, match="older version.*start fresh"):
+        ModelService(served, AccessPolicy(), path)
+    ModelService(served, AccessPolicy(), path, fresh=True).close()  # --fresh starts over
+    assert verify_log(path).intact
+
+
+def test_concurrent_requests_keep_one_unbroken_chain(served, tmp_path):
+    policy = AccessPolicy(rate_limits=False)
+    keys = [policy.issue_key(f"k{i}", "admin") for i in range(8)]
+    path = tmp_path / "q.sqlite"
+    with start_server(ModelService(served, policy, path)) as server:
+        def client(secret):
+            return [post_raw(server.url, secret, "faces", {"inputs": GREY})["status"] for _ in range(5)]
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        httpx.get(f"{server.url}/v1/nowhere", timeout=5)
+    check = verify_log(path)
+    assert check.intact and check.requests == 8 * 5 + 1
