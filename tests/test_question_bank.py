@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from lab_helpers.exam import FORMATS, LAB_NOTEBOOKS, check_question, choice_order, declared_choices, display_order, grade_question, load_questions, match_choices, parse_answer, pick_questions, question_text
+from lab_helpers.exam import FORMATS, LAB_NOTEBOOKS, OBJECTIVE_THREATS, THREAT_TAGS, check_question, choice_order, declared_choices, display_order, gaming_figures, grade_question, in_mock_exam, kit_mentions, load_questions, match_choices, mock_exam_pool, mock_exam_questions, option_order, parse_answer, pick_questions, question_text
 from lab_helpers.exam.bank import filter_by_topic, load_concepts, question_concepts, question_files, resolve_tag, review_list, score_by_topic
 
 KIT = Path(__file__).resolve().parent.parent
@@ -137,13 +141,13 @@ def test_matching_is_graded_from_a_list_or_a_dict():
 
 def test_parse_answer_reads_what_a_learner_types():
     single = next(q for q in QUESTIONS if q["id"] == "q00-identify-inversion")
-    assert parse_answer(single, " b ") == 1
+    assert parse_answer(single, " b ") == option_order(single)[1]  # the option shown as B
     with pytest.raises(ValueError, match="single letter"):
         parse_answer(single, "A B")
     with pytest.raises(ValueError, match="letters A-D"):
         parse_answer(single, "E")
     multi = next(q for q in QUESTIONS if q["id"] == "q00-attacker-needs")
-    assert parse_answer(multi, "a,b") == {0, 1}
+    assert parse_answer(multi, "a,b") == {option_order(multi)[0], option_order(multi)[1]}
     order = next(q for q in QUESTIONS if q["id"] == "qb-order-probing")
     shown = display_order(order)
     typed = " ".join(chr(65 + shown.index(i)) for i in range(len(shown)))  # the right order, as letters on screen
@@ -183,3 +187,105 @@ def test_score_by_topic_and_review_list_point_to_labs():
     assert [r.lab for r in review] == ["03"]  # qg-72-hours (unanswered) and q03 both point to lab 03
     assert sorted(review[0].question_ids) == ["q03-white-vs-black", "qg-72-hours"]
     assert "03_face_reconstruction.ipynb" in review[0].text() and "2 questions" in review[0].text()
+
+
+# ---------------------------------------------------------------- issue 16: a bank a test-wise guesser cannot beat
+
+GUESS_LIMIT = 0.35  # a test-wise strategy may score at most this on the single-answer questions (chance is 0.25)
+SINGLES = [q for q in QUESTIONS if q["format"] == "single"]
+
+
+def key_of(q: dict) -> int:
+    return next(i for i, o in enumerate(q["options"]) if o["correct"])
+
+
+def test_a_test_wise_guesser_cannot_beat_the_single_answer_questions():
+    figures = gaming_figures(QUESTIONS)
+    assert figures["questions"] == len(SINGLES) >= 100
+    assert figures["longest"] <= GUESS_LIMIT, f"always picking the longest option scores {figures['longest']:.0%}"
+    assert figures["overlap"] <= GUESS_LIMIT, f"picking the option sharing most words with the stem scores {figures['overlap']:.0%}"
+    shares = figures["positions"]
+    assert set(shares) == {0, 1, 2, 3} and all(len(q["options"]) == 4 for q in SINGLES)
+    uneven = {chr(65 + k): f"{s:.0%}" for k, s in shares.items() if not 0.15 <= s <= 0.35}
+    assert not uneven, f"the key is stored at these positions too often or too rarely: {uneven}"
+
+
+def test_the_guesser_figures_fail_on_a_bank_that_gives_the_key_away():
+    gamed = []
+    for q in SINGLES:  # the same questions, with each key stored first, made the longest and full of the stem's words
+        key, rest = q["options"][key_of(q)], [o for o in q["options"] if not o["correct"]]
+        longest = max(len(o["text"]) for o in rest)
+        gamed.append({**q, "options": [{**key, "text": key["text"] + " " + q["stem"] + "x" * longest}, *rest]})
+    figures = gaming_figures(gamed)
+    assert figures["longest"] == figures["overlap"] == 1.0 and figures["positions"] == {0: 1.0}
+    even = [{**q, "options": [{**o, "text": "same length"} for o in q["options"]]} for q in SINGLES]
+    assert gaming_figures(even)["longest"] == pytest.approx(0.25)  # ties are shared out, as a guesser picks among them
+
+
+def test_options_are_shown_in_a_fixed_shuffle_per_question_id():
+    shown = [q for q in QUESTIONS if q["format"] in ("single", "multiple")]
+    orders = {q["id"]: option_order(q) for q in shown}
+    assert all(sorted(orders[q["id"]]) == list(range(len(q["options"]))) for q in shown)
+    assert sum(order != sorted(order) for order in orders.values()) >= 0.8 * len(orders)  # almost all shuffled
+    script = ("import json; from lab_helpers.exam import load_questions, option_order; "
+              "print(json.dumps({q['id']: option_order(q) for q in load_questions() if q['format'] in ('single', 'multiple')}))")
+    for hash_seed in ("1", "2"):  # the same shuffle in any process: not Python's salted hash()
+        run = subprocess.run([sys.executable, "-c", script], check=False, cwd=KIT, capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == orders
+    twin = {**SINGLES[0], "id": SINGLES[0]["id"] + "-copy"}
+    assert [option_order({**q, "id": q["id"] + "-copy"}) for q in shown] != list(orders.values())  # keyed by the id
+    assert option_order(twin) == option_order({**twin, "stem": "another stem"})
+    on_screen = Counter(orders[q["id"]].index(key_of(q)) for q in SINGLES)
+    assert all(0.12 <= on_screen[k] / len(SINGLES) <= 0.38 for k in range(4)), on_screen  # the key lands anywhere on screen
+
+
+def test_grading_follows_the_shuffle_in_text_letters_and_feedback():
+    for q in (q for q in QUESTIONS if q["format"] in ("single", "multiple")):
+        order = option_order(q)
+        text = question_text(q).splitlines()
+        assert [line.strip() for line in text[1:1 + len(order)]] == [f"{chr(65 + k)}. {q['options'][i]['text']}" for k, i in enumerate(order)]
+        right = [chr(65 + k) for k, i in enumerate(order) if q["options"][i]["correct"]]
+        chosen = parse_answer(q, " ".join(right))
+        assert chosen == (key_of(q) if q["format"] == "single" else {i for i, o in enumerate(q["options"]) if o["correct"]})
+        feedback = grade_question(q, chosen)
+        assert feedback.correct, q["id"]
+        lines = feedback.message.splitlines()[1:]
+        assert [line[:3] for line in lines] == [f"{'✔' if q['options'][i]['correct'] else '✘'} {chr(65 + k)}" for k, i in enumerate(order)]
+        wrong = next(chr(65 + k) for k, i in enumerate(order) if not q["options"][i]["correct"])
+        assert not grade_question(q, parse_answer(q, wrong if q["format"] == "single" else " ".join(right[1:] + [wrong]))).correct
+
+
+# ---------------------------------------------------------------- issue 16: every objective 1.5 threat, told apart
+
+def test_every_objective_threat_has_four_scenario_questions():
+    assert OBJECTIVE_THREATS == ("prompt injection", "insecure output handling", "training data poisoning", "model denial of service",
+                                 "supply chain vulnerabilities", "model theft", "model inversion")  # the objective's own words
+    assert THREAT_TAGS == OBJECTIVE_THREATS + ("membership inference", "attribute inference")
+    for tag in THREAT_TAGS:
+        assert resolve_tag(tag) == ("threats", tag)
+        scenarios = [q["id"] for q in QUESTIONS if tag in question_concepts(q) and q["format"] in ("single", "multiple")]
+        assert len(scenarios) >= 4, f"{tag}: only {scenarios}"
+    for tip in ("privacy vs integrity vs availability", "controls and governance"):  # the article's exam tips
+        assert sum(tip in question_concepts(q) for q in QUESTIONS) >= 2, tip
+
+
+# ---------------------------------------------------------------- issue 16: kit-specific questions stay out of the mock exam
+
+def test_the_mock_exam_asks_no_kit_specific_question():
+    pool = mock_exam_pool()
+    kit_only = {q["id"] for q in QUESTIONS if not in_mock_exam(q)}
+    assert {"q05-batchnorm-opacus", "q06-status-for-over-limit", "q06-403-vs-401"} <= kit_only
+    assert len(pool) == len(QUESTIONS) - len(kit_only)
+    for q in pool:
+        assert not re.search(r"\blabs?\b|\bthe seed\b|opacus|batchnorm", q["stem"], flags=re.IGNORECASE), q["id"]
+        assert kit_mentions(q) == [], q["id"]
+    asked = {q["id"] for q in mock_exam_questions(n=len(QUESTIONS))}
+    assert asked == {q["id"] for q in pool}
+    assert kit_only <= {q["id"] for lab in ("05", "06") for q in load_questions(lab=lab)}  # still in their labs' quick checks
+    assert all(not kit_only & {q["id"] for q in mock_exam_questions(n=20, seed=seed)} for seed in range(5))
+    unmarked = {**SINGLES[0], "stem": "In lab 03, which judge is independent?"}
+    assert any("mock_exam" in p for p in check_question(unmarked))
+    assert check_question({**unmarked, "mock_exam": False}) == []
+    assert any("mock_exam must be" in p for p in check_question({**SINGLES[0], "mock_exam": "no"}))

@@ -70,16 +70,14 @@ def test_grade_question_single_and_multiple():
 
 def test_quiz_widget_check_button_shows_every_explanation():
     panel = show_quiz(load_questions(lab="00"))
-    item = panel.items[0]
-    radio = item.inputs[0]
-    radio.value = radio.options[1]
+    item = next(i for i in panel.items if i.format == "single")
+    item.select(next(i for i, o in enumerate(item.question["options"]) if not o["correct"]))
     item.button.click()
     assert "Not quite" in item.feedback.value
     for option in item.question["options"]:
         assert option["explanation"].replace("'", "&#x27;") in item.feedback.value
     multi = next(i for i in panel.items if i.multiple)
-    for box, option in zip(multi.inputs, multi.question["options"]):
-        box.value = option["correct"]
+    multi.select(i for i, o in enumerate(multi.question["options"]) if o["correct"])
     multi.button.click()
     assert "Correct." in multi.feedback.value
 
@@ -147,11 +145,10 @@ def test_quick_check_shows_unseen_and_missed_first_and_falls_back_to_text(tmp_pa
     for item in panel.items:  # answer all four: three right, one wrong
         if item.format in ("single", "multiple"):
             right = [i for i, o in enumerate(item.question["options"]) if o["correct"]]
-            if item.format == "single":
-                item.inputs[0].value = item.inputs[0].options[right[0] if item is not panel.items[0] else (right[0] + 1) % len(item.question["options"])]
+            if item is panel.items[0]:
+                item.select(next(i for i, o in enumerate(item.question["options"]) if not o["correct"]))
             else:
-                for i, box in enumerate(item.inputs):
-                    box.value = i in right
+                item.select(right)
         else:
             for i, d in enumerate(item.inputs):
                 d.value = i
@@ -181,12 +178,8 @@ def test_mock_exam_locks_answers_scores_by_topic_and_ignores_late_answers(tmp_pa
     assert len(exam.items) == 6 and "About 10 minutes left" in exam.clock_line.value
     a, b = exam.items[0], exam.items[1]
     for item in (a, b):
-        if item.format == "single":
-            right = next(i for i, o in enumerate(item.question["options"]) if o["correct"])
-            item.inputs[0].value = item.inputs[0].options[right]
-        elif item.format == "multiple":
-            for i, box in enumerate(item.inputs):
-                box.value = item.question["options"][i]["correct"]
+        if item.format in ("single", "multiple"):
+            item.select(i for i, o in enumerate(item.question["options"]) if o["correct"])
         else:
             for i, d in enumerate(item.inputs):
                 d.value = i
@@ -222,11 +215,8 @@ def right_answer(q: dict):
 def test_every_question_in_the_bank_renders_and_its_right_answer_is_correct():
     for number, q in enumerate(QUESTIONS, 1):
         item = QuizQuestion(q, number)
-        if q["format"] == "single":
-            item.inputs[0].value = item.inputs[0].options[min(right_answer(q))]
-        elif q["format"] == "multiple":
-            for i, box in enumerate(item.inputs):
-                box.value = i in right_answer(q)
+        if q["format"] in ("single", "multiple"):
+            item.select(right_answer(q))
         else:
             for d, value in zip(item.inputs, right_answer(q)):
                 d.value = value
@@ -243,3 +233,36 @@ def test_quick_check_works_for_every_lab_that_has_questions(lab, tmp_path, monke
     panel = quick_check(lab=lab)
     assert 1 <= len(panel.items) <= 4 and all(q["lab"] == lab for q in panel.questions)
     assert show_quiz(load_questions(lab=lab)).items  # the call labs 04-06 make today keeps working
+
+
+# ---------------------------------------------------------------- issue 16: options in a fixed shuffle per question id
+
+def test_widgets_show_options_in_the_fixed_shuffle_and_grade_the_option_clicked(tmp_path, monkeypatch):
+    from lab_helpers.exam import option_order
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    single = next(q for q in QUESTIONS if q["format"] == "single"
+                  and option_order(q).index(next(i for i, o in enumerate(q["options"]) if o["correct"])) != next(i for i, o in enumerate(q["options"]) if o["correct"]))
+    order, key = option_order(single), next(i for i, o in enumerate(single["options"]) if o["correct"])
+    item = QuizQuestion(single)
+    radio = item.inputs[0]
+    assert list(radio.options) == [f"{chr(65 + k)}. {single['options'][i]['text']}" for k, i in enumerate(order)]
+    assert QuizQuestion(single).inputs[0].options == radio.options  # the same order every time it is shown
+    radio.value = radio.options[key]  # the position the key is stored at shows another option
+    assert not item.check().correct
+    radio.value = radio.options[order.index(key)]  # the learner clicks the key's text where it is shown
+    assert item.chosen() == {key} and item.check().correct
+    feedback = item.feedback.value
+    assert f"✔ {chr(65 + order.index(key))}. " in feedback  # feedback uses the letters on screen
+    multi = next(q for q in QUESTIONS if q["format"] == "multiple" and option_order(q) != sorted(option_order(q)))
+    item = QuizQuestion(multi)
+    shown = option_order(multi)
+    for k, box in enumerate(item.inputs):
+        box.value = multi["options"][shown[k]]["correct"]
+    assert item.check().correct
+    exam = mock_exam(n=10, minutes=None, record=True)  # the mock exam shows and grades the same way; progress keeps ids
+    done = next(i for i in exam.items if i.format == "single")
+    done.select(next(i for i, o in enumerate(done.question["options"]) if o["correct"]))
+    done.button.click()
+    assert exam.finish().right == 1
+    assert load_progress().answers[done.question["id"]]["last_correct"] is True

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab_helpers.exam import choice_order, display_order, load_questions, pick_questions, run_terminal_quiz, terminal_quiz
+from lab_helpers.exam import choice_order, display_order, load_questions, option_order, pick_questions, run_terminal_quiz, terminal_quiz
 
 KIT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +24,8 @@ def scripted(*lines):
 
 
 def right_letters(q) -> str:
-    if q["format"] in ("single", "multiple"):
-        return " ".join(chr(65 + i) for i, o in enumerate(q["options"]) if o["correct"])
+    if q["format"] in ("single", "multiple"):  # the letters the options are shown under
+        return " ".join(chr(65 + k) for k, i in enumerate(option_order(q)) if q["options"][i]["correct"])
     if q["format"] == "matching":
         shown = choice_order(q)
         return " ".join(chr(65 + shown.index(i)) for i in range(len(q["pairs"])))
@@ -101,3 +101,18 @@ def test_cli_quiz_survives_a_console_that_cannot_print_ticks(tmp_path):
     result = run_cli("--lab", "00", "-n", "1", stdin="A\n", env={"PYTHONIOENCODING": "ascii", "LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
     assert result.returncode == 0, result.stderr
     assert "Score:" in result.stdout
+
+
+def test_whole_bank_terminal_quiz_leaves_kit_specific_questions_to_the_labs():
+    from lab_helpers.exam import in_mock_exam
+
+    kit_only = [q for q in load_questions() if not in_mock_exam(q)]
+    assert kit_only
+    said = []
+    result = terminal_quiz(n=500, record=False, ask=lambda prompt: "s", say=said.append)
+    out = "\n".join(said)
+    assert result.asked == len(load_questions()) - len(kit_only)
+    assert not any(q["stem"] in out for q in kit_only)
+    said.clear()
+    terminal_quiz(lab="05", n=50, record=False, ask=lambda prompt: "s", say=said.append)
+    assert any(q["stem"] in "\n".join(said) for q in kit_only if q["lab"] == "05")  # a lab's quick check keeps them

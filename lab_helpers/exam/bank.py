@@ -18,7 +18,15 @@ from typing import Callable
 from ..formatting import percent
 from ..paths import data_dir
 
-THREATS = ("model inversion", "model extraction", "adversarial example", "data poisoning")
+THREATS = ("model inversion", "model extraction", "adversarial example", "data poisoning")  # the lab 00 sorting drill
+# The threats to the model that CAS-005 objective 1.5 lists, in its own words, and the two inference attacks the labs
+# teach beside them. Each is a concept of data/questions/concepts.json; the bank holds scenario questions for each.
+OBJECTIVE_THREATS = ("prompt injection", "insecure output handling", "training data poisoning", "model denial of service",
+                     "supply chain vulnerabilities", "model theft", "model inversion")
+INFERENCE_THREATS = ("membership inference", "attribute inference")
+THREAT_TAGS = OBJECTIVE_THREATS + INFERENCE_THREATS
+# Words that tie a question to this kit rather than to the exam: such a question needs "mock_exam": false
+KIT_WORDS = re.compile(r"\blabs?\b(?:\s+0\d)?|\bthe seed\b|\bseed's\b", flags=re.IGNORECASE)
 FORMATS = ("single", "multiple", "ordering", "matching")
 STYLES = ("best-control",)  # a single-answer flavour: "which control is BEST for this scenario?"
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -166,6 +174,11 @@ def check_question(question: dict) -> list[str]:
         problems.append(f"{qid}: difficulty must be one of {', '.join(DIFFICULTIES)}")
     if question.get("style") is not None and question["style"] not in STYLES:
         problems.append(f"{qid}: style must be one of {', '.join(STYLES)}")
+    if not isinstance(question.get("mock_exam", True), bool):
+        problems.append(f"{qid}: mock_exam must be true or false")
+    elif in_mock_exam(question) and kit_mentions(question):
+        problems.append(f"{qid}: its stem or options mention {kit_mentions(question)[0]!r}: rewrite it for the exam, "
+                        "or set \"mock_exam\": false to keep it in its lab's quick check only")
     for tag in question["concepts"]:
         try:
             resolve_tag(tag)
@@ -192,6 +205,49 @@ def check_question(question: dict) -> list[str]:
     return problems
 
 
+# ---------------------------------------------------------------- can a test-wise strategy beat the bank?
+
+_STOPWORDS = frozenset(re.findall(r"\S+", """a an the and or but nor of to in on at by for from with without into onto over
+under about as than then that this these those it its it's is are was were be been being do does did has have had can could
+may might must shall should will would not no yes so such which what who whom whose when where why how all any each every
+some most more less only own same other their them they there he she his her you your we our us i me my one"""))
+
+
+def _stem_words(text: str) -> set[str]:
+    """The content words of a text, lower case, with a plural or possessive s taken off."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+            for w in words if w not in _STOPWORDS}
+
+
+def _share_if_picked(values: list[float], key: int) -> float:
+    """The expected score of picking the option with the largest value, ties broken at random."""
+    best = max(values)
+    tied = [i for i, v in enumerate(values) if v == best]
+    return (key in tied) / len(tied)
+
+
+def gaming_figures(questions: list[dict]) -> dict:
+    """How far a test-wise guesser gets on the single-answer questions, without knowing anything.
+
+    'longest': the score of always picking the longest option; 'overlap': of picking the option that shares the
+    most content words with the stem (ties shared out evenly, as a guesser would pick among them at random);
+    'positions': the share of questions whose key is stored at each position (0 = A); 'questions': how many.
+    """
+    singles = [q for q in questions if q["format"] == "single"]
+    longest = overlap = 0.0
+    positions: dict[int, int] = {}
+    for q in singles:
+        key = next(i for i, o in enumerate(q["options"]) if o["correct"])
+        longest += _share_if_picked([len(o["text"]) for o in q["options"]], key)
+        stem = _stem_words(q["stem"])
+        overlap += _share_if_picked([len(_stem_words(o["text"]) & stem) for o in q["options"]], key)
+        positions[key] = positions.get(key, 0) + 1
+    n = len(singles) or 1
+    return {"questions": len(singles), "longest": longest / n, "overlap": overlap / n,
+            "positions": {k: positions[k] / n for k in sorted(positions)}}
+
+
 # ---------------------------------------------------------------- grading
 
 def grade_card(card: dict, choice: str | None) -> Feedback:
@@ -215,6 +271,26 @@ def drill_score(answers: dict[str, str | None], cards: list[dict]) -> tuple[int,
 def correct_options(question: dict) -> set[int]:
     """Indices of the options marked correct (single and multiple answer questions)."""
     return {i for i, o in enumerate(question.get("options", [])) if o["correct"]}
+
+
+def _fixed_permutation(n: int, key: str) -> list[int]:
+    """A fixed random order of range(n) for a key (a question id): the same on every machine and run.
+
+    Seeded from SHA-256 of the key, not Python's hash(), which is salted per process.
+    """
+    rng = random.Random(int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], 16))
+    order = list(range(n))
+    rng.shuffle(order)
+    return order
+
+
+def option_order(question: dict) -> list[int]:
+    """The order a single- or multiple-answer question shows its options in: a fixed shuffle per question id.
+
+    Position k on screen (letter chr(65 + k)) shows question["options"][option_order(question)[k]]. Grading
+    always works on the stored indices, so an answer means the same option wherever it is shown.
+    """
+    return _fixed_permutation(len(question.get("options", [])), question["id"] + "/options")
 
 
 def _seeded_shuffle(n: int, key: str) -> list[int]:
@@ -250,10 +326,11 @@ def _grade_options(question: dict, chosen) -> Feedback:
         raise ValueError(f"Option {bad[0]} does not exist: the question has options 0..{len(question['options']) - 1}.")
     right = correct_options(question)
     lines = ["Correct." if chosen == right else "Not quite."]
-    for i, option in enumerate(question["options"]):
+    for k, i in enumerate(option_order(question)):  # in the order, and with the letters, the learner saw
+        option = question["options"][i]
         mark = "✔" if option["correct"] else "✘"
         picked = " (your choice)" if i in chosen and len(right) > 1 else ""
-        lines.append(f"{mark} {chr(65 + i)}. {option['text']}{picked} — {option['explanation']}")
+        lines.append(f"{mark} {chr(65 + k)}. {option['text']}{picked} — {option['explanation']}")
     return Feedback(chosen == right, "\n".join(lines))
 
 
@@ -299,7 +376,8 @@ def _grade_matching(question: dict, chosen) -> Feedback:
 def grade_question(question: dict, chosen) -> Feedback:
     """Feedback on one answer, with every option's explanation.
 
-    chosen: an option index or a set of them (single, multiple); the step indices in the learner's order
+    chosen: an option index or a set of them, as stored in question["options"] (single, multiple; the learner
+    saw them in option_order(question)); the step indices in the learner's order
     (ordering); for each item, the index of the chosen match in match_choices(question) (matching).
     """
     fmt = question["format"]
@@ -333,7 +411,7 @@ def question_text(question: dict, number: int = 1) -> str:
     tag = " [best control]" if question.get("style") == "best-control" else ""
     lines = [f"Q{number}.{tag} {question['stem']}"]
     if fmt in ("single", "multiple"):
-        lines += [f"  {chr(65 + i)}. {o['text']}" for i, o in enumerate(question["options"])]
+        lines += [f"  {chr(65 + k)}. {question['options'][i]['text']}" for k, i in enumerate(option_order(question))]
     elif fmt == "ordering":
         lines += [f"  {chr(65 + k)}. {question['steps'][i]['text']}" for k, i in enumerate(display_order(question))]
     else:
@@ -359,9 +437,10 @@ def parse_answer(question: dict, text: str):
     if fmt == "single":
         if len(picked) != 1:
             raise ValueError("One answer only: type a single letter.")
-        return picked[0]
+        return option_order(question)[picked[0]]
     if fmt == "multiple":
-        return set(picked)
+        shown = option_order(question)
+        return {shown[p] for p in picked}
     if fmt == "ordering":
         order = display_order(question)
         if sorted(picked) != list(range(size)):
@@ -424,9 +503,36 @@ def quick_check_questions(lab: str | int, n: int = 4, history: dict | None = Non
     return pick_questions(pool, n, history, seed)
 
 
+def kit_mentions(question: dict) -> list[str]:
+    """Words in a question's stem or answers that tie it to this kit ('lab 03', 'the seed'); [] when there are none."""
+    texts = [question.get("stem", "")] + [o.get("text", "") for o in question.get("options", [])]
+    texts += [s.get("text", "") for s in question.get("steps", [])]
+    texts += [t for p in question.get("pairs", []) for t in (p.get("item", ""), p.get("match", ""))]
+    texts += [d.get("text", "") for d in question.get("distractors", [])]
+    return [m.group(0) for t in texts for m in KIT_WORDS.finditer(t)]
+
+
+def in_mock_exam(question: dict) -> bool:
+    """May the mock exam ask this question? Not when it is marked "mock_exam": false (kit-specific: a library,
+    an HTTP status code, a lab's own numbers); such a question stays in its lab's quick check."""
+    return question.get("mock_exam", True) is not False
+
+
+def mock_exam_pool(topic: str | None = None) -> list[dict]:
+    """Every question a mock exam (or the whole-bank terminal quiz) may ask, optionally of one topic or concept."""
+    return [q for q in load_questions(topic=topic) if in_mock_exam(q)]
+
+
 def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0, topic: str | None = None) -> list[dict]:
-    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first."""
-    return pick_questions(load_questions(topic=topic), n, history, seed, spread="topics" if topic is None else "concepts")
+    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first.
+
+    Kit-specific questions ("mock_exam": false) are left out: they belong to the labs' quick checks.
+    """
+    pool = mock_exam_pool(topic)
+    if not pool:
+        raise ValueError(f"No mock-exam questions for topic {topic!r}: its questions are all lab-specific; "
+                         "try the lab's quick check.")
+    return pick_questions(pool, n, history, seed, spread="topics" if topic is None else "concepts")
 
 
 # ---------------------------------------------------------------- sessions, scores and what to review

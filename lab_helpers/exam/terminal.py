@@ -8,6 +8,7 @@ from .bank import (
     ExamResult,
     ExamSession,
     Feedback,
+    in_mock_exam,
     lab_number,
     load_questions,
     parse_answer,
@@ -70,8 +71,11 @@ def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int
     from .progress import load_progress, progress_path, record_answer, record_session
 
     pool = load_questions(lab=None if lab is None else lab_number(lab), topic=topic)
+    if lab is None:  # the whole bank: ask what the mock exam asks, not the labs' kit-specific questions
+        pool = [q for q in pool if in_mock_exam(q)]
     if not pool:
-        raise ValueError(f"No questions for lab {lab} and topic {topic!r} together: try one of them alone.")
+        raise ValueError(f"No questions for lab {lab} and topic {topic!r} together: try one of them alone." if lab is not None
+                         else f"No exam questions for topic {topic!r}: its questions are lab-specific; add --lab.")
     progress = load_progress()
     if progress.note:
         say(progress.note)

@@ -86,6 +86,7 @@ class QuizQuestion:
         self.format = question["format"]
         self.multiple = self.format == "multiple"
         self.result: Feedback | None = None
+        self.order: list[int] = []  # single, multiple: the stored option shown at each position (option_order)
         self.inputs, rows, hint = self._inputs()
         self.button = w.Button(description="Check" if reveal else "Lock in answer", button_style="primary")
         self.feedback = w.HTML("")
@@ -96,15 +97,18 @@ class QuizQuestion:
 
     def _inputs(self) -> tuple[list, list, str]:
         """The answer widgets, the rows that lay them out, and a hint after the stem, for this question's format."""
-        from ..exam.bank import choice_order, display_order, match_choices
+        from ..exam.bank import choice_order, display_order, match_choices, option_order
 
         q = self.question
+        if self.format in ("single", "multiple"):  # options in the question's fixed shuffle; chosen() maps them back
+            self.order = option_order(q)
+            shown = [q["options"][i]["text"] for i in self.order]
         if self.format == "multiple":
-            boxes = [w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px")) for _ in q["options"]]
-            rows = [w.HBox([box, w.HTML(f"{chr(65 + i)}. {html.escape(o['text'])}")]) for i, (box, o) in enumerate(zip(boxes, q["options"]))]
+            boxes = [w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px")) for _ in shown]
+            rows = [w.HBox([box, w.HTML(f"{chr(65 + k)}. {html.escape(text)}")]) for k, (box, text) in enumerate(zip(boxes, shown))]
             return boxes, rows, "" if "choose" in q["stem"].lower() else " <i>(choose all that apply)</i>"
         if self.format == "single":
-            radio = w.RadioButtons(options=[f"{chr(65 + i)}. {o['text']}" for i, o in enumerate(q["options"])], value=None,
+            radio = w.RadioButtons(options=[f"{chr(65 + k)}. {text}" for k, text in enumerate(shown)], value=None,
                                    layout=w.Layout(width="auto"))
             return [radio], [radio], ""
         if self.format == "ordering":
@@ -119,13 +123,25 @@ class QuizQuestion:
         return menus, rows, " <i>(match each item)</i>"
 
     def chosen(self):
-        """The current answer, as grade_question expects it."""
+        """The current answer, as grade_question expects it (stored option indices, whatever order they are shown in)."""
         if self.format == "multiple":
-            return {i for i, box in enumerate(self.inputs) if box.value}
+            return {self.order[k] for k, box in enumerate(self.inputs) if box.value}
         if self.format == "single":
             radio = self.inputs[0]
-            return set() if radio.value is None else {radio.options.index(radio.value)}
+            return set() if radio.value is None else {self.order[radio.options.index(radio.value)]}
         return [d.value for d in self.inputs]
+
+    def select(self, options) -> None:
+        """Tick these stored option indices (single, multiple): what a learner's clicks on them would do."""
+        wanted = {options} if isinstance(options, int) else set(options)
+        if self.format == "single":
+            radio = self.inputs[0]
+            radio.value = radio.options[self.order.index(next(iter(wanted)))] if wanted else None
+        elif self.format == "multiple":
+            for k, box in enumerate(self.inputs):
+                box.value = self.order[k] in wanted
+        else:
+            raise ValueError(f"select() is for single- and multiple-answer questions, not {self.format!r}.")
 
     def check(self) -> Feedback:
         """Grade the current answer; show the explanations (or, in a mock exam, lock the answer until the end)."""
