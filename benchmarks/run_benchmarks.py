@@ -179,6 +179,64 @@ def target_rows(faces, evaluator, budget: int = 2_000, settings=("probabilities"
     return rows
 
 
+def prior_rows() -> dict:
+    """Lab 08: every attack at 1,000 queries per person on the private people, the cost curve to 10,000 (the generator
+    too), and the queries the eigenface attacker needs to match the pixel attack's 10,000, by judge."""
+    from lab_helpers.evaluation.prior import budget_table, chance_levels, judge_prior, prior_lab, queries_to_match, run_prior_attack
+
+    began = time.perf_counter()
+    lab = prior_lab(progress=False)
+    setup = time.perf_counter() - began
+    runs = {"white-box, no prior": ("white-box", None), "white-box, eigenfaces": ("white-box", "pca"),
+            "white-box, generator": ("white-box", "generator"),
+            "black-box, no prior": ("black-box", None), "black-box, eigenfaces": ("black-box", "pca"),
+            "black-box, generator": ("black-box", "generator"), "label-only, no prior": ("label-only", None),
+            "label-only, eigenfaces": ("label-only", "pca"), "label-only, generator": ("label-only", "generator"),
+            "public lookup (no inversion)": ("public lookup", None)}
+    at_1000 = {}
+    for name, (attack, prior) in runs.items():
+        began = time.perf_counter()
+        rec = run_prior_attack(lab, attack, prior, budget=1_000)
+        at_1000[name] = (judge_prior(rec.images, lab), int(rec.queries.max()), time.perf_counter() - began)
+    began = time.perf_counter()
+    curve = budget_table(lab, progress=False, generator_max=10_000)
+    curve_seconds = time.perf_counter() - began
+    judges = ("evaluator top-1", "closer than any public face", "lineup", "correlation top-1")
+    match = {(j, a): queries_to_match(curve, j, candidate=a) for j in judges for a in ("PCA prior", "generator prior")}
+    return {"setup": setup, "at_1000": at_1000, "curve": curve, "curve_seconds": curve_seconds, "match": match,
+            "chance": chance_levels(lab), "evaluator": lab.evaluator.test_accuracy, "target": lab.target.name,
+            "target_accuracy": lab.target.test_accuracy, "explained": lab.pca.explained}
+
+
+def prior_report(result: dict) -> list[str]:
+    """The performance.md section for lab 08."""
+    judges = ("evaluator top-1", "evaluator top-5", "correlation top-1", "lineup", "closer than any public face")
+    lines = ["## The attacker with public faces (lab 08)", "",
+             f"Target: {result['target']} enrolling the 20 private people (test accuracy {result['target_accuracy']:.0%}); "
+             f"judges: an evaluator trained on the private people's photos (accuracy {result['evaluator']:.0%}), the "
+             "correlation judge, the lineup, and the closer-than-any-public-face check. Priors learned from the 20 "
+             f"public people's photos: eigenfaces (60 directions, {result['explained']:.0%} of the variance) and a small "
+             f"VAE. Set-up (models from the cache or trained): {result['setup']:.0f} s.", "",
+             "Each attack at 1,000 queries per person (white-box: no queries), scores in %, chance in the last row:", "",
+             "| attack | " + " | ".join(judges) + " | queries per person | seconds |",
+             "|---|" + "---|" * (len(judges) + 2)]
+    for name, (scores, queries, seconds) in result["at_1000"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{100 * scores[j]:.0f}" for j in judges) + f" | {queries:,} | {seconds:.1f} |")
+    lines.append("| chance | " + " | ".join(f"{100 * result['chance'][j]:.0f}" for j in judges) + " | | |")
+    lines += ["", f"The cost curve (black-box, one run per attack to 10,000 queries per person; {result['curve_seconds']:.0f} s):", "",
+              "| attack | queries per person | " + " | ".join(judges) + " |", "|---|---|" + "---|" * len(judges)]
+    for _, row in result["curve"].iterrows():
+        lines.append(f"| {row['attack']} | {int(row['queries per person']):,} | "
+                     + " | ".join(f"{100 * row[j]:.0f}" for j in judges) + " |")
+    lines += ["", "Queries per person each prior attack needs to match what pixel MI-FACE reaches at 10,000:", "",
+              "| judge | eigenfaces | generator |", "|---|---|---|"]
+    for judge in ("evaluator top-1", "closer than any public face", "lineup", "correlation top-1"):
+        cells = [result["match"][(judge, a)] for a in ("PCA prior", "generator prior")]
+        lines.append(f"| {judge} | " + " | ".join(f"{c:,}" if c else "not within 10,000" for c in cells) + " |")
+    lines.append("")
+    return lines
+
+
 def repeat_rows(faces, model, evaluator, steps_budget: int = 2_000, scales=(0.001, 0.01, 0.05),
                 repeats=(1, 4, 16)) -> list[tuple]:
     """Noise averaged away: lineup when every probe is asked r times (the bill x r), small and large probes."""
@@ -202,7 +260,7 @@ def pct(x: float) -> str:
 
 
 def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=None, outputs=None, repeats=None,
-           targets=None, gateway=None) -> str:
+           targets=None, gateway=None, prior=None) -> str:
     """docs/performance.md."""
     lines = [
         "# Performance", "",
@@ -262,6 +320,8 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
                   "| noise scale | probe size σ | repeats r | queries per person | lineup |", "|---|---|---|---|---|"]
         lines += [f"| {s} | {sigma:g} | {r} | {q:,} | {pct(v)} |" for s, sigma, r, q, v in repeats]
         lines.append("")
+    if prior:
+        lines += prior_report(prior)
     if gateway:
         from gateway_load import report as gateway_report
 
@@ -314,8 +374,9 @@ def main() -> None:
     from gateway_load import gateway_load
 
     gateway = gateway_load()
+    prior = prior_rows()
     labs = [] if args.no_labs else lab_rows()
-    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets, gateway)
+    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets, gateway, prior)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
     print(text)

@@ -41,6 +41,15 @@ __getattr__, __dir__, __all__ = attach(
             "prior_gradient",
             "total_variation",
         ],
+        "priors": [
+            "FacePrior",
+            "GeneratorPrior",
+            "PCAPrior",
+            "fit_pca_prior",
+            "nearest_public",
+            "public_photos",
+            "train_generator_prior",
+        ],
         "probing": [
             "GROUPS",
             "OUTPUTS",
@@ -59,6 +68,7 @@ __getattr__, __dir__, __all__ = attach(
             "score_candidates",
             "sensitivity_table",
         ],
+        "with_prior": ["invert_prior_black_box", "invert_prior_label_only", "invert_prior_white_box", "public_lookup"],
     },
 )
 
@@ -84,6 +94,15 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         prior_gradient,
         total_variation,
     )
+    from .priors import (
+        FacePrior,
+        GeneratorPrior,
+        PCAPrior,
+        fit_pca_prior,
+        nearest_public,
+        public_photos,
+        train_generator_prior,
+    )
     from .probing import (
         GROUPS,
         OUTPUTS,
@@ -102,3 +121,4 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         score_candidates,
         sensitivity_table,
     )
+    from .with_prior import invert_prior_black_box, invert_prior_label_only, invert_prior_white_box, public_lookup

@@ -13,12 +13,15 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "faces": [
+            "N_PUBLIC",
+            "PUBLIC_SPLIT_SEED",
             "FaceData",
             "FaceDataMissing",
             "candidate_data_homes",
             "fetch_faces_bunch",
             "find_face_data",
             "load_faces",
+            "public_private_split",
             "split_per_person",
         ],
         "people": [
@@ -41,12 +44,15 @@ __getattr__, __dir__, __all__ = attach(
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .faces import (
+        N_PUBLIC,
+        PUBLIC_SPLIT_SEED,
         FaceData,
         FaceDataMissing,
         candidate_data_homes,
         fetch_faces_bunch,
         find_face_data,
         load_faces,
+        public_private_split,
         split_per_person,
     )
     from .people import (

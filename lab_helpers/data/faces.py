@@ -53,8 +53,39 @@ class FaceData:
 
     @property
     def n_people(self) -> int:
-        """How many different people the data set holds."""
-        return int(self.labels.max()) + 1
+        """The size of the identity space: Olivetti person numbers run from 0 to n_people - 1 (40)."""
+        return N_PEOPLE
+
+    @property
+    def people(self) -> np.ndarray:
+        """The person numbers whose photos this data holds (all 40, or a private or public share)."""
+        return np.unique(self.labels)
+
+    def only(self, people) -> "FaceData":
+        """The same data restricted to some people: their photos, the same 7/3 split, their Olivetti numbers kept."""
+        people = np.unique(np.asarray(people, dtype=np.int64))
+        if people.size == 0 or people.min() < 0 or people.max() >= N_PEOPLE:
+            raise ValueError(f"People are Olivetti person numbers from 0 to {N_PEOPLE - 1} (got {people.tolist()}).")
+        keep = np.flatnonzero(np.isin(self.labels, people))
+        position = -np.ones(len(self.labels), dtype=np.int64)
+        position[keep] = np.arange(len(keep))
+        return FaceData(self.images[keep], self.labels[keep], position[self.train_idx[np.isin(self.train_idx, keep)]],
+                        position[self.test_idx[np.isin(self.test_idx, keep)]], self.data_home)
+
+
+PUBLIC_SPLIT_SEED = 7  # which Olivetti people are "public" (the attacker holds their photos) and which "private"
+N_PUBLIC = 20
+
+
+def public_private_split(faces: FaceData, n_public: int = N_PUBLIC, seed: int = PUBLIC_SPLIT_SEED) -> tuple[FaceData, FaceData]:
+    """(private, public): the recogniser enrols the private people; the attacker holds the public people's photos.
+
+    No person is on both sides; every person keeps their Olivetti number.
+    """
+    if not 0 < n_public < N_PEOPLE:
+        raise ValueError(f"n_public must leave people on both sides: 1 to {N_PEOPLE - 1} (got {n_public}).")
+    public = np.sort(np.random.default_rng(seed).permutation(N_PEOPLE)[:n_public])
+    return faces.only(np.setdiff1d(np.arange(N_PEOPLE), public)), faces.only(public)
 
 
 def sklearn_default_home() -> Path:

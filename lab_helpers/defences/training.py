@@ -60,10 +60,14 @@ class DPSpec:
     max_grad_norm: float = 1.0  # every photo's gradient is clipped to this length
     pool: int = 2
     seed: int = 0
+    people: str = ""  # digest of the enrolled people ("": all 40)
 
     def key(self) -> str:
         """A short name for the cache file."""
-        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        settings = asdict(self)
+        if not settings["people"]:
+            del settings["people"]
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
         return f"dp-eps{self.epsilon:g}-{digest}"
 
 
@@ -79,8 +83,8 @@ def check_privacy_budget(epsilon: float, delta: float, n_records: int) -> None:
         raise ValueError(f"ε (epsilon) must be a number greater than 0 (got {epsilon!r}). Smaller is more private: "
                          "1 is strong, 10 is weak; use float('inf') for training without DP.")
     if not isinstance(delta, (int, float, np.floating)) or math.isnan(delta) or not 0 < delta < 1:
-        raise ValueError(f"δ (delta) is the small probability that the ε guarantee fails, so it must lie strictly "
-                         f"between 0 and 1 (got {delta!r}); use something like 1e-5.")
+        raise ValueError(f"δ (delta) is the small additive slack in the ε guarantee (loosely, a small chance it does "
+                         f"not hold), so it must lie strictly between 0 and 1 (got {delta!r}); use something like 1e-5.")
     if delta >= 1 / n_records:
         raise ValueError(f"δ = {delta:g} is too large for {n_records} training records: with δ ≥ 1/n = "
                          f"{1 / n_records:.2g} "
@@ -186,8 +190,10 @@ def _accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 def train_private_model(faces: FaceData, epsilon: float = INF, delta: float = DELTA, progress: bool = True,
                         **overrides) -> PrivateModel:
     """A DP face model for a target ε (inf: no DP), loaded from data/cache/ when trained before with these settings."""
+    from ..targets.faces import people_digest
+
     check_privacy_budget(epsilon, delta, len(faces.y_train))
-    spec = replace(DPSpec(epsilon=float(epsilon), delta=float(delta)), **overrides)
+    spec = replace(DPSpec(epsilon=float(epsilon), delta=float(delta), people=people_digest(faces)), **overrides)
     path = cache_dir() / "models" / f"{spec.key()}.pt"
     with cache_lock(path):
         net, cached = PooledSoftmax(spec.pool), path.exists()

@@ -20,6 +20,19 @@ __getattr__, __dir__, __all__ = attach(
             "proxy_reliance",
             "rarest_value",
         ],
+        "prior": [
+            "BUDGETS",
+            "DEFENCES",
+            "PriorLab",
+            "budget_table",
+            "chance_levels",
+            "defence_table",
+            "defended_model",
+            "judge_prior",
+            "prior_lab",
+            "queries_to_match",
+            "run_prior_attack",
+        ],
         "output": ["TARGET_LINEUP", "AttackOutcome", "adaptive_attacks", "attack_output_setting", "label_attack"],
         "tabular": ["leaf_size_sweep"],
         "training": ["best_advantage", "epsilon_sweep", "face_membership", "regularisation_sweep"],
@@ -32,3 +45,16 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
     from .output import TARGET_LINEUP, AttackOutcome, adaptive_attacks, attack_output_setting, label_attack
     from .tabular import leaf_size_sweep
     from .training import best_advantage, epsilon_sweep, face_membership, regularisation_sweep
+    from .prior import (
+        BUDGETS,
+        DEFENCES,
+        PriorLab,
+        budget_table,
+        chance_levels,
+        defence_table,
+        defended_model,
+        judge_prior,
+        prior_lab,
+        queries_to_match,
+        run_prior_attack,
+    )

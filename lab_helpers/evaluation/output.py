@@ -51,7 +51,7 @@ def _outcome(name: str, rec: Reconstructions, strategy: str, faces, evaluator, b
 def label_attack(face_model, faces, evaluator, budget: int = 2_000, seed: int = 0,
                  checkpoints=(200, 500, 1_000)) -> AttackOutcome:
     """The boundary attack on labels alone. Every setting sends the model's own label, so one run serves them all."""
-    ids = np.arange(faces.n_people)
+    ids = faces.people
     api = ModelAPI(face_model.predict_proba, "label", input_size=4096, seed=seed)
     rec = invert_label_only(api, ids, queries_per_identity=budget, seed=seed, progress=False,
                             checkpoints=tuple(c for c in checkpoints if c < budget))
@@ -67,7 +67,7 @@ def attack_output_setting(face_model, policy: OutputPolicy, faces, evaluator, bu
 
     `labels` reuses a `label_attack` result (it is the same at every setting); without it, it is run here.
     """
-    ids = np.arange(faces.n_people)
+    ids = faces.people
     marks = tuple(c for c in checkpoints if c < budget)
 
     def api() -> ModelAPI:
@@ -83,7 +83,7 @@ def attack_output_setting(face_model, policy: OutputPolicy, faces, evaluator, bu
 def adaptive_attacks(face_model, policy: OutputPolicy, faces, evaluator, budget: int = 2_000, seed: int = 0,
                      checkpoints=(200, 500, 1_000), labels: AttackOutcome | None = None) -> dict[str, AttackOutcome]:
     """{'adaptive scores', 'adaptive labels', 'strongest'}: the attackers that know the control, and the stronger."""
-    ids = np.arange(faces.n_people)
+    ids = faces.people
     marks = tuple(c for c in checkpoints if c < budget)
     out = {"adaptive labels": labels or label_attack(face_model, faces, evaluator, budget, seed, checkpoints)}
     if policy.kind != "label":

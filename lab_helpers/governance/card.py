@@ -209,7 +209,7 @@ def white_box_leak(candidate: Candidate) -> Measurement:
     from ..attacks.mi_face import invert_white_box
     from ..judges.reconstructions import judge
 
-    people = np.arange(candidate.data.n_people)
+    people = candidate.data.people
     rec = invert_white_box(candidate.model, people, progress=False)
     v = judge(rec.images, people, candidate.data, _evaluator(candidate.data))
     return Measurement(v.evaluator_top1, v.chance_top1, {"evaluator_top5": v.evaluator_top5, "correlation_top1": v.correlation_top1, "lineup": v.lineup})
@@ -268,6 +268,44 @@ def black_box_leak(candidate: Candidate) -> Measurement:
 def cheap_black_box_leak(candidate: Candidate) -> Measurement:
     """The same strongest attack, judged after only a small budget per person: how cheap the faces are."""
     return _black_box_measurement(candidate, SMALL_BUDGET)
+
+
+PRIOR_QUERIES = 1_000  # per person, for the attacker with a public-face prior (lab 08)
+
+
+def enrols_some_people(candidate: Candidate) -> bool:
+    """Does the model enrol only some of the 40 people, so that the others' photos can serve as public faces?"""
+    return len(candidate.data.people) < candidate.data.n_people
+
+
+@measure("lab08-prior-black-box", "08", "face",
+         f"Black-box attack with a public-face prior ({PRIOR_QUERIES:,} queries per person): closer than any public face",
+         advice="Attackers with public photos of other people rebuild faces closer to the enrolled people than to "
+                "anyone they already held: consider transfer learning from public faces (lab 08), keep outputs to "
+                "labels (lab 04) and bound queries (lab 06).", allowed_rise=0.10, applies=enrols_some_people)
+def prior_leak(candidate: Candidate) -> Measurement:
+    """Lab 08's black-box attack through the eigenface prior of the people the model does not enrol, judged against
+    the nearest public face (and by the evaluator trained on the enrolled people)."""
+    import numpy as np
+
+    from ..attacks.priors import fit_pca_prior
+    from ..attacks.with_prior import invert_prior_black_box, invert_prior_label_only
+    from ..data.faces import load_faces
+    from ..judges.reconstructions import closer_than_public, judge, train_evaluator
+    from ..service.api import ModelAPI
+
+    data, people = candidate.data, candidate.data.people
+    public = load_faces(seed=0).only(np.setdiff1d(np.arange(data.n_people), people))  # everyone not enrolled
+    api = ModelAPI(candidate.model.predict_proba, candidate.policy, input_size=4096)
+    if candidate.policy.kind == "label":
+        rec = invert_prior_label_only(api, fit_pca_prior(public), people, PRIOR_QUERIES, progress=False)
+    else:
+        rec = invert_prior_black_box(api, fit_pca_prior(public), people, PRIOR_QUERIES, progress=False)
+    evaluator = train_evaluator(data, progress=False)
+    v = judge(rec.images, people, data, evaluator)
+    closer = closer_than_public(rec.images, people, data, public, evaluator)
+    return Measurement(closer, 0.0, {"evaluator_top1": v.evaluator_top1, "lineup": v.lineup, "queries": api.queries,
+                                     "policy": candidate.policy.describe()})
 
 
 @measure("lab05-face-membership", "05", "face", "Membership test on the face model: advantage (TPR - FPR)",

@@ -13,10 +13,15 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "reconstructions": [
+            "Evaluator",
+            "Verdict",
             "as_images",
+            "closer_than_public",
+            "correlation_top1",
             "judge",
             "lineup_accuracy",
             "normalise_contrast",
+            "similarity_to_people",
             "train_evaluator",
             "verdict_table",
         ],
@@ -24,4 +29,16 @@ __getattr__, __dir__, __all__ = attach(
 )
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
-    from .reconstructions import as_images, judge, lineup_accuracy, normalise_contrast, train_evaluator, verdict_table
+    from .reconstructions import (
+        Evaluator,
+        Verdict,
+        as_images,
+        closer_than_public,
+        correlation_top1,
+        judge,
+        lineup_accuracy,
+        normalise_contrast,
+        similarity_to_people,
+        train_evaluator,
+        verdict_table,
+    )

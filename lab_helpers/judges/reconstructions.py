@@ -2,6 +2,7 @@
 and a lineup test like the human study of Fredrikson et al. (2015)."""
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -86,12 +87,29 @@ class Evaluator:
     test_accuracy: float
     train_seconds: float
     from_cache: bool
+    people: np.ndarray | None = None  # the person numbers it was trained on (None: all 40)
+
+    def logits(self, images: np.ndarray) -> torch.Tensor:
+        """The evaluator's scores for each identity (people it never saw: -inf), after contrast normalisation."""
+        x = torch.tensor(normalise_contrast(images)).unsqueeze(1)
+        with torch.no_grad():
+            out = self.net(x)
+        if self.people is not None:
+            mask = torch.full((out.shape[1],), float("-inf"))
+            mask[torch.as_tensor(self.people)] = 0.0
+            out = out + mask
+        return out
 
     def top_k(self, images: np.ndarray, k: int = 5) -> np.ndarray:
         """The evaluator's k most likely identities for each image, after contrast normalisation."""
+        return self.logits(images).topk(k, dim=1).indices.numpy()
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The evaluator's 64 learned features of each image (its last layer's input), for nearest-face distances."""
         x = torch.tensor(normalise_contrast(images)).unsqueeze(1)
+        body = self.net.layers[:-2]  # everything before dropout and the final linear layer
         with torch.no_grad():
-            return self.net(x).topk(k, dim=1).indices.numpy()
+            return body(standardise(x)).numpy()
 
 
 def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: bool = True) -> Evaluator:
@@ -100,7 +118,9 @@ def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: 
 
     train_idx, test_idx = split_per_person(faces.labels, seed=EVALUATOR_SPLIT_SEED)
     x, y = torch.tensor(faces.images).unsqueeze(1), torch.tensor(faces.labels)
-    path = cache_dir() / "models" / f"evaluator-cnn-e{epochs}-s{seed}-split{EVALUATOR_SPLIT_SEED}.pt"
+    people = faces.people
+    subset = "" if len(people) == faces.n_people else "-people" + hashlib.sha1(people.tobytes()).hexdigest()[:8]
+    path = cache_dir() / "models" / f"evaluator-cnn-e{epochs}-s{seed}-split{EVALUATOR_SPLIT_SEED}{subset}.pt"
     torch.manual_seed(seed)
     with cache_lock(path):
         net, start, cached = EvaluatorCNN(), time.perf_counter(), path.exists()
@@ -122,8 +142,11 @@ def train_evaluator(faces: FaceData, epochs: int = 40, seed: int = 0, progress: 
             save_atomically(path, lambda p: torch.save(net.state_dict(), p))
     net.eval()
     with torch.no_grad():
-        accuracy = float((net(x[test_idx]).argmax(1) == y[test_idx]).float().mean())
-    return Evaluator(net, accuracy, time.perf_counter() - start, cached)
+        out = net(x[test_idx])
+        if subset:
+            out[:, np.setdiff1d(np.arange(faces.n_people), people)] = float("-inf")
+        accuracy = float((out.argmax(1) == y[test_idx]).float().mean())
+    return Evaluator(net, accuracy, time.perf_counter() - start, cached, people if subset else None)
 
 
 def _standardise_rows(a: np.ndarray) -> np.ndarray:
@@ -133,9 +156,15 @@ def _standardise_rows(a: np.ndarray) -> np.ndarray:
 
 
 def similarity_to_people(images: np.ndarray, faces: FaceData) -> np.ndarray:
-    """Correlation of each image with each person's average held-out photo, shape (n, 40)."""
-    means = np.stack([faces.X_test[faces.y_test == p].mean(0) for p in range(faces.n_people)])
-    return _standardise_rows(as_images(images)) @ _standardise_rows(means).T
+    """Correlation of each image with each person's average held-out photo, shape (n, 40).
+
+    Columns are Olivetti person numbers; a person whose photos `faces` does not hold gets -inf.
+    """
+    people = faces.people
+    means = np.stack([faces.X_test[faces.y_test == p].mean(0) for p in people])
+    sims = np.full((len(images), faces.n_people), -np.inf)
+    sims[:, people] = _standardise_rows(as_images(images)) @ _standardise_rows(means).T
+    return sims
 
 
 def correlation_top1(images: np.ndarray, identities: np.ndarray, faces: FaceData) -> float:
@@ -148,7 +177,7 @@ def lineup_accuracy(images: np.ndarray, identities: np.ndarray, faces: FaceData,
     """Is the reconstruction closer to the right person than to `others` random people? (chance 1/(others+1))"""
     sims, rng, score = similarity_to_people(images, faces), np.random.default_rng(seed), []
     for row, person in zip(sims, np.asarray(identities)):
-        rest = np.delete(np.arange(faces.n_people), person)
+        rest = faces.people[faces.people != person]
         for _ in range(trials):
             rivals = row[rng.choice(rest, others, replace=False)]
             best = rivals.max()
@@ -174,11 +203,36 @@ class Verdict:
 
 
 def judge(images: np.ndarray, identities: np.ndarray, faces: FaceData, evaluator: Evaluator) -> Verdict:
-    """Judge reconstructions with the evaluator (top-1, top-5), the correlation judge and the lineup test."""
+    """Judge reconstructions with the evaluator (top-1, top-5), the correlation judge and the lineup test.
+
+    Chance levels follow the people `faces` holds (1 in 40 for all of them, 1 in 20 for the private half).
+    """
     ids = np.asarray(identities)
     top5 = evaluator.top_k(images, 5)
+    n = len(faces.people)
     return Verdict(float((top5[:, 0] == ids).mean()), float((top5 == ids[:, None]).any(1).mean()),
-                   correlation_top1(images, ids, faces), lineup_accuracy(images, ids, faces))
+                   correlation_top1(images, ids, faces), lineup_accuracy(images, ids, faces), 1 / n, min(1.0, 5 / n))
+
+
+def closer_than_public(images: np.ndarray, identities: np.ndarray, private: FaceData, public: FaceData,
+                       evaluator: Evaluator) -> float:
+    """Share of reconstructions closer to the right private person's photos than to every public photo.
+
+    Distances in the evaluator's feature space (nearest photo on each side). An attack that returns a face the
+    attacker already held (a public photo, or a blend that stays near one) scores about 0: it learned nothing.
+    """
+    ids = np.asarray(identities)
+    f = evaluator.features(images)
+    pub = evaluator.features(public.images)
+    priv = evaluator.features(private.images)
+
+    def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
+        return np.sqrt(np.maximum(d, 0)).min(1)
+
+    to_public = nearest(f, pub)
+    to_person = np.array([nearest(f[i:i + 1], priv[private.labels == p])[0] for i, p in enumerate(ids)])
+    return float((to_person < to_public).mean())
 
 
 def verdict_table(verdicts: dict) -> "pd.DataFrame":

@@ -177,7 +177,7 @@ def cmd_invert(args: argparse.Namespace) -> int:
 
     try:
         run = run_inversion(args.target, args.regularised, args.attack, args.output, args.queries, args.people,
-                            args.seed, progress=not args.quiet)
+                            args.seed, progress=not args.quiet, prior=args.prior)
     except ValueError as exc:
         print(f"invert: {exc}", file=sys.stderr)
         return 2
@@ -244,13 +244,18 @@ def make_parser() -> argparse.ArgumentParser:
     present.set_defaults(func=cmd_present)
     sub.add_parser("prepare", help="offline room: fetch the data and precompute every lab's models and caches").set_defaults(func=cmd_prepare)
     invert = sub.add_parser("invert", help="run one face inversion attack and print the judges' verdict as JSON")
-    invert.add_argument("--target", default="softmax", help="softmax or mlp (default softmax)")
+    invert.add_argument("--target", default="softmax",
+                        help="softmax, mlp, or private (lab 08: enrols the private people only) (default softmax)")
     invert.add_argument("--regularised", action="store_true", help="the regularised target instead of the overfit one")
-    invert.add_argument("--attack", default="black-box", help="white-box, black-box, adaptive or label-only (default black-box)")
+    invert.add_argument("--attack", default="black-box",
+                        help="white-box, black-box, adaptive, label-only, or with --target private: prior-white-box, "
+                             "prior-black-box, prior-label-only (default black-box)")
+    invert.add_argument("--prior", default="pca", help="for prior-* attacks: pca (eigenfaces) or generator (default pca)")
     invert.add_argument("--output", default="probabilities",
                         help="what the API returns: probabilities, noisy:0.01, rounded:2, top_k:3, label_score, label")
     invert.add_argument("--queries", type=int, default=2_000, help="queries per person (default 2000)")
-    invert.add_argument("--people", default="0-39", help="person numbers, e.g. 0-39 (default), 3, 1,5,9")
+    invert.add_argument("--people", default=None,
+                        help="person numbers, e.g. 0-39, 3, 1,5,9 (default: every person the target enrols)")
     invert.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     invert.add_argument("--out", default=None, help="save images, identities, queries_per_identity and signal to FILE.npz")
     invert.add_argument("--quiet", action="store_true", help="no progress bars on standard error")

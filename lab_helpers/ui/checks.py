@@ -358,3 +358,28 @@ def check_smallest_epsilon(choice, attack, sweep, floor: float, judge: str = "co
     print(f"  ✔ MI-FACE still succeeds for {percent(truth)} of the 40 people there ({judge}, chance 2.5 %)")
     print("All correct.")
     return True
+
+
+# ---------------------------------------------------------------- lab 08
+
+def check_prior_defence(choice, table, floor: float, judge: str = "black-box: closer than any public face") -> bool:
+    """Self-check for lab 08: the defence that keeps test accuracy at the floor and leaves the prior attacker least."""
+    if choice is None or is_placeholder(choice):
+        return nothing_to_check("set my_defence to one of the defences in the table")
+    if choice not in table.index:
+        print(f"  ✘ {choice!r} is not a row of the table; pick one of: {', '.join(table.index)}.")
+        return False
+    usable = table[table["test accuracy"] >= floor - 1e-12]
+    if table.loc[choice, "test accuracy"] < floor - 1e-12:
+        print(f"  ✘ {choice} keeps only {table.loc[choice, 'test accuracy']:.1%} test accuracy, below the floor of "
+              f"{floor:.0%}: the product cannot ship it.")
+        return False
+    best = usable[judge].min()
+    if table.loc[choice, judge] > best + 1e-12:
+        print(f"  ✘ {choice} leaves the attacker {table.loc[choice, judge]:.0%} ({judge}); another usable defence "
+              f"leaves {best:.0%}.")
+        return False
+    print(f"  ✔ {choice}: test accuracy {table.loc[choice, 'test accuracy']:.1%}, {judge} {table.loc[choice, judge]:.0%} "
+          f"— the least any defence above the floor leaves.")
+    print("All correct.")
+    return True

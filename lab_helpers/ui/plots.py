@@ -369,3 +369,30 @@ def plot_defence_tradeoff(curves: dict, judge: str = "correlation top-1") -> plt
     ax.legend(fontsize=10, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def plot_prior_budgets(table, judges=("evaluator top-1", "closer than any public face", "lineup"),
+                       chance: dict | None = None) -> plt.Figure:
+    """Lab 08: each attack's score against queries per person (log scale), one panel per judge, chance dashed."""
+    fig, axes = plt.subplots(1, len(judges), figsize=(5.2 * len(judges), 4.2), squeeze=False)
+    attacks = [a for a in dict.fromkeys(table["attack"]) if not a.startswith("public lookup")]
+    lookup = table[table["attack"].str.startswith("public lookup")]
+    for ax, judge in zip(axes[0], judges):
+        for attack, marker in zip(attacks, "osd^v"):
+            rows = table[table["attack"] == attack].sort_values("queries per person")
+            ax.plot(rows["queries per person"], 100 * rows[judge], marker=marker, label=attack, linewidth=2)
+        if len(lookup):
+            ax.scatter(lookup["queries per person"], 100 * lookup[judge], marker="x", s=80, color="black",
+                       label="public lookup (no inversion)", zorder=5)
+        if chance and judge in chance:
+            ax.axhline(100 * chance[judge], color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.set_xscale("log")
+        ax.set_ylim(-3, 103)
+        ax.set_xlabel("queries per person", fontsize=12)
+        ax.set_ylabel(f"{judge} (%)", fontsize=12)
+        ax.set_title(judge, fontsize=13)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=9, loc="best")
+    fig.suptitle("Black-box attacks on the private people: what each budget buys", fontsize=14)
+    fig.tight_layout()
+    return fig
