@@ -50,3 +50,78 @@ def test_prepare_runs_notebooks_and_reports_failures(tmp_path, capsys):
     assert not prepare_classroom([good, bad])
     out = capsys.readouterr().out
     assert "good.ipynb: ok" in out and "bad.ipynb: FAILED" in out and "ZeroDivisionError" in out
+
+
+def test_present_stops_voila_when_its_terminal_closes_or_it_is_killed():
+    import signal as _signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from lab_helpers.kit.present import free_port
+
+    for signum in (_signal.SIGTERM, _signal.SIGHUP):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "lab_helpers", "present", "04", "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=KIT)
+        try:
+            line, deadline = "", time.monotonic() + 90
+            while "Presenting" not in line and time.monotonic() < deadline and proc.poll() is None:
+                line = proc.stdout.readline()
+            assert "Presenting" in line, proc.stderr.read()
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()  # Voilà is listening
+            proc.send_signal(signum)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        closed, deadline = False, time.monotonic() + 30
+        while not closed and time.monotonic() < deadline:  # Voilà and its kernels went with it: the port is free
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                time.sleep(0.5)
+            except OSError:
+                closed = True
+        assert closed, f"Voilà still holds port {port} after {_signal.Signals(signum).name}"
+
+
+def test_reset_sees_a_notebook_open_in_a_running_jupyter_server(tmp_path):
+    import json
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from lab_helpers.kit.notebooks import open_in_jupyter
+
+    notebook = tmp_path / "labs" / "04_defence_output_minimisation.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text("{}")
+
+    class Sessions(BaseHTTPRequestHandler):
+        def do_GET(self):  # a Jupyter server's /api/sessions, with one notebook open
+            ok = self.path.startswith("/api/sessions") and "token=secret" in self.path
+            body = json.dumps([{"path": "labs/04_defence_output_minimisation.ipynb", "type": "notebook"}] if ok else {})
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sessions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    (runtime / "jpserver-1.json").write_text(json.dumps({"url": url, "token": "secret", "pid": os.getpid(),
+                                                          "root_dir": str(tmp_path)}))
+    try:
+        assert open_in_jupyter(notebook, str(runtime)) == [url.rstrip("/")]
+        assert open_in_jupyter(tmp_path / "labs" / "03_face_reconstruction.ipynb", str(runtime)) == []
+        assert open_in_jupyter(notebook, str(tmp_path / "no-runtime")) == []
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..compute import one_thread
+from ..compute import one_thread, use_cpu_budget
 from ..data.faces import FaceData, split_per_person
 from ..paths import cache_dir, cache_lock, save_atomically
 
@@ -91,6 +91,7 @@ class Evaluator:
 
     def logits(self, images: np.ndarray) -> torch.Tensor:
         """The evaluator's scores for each identity (people it never saw: -inf), after contrast normalisation."""
+        use_cpu_budget()
         x = torch.tensor(normalise_contrast(images)).unsqueeze(1)
         with torch.no_grad():
             out = self.net(x)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -47,8 +48,11 @@ def cmd_build_labs(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     """A fresh learner copy of lab NN, keeping the learner's current file under a new name."""
-    from .notebooks import reset_lab
+    from .notebooks import list_labs, open_in_jupyter, reset_lab
+    from ..paths import labs_dir, solutions_dir
 
+    name = list_labs(solutions_dir()).get(str(args.lab).zfill(2))
+    servers = open_in_jupyter(labs_dir() / name) if name else []
     try:
         target, kept = reset_lab(args.lab)
     except KeyError as exc:
@@ -57,6 +61,10 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if kept:
         print(f"Your previous notebook is kept as {kept}")
     print(f"Fresh copy of lab {args.lab}: {target}")
+    if servers:
+        print(f"Warning: {target.name} is open in JupyterLab ({', '.join(servers)}). Close its tab without saving "
+              "(File > Close and Shut Down Notebook, then 'Discard'), or its autosave will offer to overwrite this "
+              "fresh copy with your old one. Then reopen it.", file=sys.stderr)
     return 0
 
 
@@ -152,7 +160,13 @@ def cmd_present(args: argparse.Namespace) -> int:
     except (KeyError, RuntimeError) as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)")
+    print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)", flush=True)
+
+    def stop_on(signum, frame):  # a closed terminal (SIGHUP) or a kill (SIGTERM) stops Voilà and its kernels too
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop_on)
     try:
         show.process.wait()
     except KeyboardInterrupt:

@@ -90,11 +90,13 @@ def check_cpu_and_memory() -> list[Check]:
     """CPU count and available memory against what a lab needs."""
     import psutil
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from ..compute import cpu_budget
+
+    budget = cpu_budget()
     available = psutil.virtual_memory().available / 2**30
     mem_ok = available >= MIN_MEMORY_GB
     return [
-        Check("cpu", True, f"{cpus} usable core(s); every lab runs on one"),
+        Check("cpu", True, f"{budget.describe()}; every lab runs on one"),
         Check("memory", mem_ok, f"{available:.1f} GB available (a lab needs up to {MIN_MEMORY_GB} GB)",
               "" if mem_ok else "Close other programs or notebooks (Kernel > Shut Down All Kernels)."),
     ]

@@ -136,6 +136,34 @@ def reset_lab(number: str, solutions: Path | None = None, labs: Path | None = No
     return target, kept
 
 
+def open_in_jupyter(path: Path, runtime_dir: str | None = None, timeout: float = 2.0) -> list[str]:
+    """The running Jupyter servers (their URLs) that have this notebook open in a session, where that can be seen.
+
+    Reads each running server's info file and asks its /api/sessions with its token (loopback, short timeout);
+    a server that cannot be asked is skipped. An open notebook's autosave would undo a reset.
+    """
+    try:
+        import httpx
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:
+        return []
+    target, found = Path(path).resolve(), []
+    for info in list_running_servers(runtime_dir):
+        url = info.get("url", "").rstrip("/")
+        root = Path(info.get("root_dir") or info.get("notebook_dir") or ".")
+        try:
+            sessions = httpx.get(f"{url}/api/sessions", params={"token": info.get("token", "")}, timeout=timeout,
+                                 trust_env=False).json()
+        except (httpx.HTTPError, ValueError):
+            continue
+        for session in sessions if isinstance(sessions, list) else []:
+            rel = (session.get("path") or session.get("notebook", {}).get("path") or "")
+            if rel and (root / rel).resolve() == target:
+                found.append(url)
+                break
+    return found
+
+
 def _free_backup_path(folder: Path, name: str) -> Path:
     """A backup file name that does not exist yet: NN_topic.YYYYmmdd-HHMMSS[-k].ipynb."""
     stem = name.removesuffix(".ipynb") + "." + _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

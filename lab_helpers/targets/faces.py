@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..compute import one_thread
+from ..compute import one_thread, use_cpu_budget
 from ..data.faces import FaceData
 from ..paths import cache_dir, cache_lock, save_atomically
 
@@ -85,6 +85,7 @@ class FaceModel:
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """Confidence scores (n, 40) for images given as (n, 4096) or (n, 64, 64) pixels in [0, 1]."""
+        use_cpu_budget()
         x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, N_PIXELS)
         with torch.no_grad():
             return F.softmax(self.net(x), dim=1).numpy()
