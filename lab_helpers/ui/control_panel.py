@@ -17,7 +17,7 @@ import numpy as np
 from ..defences.output import OutputPolicy
 from ..formatting import percent
 from ..paths import cache_dir, cache_lock, save_atomically
-from .plots import NO_SIGNAL, flat_images, stretch_for_display
+from .plots import NO_SIGNAL, PROJECTOR_MIN_PT, flat_images, stretch_for_display
 
 # The settings the panel offers, from most to least detail. top_k with k=1 is the same as label_score.
 SETTINGS = (
@@ -144,14 +144,14 @@ def row_picture(images: np.ndarray, caption: str) -> bytes:
         Figure,  # drawn off screen: no pyplot state, nothing shown in the notebook
     )
 
-    fig = Figure(figsize=(1.25 * len(images), 1.6))
+    fig = Figure(figsize=(1.4 * len(images), 2.1))
     axes = fig.subplots(1, len(images))
     for ax, img, flat, person in zip(axes, stretch_for_display(images), flat_images(images), ROW_IDENTITIES):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"person {person}" + (f"\n{NO_SIGNAL}" if flat else ""), fontsize=8,
+        ax.set_title(f"person {person}" + (f"\n{NO_SIGNAL}" if flat else ""), fontsize=PROJECTOR_MIN_PT,
                      color="#b3261e" if flat else "black")
         ax.axis("off")
-    fig.suptitle(caption, fontsize=10)
+    fig.suptitle(caption, fontsize=PROJECTOR_MIN_PT + 1)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)

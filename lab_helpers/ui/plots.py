@@ -6,6 +6,8 @@ import numpy as np
 
 FLAT = 1e-3  # an image whose pixels span less than this never moved from its start: the attack got no signal
 NO_SIGNAL = "no signal"
+PROJECTOR_WIDTH_PX = 1240  # a 1280 x 720 projector, less the page's margins: a dashboard figure fits in this
+PROJECTOR_MIN_PT = 12  # no title, label or caption on a dashboard smaller than this
 
 
 def flat_images(images: np.ndarray) -> np.ndarray:
@@ -148,28 +150,28 @@ def plot_attack_results(table) -> plt.Figure:
 
 
 def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities, title: str,
-                         ncols: int = 10, size: float = 1.2) -> plt.Figure:
+                         ncols: int = 10, size: float = 1.2, font: int = PROJECTOR_MIN_PT) -> plt.Figure:
     """Pairs of rows: a real training photo above the attack's reconstruction of the same person."""
     real, reconstructed = np.asarray(real).reshape(-1, 64, 64), np.asarray(reconstructed).reshape(-1, 64, 64)
     n = len(reconstructed)
     nrows = 2 * int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size + 0.4, nrows * size * 1.2), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, person in enumerate(identities):
         r, c = 2 * (i // ncols), i % ncols
         axes[r, c].imshow(real[i], cmap="gray", vmin=0, vmax=1)
-        axes[r, c].set_title(f"person {person}", fontsize=9)
+        axes[r, c].set_title(f"person {person}", fontsize=font)
     shown, flat = stretch_for_display(reconstructed), flat_images(reconstructed)
     for i in range(n):
         r, c = 2 * (i // ncols), i % ncols
         axes[r + 1, c].imshow(shown[i], cmap="gray", vmin=0, vmax=1)
         if flat[i]:
-            axes[r + 1, c].set_title(NO_SIGNAL, fontsize=9, color="#b3261e")
+            axes[r + 1, c].set_title(NO_SIGNAL, fontsize=font, color="#b3261e")
     for r in range(0, nrows, 2):
-        axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=10)
-        axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=10)
-    fig.suptitle(title, fontsize=13)
+        axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=font)
+        axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=font)
+    fig.suptitle(title, fontsize=font + 2)
     fig.tight_layout()
     return fig
 
@@ -200,7 +202,7 @@ def plot_granularity_summary(data) -> plt.Figure:
     results = list(data.results.values())
     names = [r.policy.describe().replace("scores ", "").replace(" only", "") for r in results]
     x = np.arange(len(results))
-    fig, ax = plt.subplots(figsize=(13, 4.8))
+    fig, ax = plt.subplots(figsize=(12, 6.4))
     ax.plot(x, [r.adaptive.lineup for r in results], "D-", color="#b3261e", lw=2.5,
             label="adaptive attacker (knows the control): lineup")
     ax.plot(x, [r.face.lineup for r in results], "o-", color="#1b7f3b", label="naive attacker (lab 03's attack): lineup")
@@ -210,12 +212,14 @@ def plot_granularity_summary(data) -> plt.Figure:
     ax.axhline(data.white_box.lineup, color="#1b7f3b", ls="--", lw=1, label="white-box MI-FACE: lineup (any setting)")
     ax.axhline(0.2, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
     ax.axhline(results[0].attribute["baseline"], color="#8a4fa5", ls=":", label="prior-only guess, attribute")
-    ax.set_xticks(x, names, rotation=35, ha="right", fontsize=10)
-    ax.set_xlabel("output setting, from most detail (left) to least (right)", fontsize=12)
-    ax.set_ylabel("attack accuracy", fontsize=12)
+    ax.set_xticks(x, names, rotation=35, ha="right", fontsize=PROJECTOR_MIN_PT)
+    ax.tick_params(axis="y", labelsize=PROJECTOR_MIN_PT)
+    ax.set_xlabel("output setting, from most detail (left) to least (right)", fontsize=PROJECTOR_MIN_PT + 1)
+    ax.set_ylabel("attack accuracy", fontsize=PROJECTOR_MIN_PT + 1)
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"What each output setting leaves the attacker ({data.budget:,} queries per person)", fontsize=13)
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"What each output setting leaves the attacker ({data.budget:,} queries per person)",
+                 fontsize=PROJECTOR_MIN_PT + 2)
+    ax.legend(fontsize=PROJECTOR_MIN_PT, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
