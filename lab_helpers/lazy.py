@@ -3,10 +3,14 @@
 The same pattern as scientific Python's `lazy_loader` (scikit-image, NetworkX): each subpackage's `__init__.py`
 lists, module by module, the names it exports; `from lab_helpers.attacks import invert_white_box` then imports
 `lab_helpers.attacks.mi_face` and nothing else, so a lab that needs no PyTorch never loads it.
+
+The first name used inside a Jupyter kernel also puts tqdm's notebook progress bars in a form a saved notebook can
+show again: a widget while a step runs, plain text once it ends (`use_plain_when_done_bars`).
 """
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Callable
 
 
@@ -18,6 +22,8 @@ def attach(package: str, exports: dict[str, list[str]]) -> tuple[Callable, Calla
 
     def __getattr__(name: str):
         if name in home:
+            if not _KERNEL_CHECKED:
+                use_plain_when_done_bars()
             return getattr(importlib.import_module(f"{package}.{home[name]}"), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
@@ -25,3 +31,84 @@ def attach(package: str, exports: dict[str, list[str]]) -> tuple[Callable, Calla
         return sorted(home)
 
     return __getattr__, __dir__, sorted(home)
+
+
+# ---------------------------------------------------------------- progress bars a saved notebook can show again
+
+_KERNEL_CHECKED = False
+
+
+def in_jupyter_kernel() -> bool:
+    """Is this process a Jupyter kernel (a notebook, Voila), where tqdm.auto shows widget progress bars?"""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def plain_when_done_bar():
+    """tqdm's notebook progress bar, shown as a widget while a step runs and replaced by one line of plain text when
+    it ends (nothing at all for a bar with leave=False).
+
+    tqdm's own widget bar closes its widget when it ends (leave=False), or keeps it alive; either way the saved
+    notebook holds an output that refers to a widget, and a notebook reopened later has no such widget: JupyterLab
+    shows "Error displaying widget: model not found" in its place. Plain text reopens as it was.
+    """
+    from IPython.display import display
+    from tqdm.notebook import tqdm_notebook
+
+    class PlainWhenDoneBar(tqdm_notebook):
+        """A notebook progress bar that leaves plain text, never a widget, in the saved notebook."""
+
+        def __init__(self, *args, **kwargs):
+            self._handle = None
+            kwargs["display"] = False  # shown below, with a display id, so that it can be replaced
+            super().__init__(*args, **kwargs)
+            if not self.disable and getattr(self, "container", None) is not None and self.delay <= 0:
+                self._handle = display(self.container, display_id=True)
+                self.displayed = True
+
+        def display(self, *args, check_delay: bool = True, **kwargs):
+            if check_delay and self.delay > 0 and not self.displayed and not self.disable:
+                self._handle = display(self.container, display_id=True)
+                self.displayed = True
+            return super().display(*args, check_delay=False, **kwargs)
+
+        def close(self):
+            if self.disable:
+                return super().close()
+            super().close()
+            if self._handle is None:
+                return
+            stopped = bool(self.total) and self.n < self.total
+            text = ""
+            if self.leave or stopped:
+                text = self.format_meter(**self.format_dict) + (" (stopped)" if stopped else "")
+            self._handle.update({"text/plain": text}, raw=True)
+            for widget in (*getattr(self.container, "children", ()), self.container):
+                try:
+                    widget.close()  # its output now shows the text: the widget is no longer needed
+                except AttributeError:
+                    pass
+
+    return PlainWhenDoneBar
+
+
+def use_plain_when_done_bars() -> bool:
+    """In a Jupyter kernel, make tqdm.auto's bar (what every long step of the kit shows) the plain-when-done bar,
+    once; anywhere else leave tqdm alone. Returns True when the notebook bar is in place."""
+    global _KERNEL_CHECKED
+    _KERNEL_CHECKED = True
+    if not in_jupyter_kernel():
+        return False
+    try:
+        import tqdm.auto
+        import tqdm.autonotebook
+        from tqdm.notebook import IProgress, tqdm_notebook
+    except ImportError:
+        return False
+    if IProgress is None or not issubclass(tqdm.auto.tqdm, tqdm_notebook):
+        return False  # no ipywidgets: tqdm shows text bars already
+    bar = getattr(tqdm.auto.tqdm, "_plain_when_done", None) or plain_when_done_bar()
+    bar._plain_when_done = bar
+    tqdm.auto.tqdm = tqdm.autonotebook.tqdm = bar
+    return True

@@ -1,4 +1,5 @@
-"""A real browser: JupyterLab in headless Chromium runs lab 04's control panel and lab 00's drill, as a learner would."""
+"""A real browser: JupyterLab in headless Chromium runs lab 04's control panel, lab 00's drill and a mock exam, as a
+learner would."""
 from __future__ import annotations
 
 import os
@@ -76,10 +77,10 @@ def browser(jupyter_lab):
             chromium.close()
 
 
-def open_and_run_all(browser, jupyter_lab, notebook: str):
+def open_and_run_all(browser, jupyter_lab, notebook: str, viewport: dict | None = None):
     """Open a notebook in JupyterLab, wait for an idle kernel (status bar), then Run > Run All Cells."""
     url, token = jupyter_lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     workspace = notebook.replace("/", "-").removesuffix(".ipynb")  # a fresh workspace: only this notebook open
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={token}")
@@ -125,4 +126,114 @@ def test_sorting_drill_answers_a_click(browser, jupyter_lab, artifacts):
     page.wait_for_function("() => (document.querySelector('.drill-feedback') || {}).innerText?.length > 10")
     assert "Correct" in feedback.inner_text() or "Not " in feedback.inner_text()
     page.screenshot(path=str(artifacts / "browser" / "lab00-drill-click.png"))
+    page.close()
+
+
+# ---------------------------------------------------------------- issue 16: a mock exam, every option clicked
+
+EXAM_CELL = """import os, tempfile
+os.environ["LAB_PROGRESS_FILE"] = os.path.join(tempfile.mkdtemp(), "progress.json")  # a fresh learner
+from lab_helpers.exam import load_questions, mock_exam_questions
+from lab_helpers.ui import MockExam
+
+def long_options(question):  # the same question, each option as long as its explanation makes it
+    options = [dict(o, text=o["text"] + " - " + o["explanation"] + " " + o["explanation"]) for o in question["options"]]
+    return dict(question, id=question["id"] + "-long", options=options)
+
+def longest(fmt):
+    return max((q for q in load_questions() if q["format"] == fmt), key=lambda q: sum(len(o["explanation"]) for o in q["options"]))
+
+exam = MockExam([long_options(longest("single")), long_options(longest("multiple"))] + mock_exam_questions(20, seed=0),
+                minutes=30, record=False)
+exam"""
+
+ANSWER = "() => (document.querySelector('.lab-exam-question .lab-answer') || {}).innerText || ''"
+
+
+def wait_for_answer(page, test: str, arg=None) -> None:
+    """Wait until the kernel has drawn the answer line the way `test` (a JS function of its text) expects."""
+    page.wait_for_function(f"a => {{ const t = ({ANSWER})(); return ({test})(t, a); }}", arg=arg, timeout=20_000)
+
+
+def test_mock_exam_takes_every_click_at_1280_by_720(browser, jupyter_lab, artifacts):
+    import json
+
+    import nbformat
+
+    url, token = jupyter_lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EXAM_CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    request = urllib.request.Request(f"{url}/api/contents/mock_exam_in_a_browser.ipynb?token={token}", method="PUT",
+                                     data=json.dumps({"type": "notebook", "content": nb}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30)
+    shots = artifacts / "browser"
+    shots.mkdir(exist_ok=True)
+    page = open_and_run_all(browser, jupyter_lab, "mock_exam_in_a_browser.ipynb", {"width": 1280, "height": 720})
+    start = page.locator("button:has-text('Start the exam')")
+    start.wait_for(timeout=300_000)
+    news = page.locator(".jp-Notification-Toast-Close, .jp-toast-button:has-text('No')")  # JupyterLab's news prompt
+    if news.count():
+        news.first.click()
+    assert "Pass mark: 75 %" in page.locator(".lab-quiz").first.inner_text()
+    start.click()
+    total = 22
+    clicked = {"radio": 0, "checkbox": 0, "select": 0, "text": 0}
+    for k in range(total):
+        page.wait_for_function("n => (document.querySelector('.lab-exam-status') || {}).innerText?.startsWith("
+                               "'Question ' + n + ' of')", arg=k + 1, timeout=60_000)
+        area = page.locator(".lab-exam-question")
+        radios = area.locator(".widget-radio-box input[type=radio]")
+        labels = area.locator(".widget-radio-box label")
+        for j in range(radios.count()):
+            box, text = radios.nth(j).bounding_box(), labels.nth(j).bounding_box()
+            assert box["x"] < text["x"] + 20, (k, j, box, text)  # the button on the left, where a reader looks for it
+            radios.nth(j).click(timeout=5_000)  # fails if another option's text covers this button
+            wait_for_answer(page, "(t, a) => t === 'Your answer: ' + a", chr(65 + j))
+            assert radios.nth(j).is_checked()
+            clicked["radio"] += 1
+        boxes = [labels.nth(j).bounding_box() for j in range(labels.count())]
+        for upper, lower in zip(boxes, boxes[1:]):  # each option in its own row: no overlap
+            assert upper["y"] + upper["height"] <= lower["y"] + 1, (k, upper, lower)
+        if k == 0:  # a single-answer question whose options wrap: none may cover the next one's button
+            heights = sorted(b["height"] for b in boxes)
+            assert len(heights) == 4 and heights[0] > 30, heights  # really two lines or more at this width
+            page.screenshot(path=str(shots / "mock-exam-long-options.png"))
+        ticks = area.locator(".lab-option input[type=checkbox]")
+        for j in range(ticks.count()):
+            ticks.nth(j).click(timeout=5_000)
+            wait_for_answer(page, "(t, a) => t.startsWith('Your answer') && t.split(': ')[1].split(', ').includes(a)",
+                            chr(65 + j))
+            clicked["checkbox"] += 1
+        if ticks.count():
+            boxes = [area.locator(".lab-option").nth(j).bounding_box() for j in range(ticks.count())]
+            for upper, lower in zip(boxes, boxes[1:]):
+                assert upper["y"] + upper["height"] <= lower["y"] + 1, (k, upper, lower)
+            if k == 1:  # a multiple-answer question whose options wrap
+                assert min(b["height"] for b in boxes) > 30, boxes
+                page.screenshot(path=str(shots / "mock-exam-long-checkboxes.png"))
+        menus = area.locator("select")
+        for s in range(menus.count()):
+            for i in range(1, menus.nth(s).locator("option").count()):
+                menus.nth(s).select_option(index=i)
+                wait_for_answer(page, "(t, a) => { const parts = t.replace(/ \\(.*$/, '').split(': ')[1]"
+                                      ".split(/, |; /); const p = parts[a.s]; return p !== undefined && "
+                                      "(p === a.x || p.endsWith('→' + a.x) || p.endsWith('. ' + a.x)); }",
+                                {"s": s, "x": chr(65 + i - 1)})
+                clicked["select"] += 1
+        for field in area.locator("input[type=text]").all():
+            field.fill("519")
+            wait_for_answer(page, "t => t.includes('519')")
+            clicked["text"] += 1
+        if k < total - 1:
+            page.locator(".lab-quiz button:has-text('Next')").click()
+    page.locator("button:has-text('Review and submit')").click()
+    page.locator("button:has-text('Submit the exam')").click()
+    page.wait_for_function("() => (document.querySelector('.lab-exam-results') || {}).innerText?.includes('Score:')",
+                           timeout=120_000)
+    results = page.locator(".lab-exam-results").inner_text()
+    assert "(75 % needed)" in results and "Score:" in results and "topic" in results
+    assert page.locator("text=Every question, with its explanations").count() == 1
+    page.screenshot(path=str(shots / "mock-exam-submitted.png"))
+    assert clicked["radio"] >= 40 and clicked["checkbox"] >= 4, clicked
     page.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lab_helpers.kit import error_outputs, execute_notebook
+from lab_helpers.kit import dead_widget_outputs, error_outputs, execute_notebook
 
 KIT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(KIT.glob("solutions/*.ipynb")) + sorted(KIT.glob("labs/*.ipynb"))
@@ -28,9 +28,48 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path, artifacts: Path):
     record.write_text(json.dumps({"seconds": round(run.seconds, 1), "peak_mb": round(run.peak_mb)}))
 
     assert error_outputs(run.notebook) == []
+    assert dead_widget_outputs(run.notebook) == []  # reopened later, it shows no "Error displaying widget"
     assert run.peak_mb < MAX_PEAK_MB, f"{path.name} peaked at {run.peak_mb:.0f} MB"
 
 
 def test_there_are_notebooks_to_run():
     assert any(p.parent.name == "solutions" for p in NOTEBOOKS)
     assert any(p.parent.name == "labs" for p in NOTEBOOKS)
+
+
+# ---------------------------------------------------------------- progress bars: a saved notebook reopens cleanly
+
+def _run_cells(tmp_path: Path, source: str):
+    path = tmp_path / "bars.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
+    return execute_notebook(path, cwd=tmp_path).notebook
+
+
+BARS = ("from tqdm.auto import tqdm\n"
+        "for _ in tqdm(range(3), desc='gone', leave=False): pass\n"
+        "for _ in tqdm(range(3), desc='kept'): pass\n")
+
+
+@pytest.mark.notebook
+def test_the_kits_progress_bars_leave_no_widget_a_reopened_notebook_cannot_find(tmp_path):
+    from lab_helpers.kit import dead_widget_outputs
+
+    raw = _run_cells(tmp_path, BARS)  # tqdm's own widget bars: a closed bar's output points at a gone widget
+    assert any("'gone:" in problem for problem in dead_widget_outputs(raw))
+    kit = _run_cells(tmp_path, "from lab_helpers import percent\n" + BARS + "bar = tqdm(total=4, desc='stopped')\n"
+                     "bar.update(1)\nbar.close()\n")  # the first kit name used in a kernel switches the bars
+    assert dead_widget_outputs(kit) == []
+    texts = [o["data"].get("text/plain", "") for o in kit.cells[0].outputs if o.get("output_type") == "display_data"]
+    assert texts[0] == "" and texts[1].startswith("kept: 100%") and texts[2].endswith("(stopped)")
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in kit.cells[0].outputs)
+
+
+def test_saved_executed_notebooks_reference_only_widgets_they_hold(artifacts):
+    """Every executed notebook the suite saved (tests/_artifacts/executed/) reopens without a missing widget."""
+    from lab_helpers.kit import dead_widget_outputs
+
+    saved = sorted((artifacts / "executed").glob("*/*.ipynb"))
+    if not saved:
+        pytest.skip("no executed notebooks saved yet: test_notebook_runs_clean writes them")
+    problems = {f"{p.parent.name}/{p.name}": dead_widget_outputs(nbformat.read(p, as_version=4)) for p in saved}
+    assert {name: found for name, found in problems.items() if found} == {}

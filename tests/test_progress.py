@@ -18,10 +18,14 @@ def path(tmp_path, monkeypatch):
     return target
 
 
-def test_the_path_comes_from_the_environment_or_data_cache(path, monkeypatch):
+def test_the_path_comes_from_the_environment_or_data_cache(path, monkeypatch, tmp_path):
     assert progress_path() == path
     monkeypatch.delenv("LAB_PROGRESS_FILE")
+    monkeypatch.delenv("LAB_CACHE_DIR", raising=False)
     assert progress_path().parent.name == "cache" and progress_path().name == "quiz_progress.json"
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "shared"))  # a class hub's shared cache: progress stays home
+    monkeypatch.setenv("HOME", str(tmp_path / "ada"))
+    assert progress_path() == tmp_path / "ada" / ".model-inversion-lab" / "quiz_progress.json"
 
 
 def test_a_missing_file_starts_fresh_silently(path):

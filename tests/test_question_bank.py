@@ -112,14 +112,20 @@ def test_topic_filter_by_topic_or_concept_and_its_error():
         filter_by_topic(QUESTIONS, "astrology")
 
 
-def test_ordering_is_graded_all_or_nothing_with_positions_counted():
+def test_ordering_gives_credit_for_each_step_in_place_relative_to_the_others():
     q = next(q for q in QUESTIONS if q["id"] == "qb-order-probing")
     n = len(q["steps"])
     assert display_order(q) != list(range(n))  # never shown already in order
-    assert grade_question(q, list(range(n))).correct
+    assert grade_question(q, list(range(n))).correct and grade_question(q, list(range(n))).credit == 1
     swapped = [1, 0] + list(range(2, n))
     result = grade_question(q, swapped)
-    assert not result.correct and f"{n - 2} of {n} steps" in result.message
+    assert not result.correct and f"{n - 1} of {n} steps" in result.message and result.score == pytest.approx((n - 1) / n)
+    to_front = [n - 1] + list(range(n - 1))  # the last step moved to the front: the others are still in order
+    moved = grade_question(q, to_front)
+    assert f"{n - 1} of {n} steps" in moved.message and "0 of" not in moved.message
+    assert moved.message.splitlines()[-1].startswith("✘") and moved.score == pytest.approx((n - 1) / n)
+    backwards = grade_question(q, list(reversed(range(n))))
+    assert f"1 of {n} steps" in backwards.message and backwards.score == pytest.approx(1 / n)
     assert not grade_question(q, [0, None] + list(range(2, n))).answered
     twice = grade_question(q, [0] * n)  # a widget can put one step in two positions: ask, do not grade
     assert not twice.answered and "each step once" in twice.message

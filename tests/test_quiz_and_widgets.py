@@ -108,7 +108,9 @@ def test_ordering_widget_graded_through_its_dropdowns():
     item.button.click()
     assert "Correct." in item.feedback.value and "#1b7f3b" in item.feedback.value
     item.inputs[0].value, item.inputs[1].value = 1, 0
-    assert not item.check().correct and "in the right place" in item.feedback.value
+    result = item.check()
+    assert not result.correct and "4 of 5 steps in the right order" in item.feedback.value and result.credit == 0.8
+    assert "#b36b00" in item.feedback.value  # partial credit is shown in amber, neither green nor red
 
 
 def test_matching_widget_graded_and_distractor_explained():
@@ -171,32 +173,98 @@ class FakeClock:
         return self.now
 
 
-def test_mock_exam_locks_answers_scores_by_topic_and_ignores_late_answers(tmp_path, monkeypatch):
+def answer_right(item) -> None:
+    """Enter the right answer into a question's widget, as a learner's clicks would."""
+    from lab_helpers.exam import right_answer
+
+    item.fill(right_answer(item.question))
+
+
+def test_mock_exam_behaves_like_the_real_one(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
     clock = FakeClock()
     exam = mock_exam(n=6, minutes=10, clock=clock)
-    assert len(exam.items) == 6 and "About 10 minutes left" in exam.clock_line.value
-    a, b = exam.items[0], exam.items[1]
-    for item in (a, b):
-        if item.format in ("single", "multiple"):
-            item.select(i for i, o in enumerate(item.question["options"]) if o["correct"])
-        else:
-            for i, d in enumerate(item.inputs):
-                d.value = i
-    a.button.click()
-    assert "locked in" in a.feedback.value and a.button.disabled and "✔" not in a.feedback.value
-    clock.now += 11 * 60  # past the limit
-    b.button.click()
-    result = exam.finish()
-    assert (result.right, result.asked, result.late) == (1, 6, 1)
-    assert "does not count" in b.feedback.value and "✔" in a.feedback.value  # explanations revealed at the end
-    assert "Not answered" in exam.items[2].feedback.value
-    assert "Score: 1 of 6" in exam.results.value and "Review these" in exam.results.value
+    assert "Pass mark: 75 %" in exam.heading.value and "10 minutes" in exam.heading.value  # stated up front
+    assert exam.session is None and exam.exam_box.layout.display == "none"  # the clock starts when the learner does
+    clock.now += 300
+    exam.start()
+    assert "10:00" in exam.clock_line.value and "Question 1 of 6" in exam.status.value
+    single = next(k for k, q in enumerate(exam.questions) if q["format"] == "single")
+    exam.go(single)
+    item = exam.item(single)
+    assert not hasattr(item, "button") or item.button not in item.box.children  # no Check button: nothing revealed
+    wrong = next(i for i, o in enumerate(item.question["options"]) if not o["correct"])
+    item.select(wrong)
+    assert "Your answer: " in item.answer_line.value and exam.nav_buttons[single].button_style == "info"
+    exam.toggle_flag()
+    assert single in exam.flags and "⚑" in exam.nav_buttons[single].description
+    other = (single + 1) % 6
+    exam.go(other)
+    answer_right(exam.item(other))
+    exam.go(single)  # go back and change the answer
+    assert exam.flag_button.value  # the flag is still there
+    answer_right(item)
+    exam.review()
+    review = " ".join(getattr(c, "value", "") for c in exam.review_area.children[:1])
+    assert "4 question(s) not answered" in review and "1 flagged" in review
+    clock.now += 11 * 60  # past the limit: a change now does not count, and the exam is submitted
+    late = next(k for k in range(6) if k not in (single, other))
+    answer_right(exam.item(late))
+    result = exam.finished
+    assert result is not None and exam.submit() is result  # submitting again changes nothing
+    assert (result.right, result.asked, result.answered, result.late) == (2, 6, 3, 1)
+    assert result.passed is False and "NOT PASSED (75 % needed)" in exam.results.value
+    assert "Score: 2 of 6" in exam.results.value and "Review these" in exam.results.value
     assert sum(t.asked for t in result.by_topic) >= 6
+    for k, q in enumerate(exam.questions):  # every question's explanations in the review, answered or not
+        shown = exam.item(k).feedback.value
+        assert "✔" in shown, q["id"]
+    assert "Not answered" in exam.item(late).feedback.value
     saved = load_progress()
-    assert len(saved.sessions) == 1 and saved.sessions[0]["kind"] == "mock exam"
-    assert list(saved.answers) == [a.question["id"]]  # the late answer is not saved
-    assert exam.finish() is result  # finishing twice changes nothing
+    assert len(saved.sessions) == 1 and saved.sessions[0]["kind"] == "mock exam" and saved.sessions[0]["passed"] is False
+    assert set(saved.answers) == {exam.questions[single]["id"], exam.questions[other]["id"]}  # the late one is not saved
+
+
+def test_mock_exam_scores_partial_credit_as_a_fraction(tmp_path, monkeypatch):
+    from lab_helpers.exam import load_questions as load
+    from lab_helpers.ui.widgets import MockExam
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    by_id = {q["id"]: q for q in load()}
+    ordering, matching = by_id["pbq-ir-poisoned-feedback"], by_id["pbq-match-data-harms"]
+    exam = MockExam([ordering, matching], minutes=None)
+    exam.start()
+    exam.item(0).fill([6, 0, 1, 2, 3, 4, 5])  # lessons learned moved to the front: 6 of 7 steps in order
+    exam.item(1).fill([0, 1, 4, 3])  # one item matched to a distractor: 3 of 4
+    result = exam.submit()
+    assert result.right == pytest.approx(6 / 7 + 3 / 4) and result.partial == 2
+    assert "Score: 1.61 of 2" in exam.results.value and "partial credit" in exam.results.value
+    assert "6 of 7 steps in the right order" in exam.item(0).feedback.value
+    assert load_progress().answers[ordering["id"]]["last_score"] == pytest.approx(0.86)
+
+
+def test_mock_exam_submits_itself_when_the_clock_runs_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    clock = FakeClock()
+    exam = mock_exam(n=5, minutes=1, clock=clock, record=False)
+    exam.start()
+    answer_right(exam.item(0))
+    exam.tick()
+    assert exam.finished is None and "1:00" in exam.clock_line.value
+    clock.now += 61
+    exam.tick()  # the hidden Play widget calls this every second
+    assert exam.finished is not None and exam.finished.right == 1 and not (tmp_path / "p.json").exists()
+
+
+def test_mock_exam_questions_come_in_a_shuffled_order_with_performance_based_ones():
+    from lab_helpers.exam import is_performance_based
+
+    ordered = mock_exam_questions(n=20, seed=3, shuffle=False)
+    shuffled = mock_exam_questions(n=20, seed=3)
+    assert sorted(q["id"] for q in shuffled) == sorted(q["id"] for q in ordered) and shuffled != ordered
+    assert shuffled == mock_exam_questions(n=20, seed=3)  # the same exam for the same seed
+    assert sum(is_performance_based(q) for q in shuffled) == 2  # one in ten
+    assert mock_exam_questions(n=20, seed=4) != shuffled
 
 
 def test_mock_exam_spreads_over_every_topic():
@@ -206,20 +274,17 @@ def test_mock_exam_spreads_over_every_topic():
     assert len({q["id"] for q in questions}) == 20
 
 
-def right_answer(q: dict):
-    if q["format"] in ("single", "multiple"):
-        return {i for i, o in enumerate(q["options"]) if o["correct"]}
-    return list(range(len(q["steps"] if q["format"] == "ordering" else q["pairs"])))
-
-
 def test_every_question_in_the_bank_renders_and_its_right_answer_is_correct():
+    from lab_helpers.exam import right_answer
+
     for number, q in enumerate(QUESTIONS, 1):
         item = QuizQuestion(q, number)
-        if q["format"] in ("single", "multiple"):
-            item.select(right_answer(q))
-        else:
-            for d, value in zip(item.inputs, right_answer(q)):
-                d.value = value
+        if q["format"] == "policy":  # graded by running the attacks: tests/test_pbq.py
+            assert item.answered() is False and len(item.inputs) == 12
+            continue
+        if q.get("task") and q["format"] == "fields" and q["task"].startswith("log-triage"):
+            continue  # its answers come from the log it builds: tests/test_pbq.py
+        item.fill(right_answer(q))
         assert item.check().correct, q["id"]
 
 
@@ -261,8 +326,27 @@ def test_widgets_show_options_in_the_fixed_shuffle_and_grade_the_option_clicked(
         box.value = multi["options"][shown[k]]["correct"]
     assert item.check().correct
     exam = mock_exam(n=10, minutes=None, record=True)  # the mock exam shows and grades the same way; progress keeps ids
+    exam.start()
     done = next(i for i in exam.items if i.format == "single")
     done.select(next(i for i, o in enumerate(done.question["options"]) if o["correct"]))
-    done.button.click()
-    assert exam.finish().right == 1
+    assert exam.submit().right == 1
     assert load_progress().answers[done.question["id"]]["last_correct"] is True
+
+
+# ---------------------------------------------------------------- issue 16: the drill's cards are not in answer pairs
+
+def test_the_drill_shows_its_cards_shuffled_with_no_two_neighbours_sharing_an_answer():
+    from lab_helpers.exam import drill_order
+
+    stored = [c["answer"] for c in CARDS]
+    assert sum(a == b for a, b in zip(stored, stored[1:])) >= len(set(stored))  # the file groups them in answer pairs
+    shown = sorting_drill().cards
+    answers = [c["answer"] for c in shown]
+    assert sorted(c["id"] for c in shown) == sorted(c["id"] for c in CARDS) and answers != stored
+    assert all(a != b for a, b in zip(answers, answers[1:]))  # no card gives the next one away
+    assert [c["id"] for c in sorting_drill().cards] == [c["id"] for c in shown]  # the same order every time (seed 0)
+    assert [c["id"] for c in drill_order(CARDS, seed=1)] != [c["id"] for c in shown]
+    first = shown[0]
+    drill = sorting_drill()
+    drill.choices[first["id"]].value = first["answer"]
+    assert "Correct" in drill.feedback[first["id"]].value

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lab_helpers.exam import choice_order, display_order, load_questions, option_order, pick_questions, run_terminal_quiz, terminal_quiz
 
 KIT = Path(__file__).resolve().parent.parent
@@ -116,3 +118,54 @@ def test_whole_bank_terminal_quiz_leaves_kit_specific_questions_to_the_labs():
     said.clear()
     terminal_quiz(lab="05", n=50, record=False, ask=lambda prompt: "s", say=said.append)
     assert any(q["stem"] in "\n".join(said) for q in kit_only if q["lab"] == "05")  # a lab's quick check keeps them
+
+
+# ---------------------------------------------------------------- issue 16: a mock exam that behaves like the real one
+
+def test_terminal_mock_exam_flags_goes_back_changes_answers_and_reviews():
+    from lab_helpers.exam import run_terminal_exam
+
+    by_id = {q["id"]: q for q in load_questions()}
+    questions = [by_id["q00-identify-inversion"], by_id["q03-white-vs-black"], by_id["pbq-ir-leaked-model"]]
+    first_wrong = next(chr(65 + k) for k, i in enumerate(option_order(questions[0])) if not questions[0]["options"][i]["correct"])
+    shown = display_order(questions[2])
+    one_moved = [5, 0, 1, 2, 3, 4]  # lessons learned put first: five of six steps still in order
+    typed_order = " ".join(chr(65 + shown.index(i)) for i in one_moved)
+    said = []
+    result, graded = run_terminal_exam(questions, minutes=30, say=said.append, ask=scripted(
+        first_wrong, "f", right_letters(questions[1]), typed_order, "g 1", right_letters(questions[0]), "r", "submit"))
+    out = "\n".join(said)
+    assert "pass mark 75 % of the marks" in out.splitlines()[0]  # stated up front, with the clock
+    assert "Flagged for review." in out and "[Question 1 of 3 · answered ·" in out  # back to change it
+    assert out.count("Review:") >= 2 and "Q2   answered, flagged" in out  # after the last question, and on 'r'
+    assert result.right == pytest.approx(2 + 5 / 6) and result.partial == 1 and result.answered == 3
+    assert "Result: NOT PASSED (75 % needed)" not in out and "Result: PASS (75 % needed)" in out
+    assert "Every question, with its explanation:" in out and "Q2 (flagged)." in out
+    for q in questions[:2]:  # every option's explanation is in the review
+        assert all(o["explanation"] in out for o in q["options"])
+    assert "5 of 6 steps in the right order" in out and graded[questions[2]["id"]].credit == pytest.approx(5 / 6)
+
+
+def test_terminal_mock_exam_stops_at_the_time_limit_and_at_the_end_of_input():
+    from lab_helpers.exam import run_terminal_exam
+
+    q = [x for x in load_questions(lab="00") if x["format"] == "single"][:3]
+    clock = iter([0.0] + [10.0] * 6 + [2000.0] * 20)
+    said = []
+    result, _ = run_terminal_exam(q, minutes=10, ask=scripted(right_letters(q[0]), right_letters(q[1]), "A"),
+                                  say=said.append, clock=lambda: next(clock))
+    assert "Time is up" in "\n".join(said) and result.answered >= 1 and result.right <= 2
+    said.clear()
+    result, _ = run_terminal_exam(q, minutes=None, ask=scripted(right_letters(q[0])), say=said.append)
+    assert "no more input: the exam is submitted" in "\n".join(said) and result.right == 1 and result.asked == 3
+
+
+def test_cli_quiz_exam_is_a_mock_exam_with_a_pass_mark(tmp_path):
+    result = run_cli("--exam", "-n", "5", "--seed", "1", stdin="A\nn\nB\nsubmit\n",
+                     env={"LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
+    assert result.returncode == 0, result.stderr
+    assert "Mock exam: 5 questions, 30 minutes, pass mark 75 %" in result.stdout and "Score:" in result.stdout
+    session = json.loads((tmp_path / "p.json").read_text())["sessions"][-1]
+    assert session["kind"] == "mock exam" and session["asked"] == 5 and session["pass_mark"] == 0.75
+    bad = run_cli("--exam", "--lab", "03")
+    assert bad.returncode == 2 and "spans every lab" in bad.stderr

@@ -27,7 +27,13 @@ INFERENCE_THREATS = ("membership inference", "attribute inference")
 THREAT_TAGS = OBJECTIVE_THREATS + INFERENCE_THREATS
 # Words that tie a question to this kit rather than to the exam: such a question needs "mock_exam": false
 KIT_WORDS = re.compile(r"\blabs?\b(?:\s+0\d)?|\bthe seed\b|\bseed's\b", flags=re.IGNORECASE)
-FORMATS = ("single", "multiple", "ordering", "matching")
+FORMATS = ("single", "multiple", "ordering", "matching", "fields", "policy")
+# Performance-based questions (PBQs): tasks on the kit's own artefacts, graded with partial credit. "fields": a form
+# of answers, one mark each (a log to triage, a model card to review); "policy": an access and output policy, graded
+# by running the real attack and ordinary traffic against it, one mark per requirement met (lab_helpers.exam.pbq).
+TASK_FORMATS = ("fields", "policy")
+FIELD_KINDS = ("choice", "text", "number")
+PASS_MARK = 0.75  # the mock exam's pass mark; the real exam reports pass or fail only, with no published score
 STYLES = ("best-control",)  # a single-answer flavour: "which control is BEST for this scenario?"
 DIFFICULTIES = ("easy", "medium", "hard")
 OBJECTIVE = "CAS-005 1.5"
@@ -44,11 +50,31 @@ NUMBER_WORDS = {"TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 
 @dataclass(frozen=True)
 class Feedback:
-    """The verdict on one answer and the explanation a learner reads (answered=False: nothing chosen yet)."""
+    """The verdict on one answer and the explanation a learner reads (answered=False: nothing chosen yet).
+
+    score: the share of the marks earned, 0 to 1 (partial credit: steps in place, items matched, fields or
+    requirements right); None means all or nothing, i.e. 1 when correct and 0 when not.
+    """
 
     correct: bool
     message: str
     answered: bool = True
+    score: float | None = None
+
+    @property
+    def credit(self) -> float:
+        """The share of the marks this answer earns, 0 to 1."""
+        return float(self.correct) if self.score is None else float(self.score)
+
+
+def marks_text(earned: float, total: int) -> str:
+    """'3 of 4 marks (0.75)': partial credit as marks and as a fraction."""
+    return f"{number_text(earned)} of {total} mark{'s' if total != 1 else ''} ({earned / total:.2f})"
+
+
+def number_text(value: float) -> str:
+    """3.0 -> '3', 2.5 -> '2.5', 13.333 -> '13.33': scores with partial credit, without trailing zeros."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 @lru_cache(maxsize=None)
@@ -60,6 +86,18 @@ def _read_json(name: str) -> dict:
 def load_threat_cards() -> list[dict]:
     """The sorting drill's scenario cards: id, scenario, answer (one of THREATS), explanation."""
     return list(_read_json("threat_cards.json")["cards"])
+
+
+def drill_order(cards: list[dict], seed: int = 0) -> list[dict]:
+    """The drill's cards in a fixed shuffle (seeded) in which no two neighbours share an answer: the stored order
+    groups them in answer pairs, which would give every second card away."""
+    rng = random.Random(f"drill/{seed}")
+    order = list(cards)
+    for _ in range(1_000):
+        rng.shuffle(order)
+        if all(a["answer"] != b["answer"] for a, b in zip(order, order[1:])):
+            break
+    return order
 
 
 def threat_definitions() -> dict[str, str]:
@@ -187,7 +225,8 @@ def check_question(question: dict) -> list[str]:
     fmt = question["format"]
     if fmt not in FORMATS:
         return problems + [f"{qid}: format must be one of {', '.join(FORMATS)}"]
-    parts = {"single": "options", "multiple": "options", "ordering": "steps", "matching": "pairs"}[fmt]
+    parts = {"single": "options", "multiple": "options", "ordering": "steps", "matching": "pairs", "fields": "fields",
+             "policy": "requirements"}[fmt]
     entries = question.get(parts) or []
     if len(entries) < 2:
         return problems + [f"{qid}: a {fmt} question needs at least two {parts}"]
@@ -202,6 +241,57 @@ def check_question(question: dict) -> list[str]:
             problems.append(f"{qid}: a single-answer question needs exactly one correct option (has {right})")
         if fmt == "multiple" and (right < 2 or (wanted is not None and wanted != right)):
             problems.append(f"{qid}: the stem asks for {wanted or 'two or more'} answers, {right} options are correct")
+    if fmt == "matching" and not question.get("distractors"):
+        problems.append(f"{qid}: a matching question needs at least one distractor (a choice that matches no item), "
+                        "or the last item is matched by elimination")
+    if fmt in TASK_FORMATS:
+        problems += _check_task_question(question)
+    elif question.get("task"):
+        problems.append(f"{qid}: only {' and '.join(TASK_FORMATS)} questions have a task")
+    return problems
+
+
+def _check_task_question(question: dict) -> list[str]:
+    """What is wrong with a performance-based question's fields or requirements, and its task."""
+    from .pbq import TASKS
+
+    qid, fmt, problems = question["id"], question["format"], []
+    if question.get("pbq") is not True:
+        problems.append(f"{qid}: a {fmt} question is performance-based: mark it \"pbq\": true")
+    task = question.get("task")
+    if task is not None and task not in TASKS:
+        problems.append(f"{qid}: unknown task {task!r}; tasks: {', '.join(sorted(TASKS))}")
+    given = set(TASKS[task].answers_given) if task in TASKS else set()
+    if fmt == "policy":
+        if task is None or TASKS.get(task) is None or TASKS[task].kind != "policy":
+            problems.append(f"{qid}: a policy question needs a policy task (one of {', '.join(sorted(k for k, t in TASKS.items() if t.kind == 'policy'))})")
+        names = [r.get("name") for r in question.get("requirements", [])]
+        if len(set(names)) != len(names) or not all(names) or not all(str(r.get("text", "")).strip() for r in question["requirements"]):
+            problems.append(f"{qid}: every requirement needs a unique name and a text")
+        if task in TASKS and set(names) != set(TASKS[task].requirements):
+            problems.append(f"{qid}: the requirements must be the task's: {', '.join(TASKS[task].requirements)}")
+        if not isinstance(question.get("template"), dict):
+            problems.append(f"{qid}: a policy question needs a template: the policy the learner starts from")
+        return problems
+    names = [f.get("name") for f in question["fields"]]
+    if len(set(names)) != len(names) or not all(names):
+        problems.append(f"{qid}: every field needs a unique name")
+    for f in question["fields"]:
+        name = f.get("name", "?")
+        if not str(f.get("prompt", "")).strip():
+            problems.append(f"{qid}: field {name!r} needs a prompt")
+        kind = f.get("kind")
+        if kind not in FIELD_KINDS:
+            problems.append(f"{qid}: field {name!r}: kind must be one of {', '.join(FIELD_KINDS)}")
+            continue
+        if kind == "choice":
+            choices = f.get("choices") or []
+            if len(choices) < 2 or not all(isinstance(c, str) and c.strip() for c in choices):
+                problems.append(f"{qid}: field {name!r} needs two or more choices")
+            if name not in given and not (isinstance(f.get("answer"), int) and 0 <= f["answer"] < len(choices)):
+                problems.append(f"{qid}: field {name!r} needs the index of its right choice as 'answer'")
+        elif name not in given and f.get("answer") in (None, ""):
+            problems.append(f"{qid}: field {name!r} needs an 'answer' (or a task that gives it)")
     return problems
 
 
@@ -334,6 +424,30 @@ def _grade_options(question: dict, chosen) -> Feedback:
     return Feedback(chosen == right, "\n".join(lines))
 
 
+def steps_in_order(chosen: list[int]) -> set[int]:
+    """The steps already in the right order relative to each other: a longest run of steps, not necessarily
+    adjacent, that the answer puts in their right order. The others are the steps to move.
+
+    Position alone would be unfair: an answer that moves the last step to the front has the other steps in order,
+    one place late each; they count. Ties go to the run that keeps the earlier steps.
+    """
+    n = len(chosen)
+    best = [1] * n  # best[i]: the longest run ending at position i
+    before = [-1] * n
+    for i in range(n):
+        for j in range(i):
+            if chosen[j] < chosen[i] and best[j] + 1 > best[i]:
+                best[i], before[i] = best[j] + 1, j
+    if not n:
+        return set()
+    i = max(range(n), key=lambda k: (best[k], -chosen[k]))
+    kept = set()
+    while i != -1:
+        kept.add(chosen[i])
+        i = before[i]
+    return kept
+
+
 def _grade_ordering(question: dict, chosen) -> Feedback:
     steps = question["steps"]
     chosen = list(chosen or [])
@@ -343,13 +457,17 @@ def _grade_ordering(question: dict, chosen) -> Feedback:
         raise ValueError(f"An ordering answer lists every step once, as numbers 0..{len(steps) - 1}; got {chosen}.")
     if len(set(chosen)) != len(steps):
         return Feedback(False, "Use each step once: one of them is in two positions.", answered=False)
-    in_place = sum(c == i for i, c in enumerate(chosen))
-    right = in_place == len(steps)
-    lines = ["Correct." if right else f"Not quite: {in_place} of {len(steps)} steps in the right place.", "The right order:"]
+    kept = steps_in_order(chosen)
+    right = chosen == list(range(len(steps)))
+    moved = len(steps) - len(kept)
+    lines = ["Correct." if right else
+             f"Partly right: {len(kept)} of {len(steps)} steps in the right order; the {moved} marked ✘ "
+             f"{'is' if moved == 1 else 'are'} out of place. Credit {marks_text(len(kept), len(steps))}.",
+             "The right order:"]
     for i, step in enumerate(steps):
-        mark = "✔" if chosen[i] == i else "✘"
-        lines.append(f"{mark} {i + 1}. {step['text']} — {step['explanation']}")
-    return Feedback(right, "\n".join(lines))
+        where = f" (you put it at {chosen.index(i) + 1})" if chosen.index(i) != i else ""
+        lines.append(f"{'✔' if i in kept else '✘'} {i + 1}. {step['text']}{where} — {step['explanation']}")
+    return Feedback(right, "\n".join(lines), score=len(kept) / len(steps))
 
 
 def _grade_matching(question: dict, chosen) -> Feedback:
@@ -362,15 +480,113 @@ def _grade_matching(question: dict, chosen) -> Feedback:
     bad = [c for c in chosen if not 0 <= c < len(choices)]
     if bad:
         raise ValueError(f"Choice {bad[0]} does not exist: the question has choices 0..{len(choices) - 1}.")
+    twice = sorted({choices[c] for c in chosen if chosen.count(c) > 1})
+    if twice:
+        return Feedback(False, f"Use each choice once: {twice[0]!r} is matched to more than one item.", answered=False)
     hits = sum(c == i for i, c in enumerate(chosen))
     right = hits == len(pairs)
-    lines = ["Correct." if right else f"Not quite: {hits} of {len(pairs)} matched correctly."]
+    lines = ["Correct." if right else f"Partly right: {hits} of {len(pairs)} matched correctly. "
+                                      f"Credit {marks_text(hits, len(pairs))}."]
     for i, pair in enumerate(pairs):
         mine = "" if chosen[i] == i else f" (you chose: {choices[chosen[i]]})"
         lines.append(f"{'✔' if chosen[i] == i else '✘'} {pair['item']} → {pair['match']}{mine} — {pair['explanation']}")
     for d in question.get("distractors", []):
         lines.append(f"✘ Matches nothing: {d['text']} — {d['explanation']}")
-    return Feedback(right, "\n".join(lines))
+    return Feedback(right, "\n".join(lines), score=hits / len(pairs))
+
+
+def field_choice_order(question: dict, field: dict) -> list[int]:
+    """The order a choice field shows its choices in: a fixed shuffle per question id and field name."""
+    return _fixed_permutation(len(field.get("choices", [])), f"{question['id']}/{field['name']}")
+
+
+def field_answers(question: dict) -> dict:
+    """Each field's right answer: a choice index, a text or a number (from the question, or from its task)."""
+    answers = {f["name"]: f.get("answer") for f in question.get("fields", [])}
+    if question.get("task"):
+        from .pbq import task_for
+
+        answers |= task_for(question).answers()
+    return answers
+
+
+def _normalise(kind: str, value):
+    """A typed answer as it is compared: text without case or surrounding space, numbers as numbers."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if kind == "number":
+        try:
+            number = float(str(value).strip().lstrip("#"))
+        except ValueError:
+            return str(value).strip()
+        return int(number) if number.is_integer() else number
+    if kind == "text":
+        return " ".join(str(value).split()).lower()
+    return value
+
+
+def _grade_fields(question: dict, chosen) -> Feedback:
+    fields = question["fields"]
+    given = dict(chosen or {}) if isinstance(chosen, dict) else dict(zip([f["name"] for f in fields], chosen or []))
+    if all(_normalise(f["kind"], given.get(f["name"])) is None for f in fields):
+        return Feedback(False, f"Fill in the {len(fields)} answers first (a blank one earns no mark).", answered=False)
+    right = field_answers(question)
+    facts = {}
+    if question.get("task"):
+        from .pbq import task_for
+
+        facts = task_for(question).facts()
+    hits, lines = 0, []
+    for f in fields:
+        mine, want = _normalise(f["kind"], given.get(f["name"])), right[f["name"]]
+        if f["kind"] == "choice":
+            if mine is not None and not (isinstance(mine, int) and 0 <= mine < len(f["choices"])):
+                raise ValueError(f"Field {f['name']!r} has choices 0..{len(f['choices']) - 1}; got {mine!r}.")
+            good = mine == want
+            shown_mine = "nothing" if mine is None else f["choices"][mine]
+            shown_want = f["choices"][want]
+        else:
+            good = mine is not None and mine == _normalise(f["kind"], want)
+            shown_mine = "nothing" if mine is None else str(given.get(f["name"])).strip()
+            shown_want = str(want)
+        hits += good
+        told = "" if good else f" (you answered: {shown_mine})"
+        why = f["explanation"].format_map(facts) if facts else f["explanation"]
+        lines.append(f"{'✔' if good else '✘'} {f['prompt']}: {shown_want}{told} — {why}")
+    done = hits == len(fields)
+    head = "Correct." if done else f"Partly right: {marks_text(hits, len(fields))}." if hits else \
+        f"Not quite: 0 of {len(fields)} marks."
+    return Feedback(done, "\n".join([head, *lines]), score=hits / len(fields))
+
+
+def _grade_policy(question: dict, chosen) -> Feedback:
+    """One mark per requirement met, measured by running ordinary traffic and the attacks against the policy."""
+    if chosen is None or chosen == {}:
+        return Feedback(False, "Write the policy first.", answered=False)
+    from .pbq import task_for
+
+    try:
+        checks = task_for(question).measure(chosen)
+    except ValueError as exc:
+        return Feedback(False, f"The policy cannot be used: {exc}", answered=False)
+    met = sum(c.met for c in checks.values())
+    total = len(question["requirements"])
+    lines = ["Correct: every requirement met." if met == total else f"Partly right: {marks_text(met, total)}."
+             if met else f"Not quite: 0 of {total} marks."]
+    for r in question["requirements"]:
+        c = checks[r["name"]]
+        lines.append(f"{'✔' if c.met else '✘'} {r['text']} Measured: {c.measured}. — {r['explanation']}")
+    return Feedback(met == total, "\n".join(lines), score=met / total)
+
+
+def gateway_check(question_id: str, policy, detector: str | None = None) -> Feedback:
+    """Grade a gateway policy from a notebook: a spec dict like the question's template, or an AccessPolicy (with
+    detector='adaptive' if wanted). Runs the day's traffic and the attacks against it: a few seconds."""
+    question = next((q for q in load_questions() if q["id"] == question_id), None)
+    if question is None or question["format"] != "policy":
+        raise ValueError(f"{question_id!r} is not a gateway question; they are: "
+                         + ", ".join(q["id"] for q in load_questions() if q["format"] == "policy"))
+    return grade_question(question, (policy, detector) if detector else policy)
 
 
 def grade_question(question: dict, chosen) -> Feedback:
@@ -378,7 +594,9 @@ def grade_question(question: dict, chosen) -> Feedback:
 
     chosen: an option index or a set of them, as stored in question["options"] (single, multiple; the learner
     saw them in option_order(question)); the step indices in the learner's order
-    (ordering); for each item, the index of the chosen match in match_choices(question) (matching).
+    (ordering); for each item, the index of the chosen match in match_choices(question) (matching); field name ->
+    answer, a choice field's answer being the stored choice index (fields); a policy spec or an AccessPolicy (policy).
+    Partial credit, where the format has it, is in the feedback's `score` (0 to 1) and in its first line.
     """
     fmt = question["format"]
     if fmt in ("single", "multiple"):
@@ -387,7 +605,38 @@ def grade_question(question: dict, chosen) -> Feedback:
         return _grade_ordering(question, chosen)
     if fmt == "matching":
         return _grade_matching(question, chosen)
+    if fmt == "fields":
+        return _grade_fields(question, chosen)
+    if fmt == "policy":
+        return _grade_policy(question, chosen)
     raise ValueError(f"Unknown question format {fmt!r}: valid formats are {', '.join(FORMATS)}.")
+
+
+def right_answer(question: dict):
+    """The right answer to a question, as grade_question takes it (a policy question has none: a policy is graded
+    by running it, and many policies pass)."""
+    fmt = question["format"]
+    if fmt in ("single", "multiple"):
+        right = correct_options(question)
+        return next(iter(right)) if fmt == "single" else right
+    if fmt == "ordering":
+        return list(range(len(question["steps"])))
+    if fmt == "matching":
+        return list(range(len(question["pairs"])))
+    if fmt == "fields":
+        return field_answers(question)
+    return None
+
+
+def unanswered_feedback(question: dict) -> Feedback:
+    """What the end of a mock exam shows for a question left unanswered: the right answer and every explanation."""
+    if question["format"] == "policy":
+        lines = ["Not answered. What each requirement needs:"]
+        lines += [f"✘ {r['text']} — {r['explanation']}" for r in question["requirements"]]
+        return Feedback(False, "\n".join(lines), score=0.0)
+    text = grade_question(question, right_answer(question)).message
+    heading = "Not answered." if question["format"] == "ordering" else "Not answered. The right answer:"
+    return Feedback(False, text.replace("Correct.", heading, 1), score=0.0)
 
 
 # ---------------------------------------------------------------- plain text (terminal, static viewers)
@@ -402,11 +651,15 @@ def answer_hint(question: dict) -> str:
         return f"type {n} letters, e.g. A C" if n else "type every letter that applies, e.g. A C D"
     if fmt == "ordering":
         return "type the letters in the right order, e.g. C A D B"
-    return "type one letter per item, in item order, e.g. B D A C (or 1B 2D 3A 4C)"
+    if fmt == "fields":
+        return "type the answers in field order, separated by ';', a choice by its letter, e.g. abc; 12; B; A"
+    if fmt == "policy":
+        return "type the policy as one line of JSON, starting from the template above"
+    return "type one letter per item, in item order, e.g. B D A C (or 1B 2D 3A 4C); each choice once"
 
 
-def question_text(question: dict, number: int = 1) -> str:
-    """The question as plain text, without its answers."""
+def question_text(question: dict, number: int = 1, prepare: bool = True) -> str:
+    """The question as plain text, without its answers (prepare=False: a task's materials are named, not built)."""
     fmt = question["format"]
     tag = " [best control]" if question.get("style") == "best-control" else ""
     lines = [f"Q{number}.{tag} {question['stem']}"]
@@ -414,6 +667,20 @@ def question_text(question: dict, number: int = 1) -> str:
         lines += [f"  {chr(65 + k)}. {question['options'][i]['text']}" for k, i in enumerate(option_order(question))]
     elif fmt == "ordering":
         lines += [f"  {chr(65 + k)}. {question['steps'][i]['text']}" for k, i in enumerate(display_order(question))]
+    elif fmt in TASK_FORMATS:
+        if question.get("task"):
+            from .pbq import task_for
+
+            lines += ["  " + line if line else "" for line in task_for(question).brief(prepare).splitlines()]
+        if fmt == "policy":
+            import json
+
+            lines.append("  Requirements (one mark each):")
+            lines += [f"  {k + 1}. {r['text']}" for k, r in enumerate(question["requirements"])]
+            lines.append("  The policy the gateway has now (edit it): " + json.dumps(question["template"]))
+        else:
+            for k, f in enumerate(question["fields"], 1):
+                lines.append(f"  {k}. {field_text(question, f)}")
     else:
         choices = match_choices(question)
         lines += [f"  {i + 1}. {p['item']}" for i, p in enumerate(question["pairs"])]
@@ -423,9 +690,56 @@ def question_text(question: dict, number: int = 1) -> str:
     return "\n".join(lines)
 
 
+def field_text(question: dict, field: dict) -> str:
+    """A field's prompt with its choices as lettered in the shuffle shown ('... (A. faces, B. patients)')."""
+    if field["kind"] != "choice":
+        return f"{field['prompt']} ({'a number' if field['kind'] == 'number' else 'type it'})"
+    shown = field_choice_order(question, field)
+    return f"{field['prompt']}: " + "; ".join(f"{chr(65 + k)}. {field['choices'][i]}" for k, i in enumerate(shown))
+
+
+def parse_field(question: dict, field: dict, text: str):
+    """One field's typed answer: a choice by its letter (the stored index), a number, or a text; ValueError says how."""
+    text = str(text).strip()
+    if not text:
+        return None
+    if field["kind"] == "choice":
+        letters = [chr(65 + k) for k in range(len(field["choices"]))]
+        if text.upper() not in letters:
+            raise ValueError(f"Answer {field['prompt'].lower()} with one letter, {letters[0]}-{letters[-1]}.")
+        return field_choice_order(question, field)[ord(text.upper()) - 65]
+    if field["kind"] == "number":
+        try:
+            number = float(text.lstrip("#"))
+        except ValueError:
+            raise ValueError(f"Answer {field['prompt'].lower()} with a number, e.g. 42.") from None
+        return int(number) if number.is_integer() else number
+    return text
+
+
 def parse_answer(question: dict, text: str):
-    """A typed answer ('B', 'A C', 'C A D B', '1B 2A') as grade_question expects it; ValueError says how to type it."""
+    """A typed answer ('B', 'A C', 'C A D B', '1B 2A') as grade_question expects it; ValueError says how to type it.
+
+    A fields question takes its answers in field order, separated by ';' ('clinician-2; 412; A; C'); a policy
+    question takes one line of JSON.
+    """
     fmt = question["format"]
+    if fmt == "fields":
+        parts = str(text).split(";")
+        if len(parts) != len(question["fields"]):
+            raise ValueError(f"Give the {len(question['fields'])} answers in order, separated by ';'.")
+        return {f["name"]: parse_field(question, f, part) for f, part in zip(question["fields"], parts)}
+    if fmt == "policy":
+        import json
+
+        try:
+            spec = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"The policy must be one line of JSON ({exc.msg} at character {exc.pos}).") from None
+        from .pbq import policy_from_spec
+
+        policy_from_spec(spec)  # ValueError says what is wrong
+        return spec
     tokens = re.findall(r"[0-9]+\s*[A-Za-z]|[A-Za-z]", text.upper())
     letters = [t[-1] for t in tokens]
     size = {"single": len(question.get("options", [])), "multiple": len(question.get("options", [])),
@@ -453,9 +767,13 @@ def parse_answer(question: dict, text: str):
         slots = {int(t[:-1].strip()) - 1: order[ord(t[-1]) - 65] for t in numbered}
         if sorted(slots) != list(range(n_items)):
             raise ValueError(f"Give one letter for each item 1-{n_items}, e.g. 1B 2D.")
+        if len(set(slots.values())) != n_items:
+            raise ValueError("Use each choice once: one letter is given to two items.")
         return [slots[i] for i in range(n_items)]
     if len(picked) != n_items:
         raise ValueError(f"Give one letter for each of the {n_items} items, in item order.")
+    if len(set(picked)) != len(picked):
+        raise ValueError("Use each choice once: one letter is given to two items.")
     return [order[p] for p in picked]
 
 
@@ -497,7 +815,7 @@ def pick_questions(pool: list[dict], n: int, history: dict | None = None, seed: 
 def quick_check_questions(lab: str | int, n: int = 4, history: dict | None = None, seed: int = 0) -> list[dict]:
     """The end-of-lab quick check: n questions tagged with this lab (missed and unseen ones first)."""
     number = lab_number(lab)
-    pool = load_questions(lab=number)
+    pool = [q for q in load_questions(lab=number) if not is_performance_based(q)]  # PBQs: the mock exam, lab 07
     if not pool:
         raise ValueError(f"The bank has no questions for lab {number} yet: add some to data/questions/lab{number}.json.")
     return pick_questions(pool, n, history, seed)
@@ -523,8 +841,22 @@ def mock_exam_pool(topic: str | None = None) -> list[dict]:
     return [q for q in load_questions(topic=topic) if in_mock_exam(q)]
 
 
-def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0, topic: str | None = None) -> list[dict]:
-    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first.
+def is_performance_based(question: dict) -> bool:
+    """A performance-based question (PBQ): a task on the kit's artefacts, or an ordering or matching task marked
+    "pbq": true; all are graded with partial credit."""
+    return question.get("pbq") is True or question.get("format") in TASK_FORMATS
+
+
+def pbq_share(n: int) -> int:
+    """How many of a mock exam's n questions are performance-based: one in ten, at least one (the real exam
+    opens with a few PBQs among up to 90 questions)."""
+    return max(1, n // 10) if n >= 5 else 0
+
+
+def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0, topic: str | None = None,
+                        shuffle: bool = True) -> list[dict]:
+    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first, one in
+    ten of them performance-based, shown in a shuffled order (fixed by the seed).
 
     Kit-specific questions ("mock_exam": false) are left out: they belong to the labs' quick checks.
     """
@@ -532,7 +864,17 @@ def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0,
     if not pool:
         raise ValueError(f"No mock-exam questions for topic {topic!r}: its questions are all lab-specific; "
                          "try the lab's quick check.")
-    return pick_questions(pool, n, history, seed, spread="topics" if topic is None else "concepts")
+    spread = "topics" if topic is None else "concepts"
+    tasks, others = [q for q in pool if is_performance_based(q)], [q for q in pool if not is_performance_based(q)]
+    k = min(len(tasks), pbq_share(n)) if others else min(n, len(tasks))
+    chosen = (pick_questions(tasks, k, history, seed, spread) if k else [])
+    if n - k > 0 and others:
+        chosen += pick_questions(others, n - k, history, seed, spread)
+    if len(chosen) < n:  # a small pool: whatever is left
+        chosen += [q for q in pick_questions(pool, len(pool), history, seed, spread) if q not in chosen][:n - len(chosen)]
+    if shuffle:
+        random.Random(f"mock-exam/{seed}").shuffle(chosen)
+    return chosen
 
 
 # ---------------------------------------------------------------- sessions, scores and what to review
@@ -543,7 +885,7 @@ class TopicScore:
 
     topic: str
     title: str
-    right: int
+    right: float  # marks earned, with partial credit
     asked: int
 
     @property
@@ -569,23 +911,24 @@ class ReviewItem:
                 f"{n} question{'s' if n != 1 else ''} missed")
 
 
-def score_by_topic(questions: list[dict], right: dict[str, bool]) -> list[TopicScore]:
-    """For every topic the questions touch: how many were answered right (unanswered counts as not right)."""
+def score_by_topic(questions: list[dict], right: dict[str, float]) -> list[TopicScore]:
+    """For every topic the questions touch: the marks earned (a share of a mark for partial credit; unanswered
+    counts as none)."""
     titles, rows = topic_titles(), {}
     for q in questions:
         for topic in sorted(question_topics(q)):
             row = rows.setdefault(topic, TopicScore(topic, titles.get(topic, topic), 0, 0))
             row.asked += 1
-            row.right += bool(right.get(q["id"]))
+            row.right += float(right.get(q["id"]) or 0)
     return [rows[k] for k in titles if k in rows]
 
 
-def review_list(questions: list[dict], right: dict[str, bool]) -> list[ReviewItem]:
-    """The labs to review, in lab order, with the concepts of the questions not answered right."""
+def review_list(questions: list[dict], right: dict[str, float]) -> list[ReviewItem]:
+    """The labs to review, in lab order, with the concepts of the questions not answered fully right."""
     items: dict[str, ReviewItem] = {}
     counts: dict[str, dict[str, int]] = {}
     for q in questions:
-        if right.get(q["id"]):
+        if float(right.get(q["id"]) or 0) >= 1:
             continue
         item = items.setdefault(q["lab"], ReviewItem(q["lab"], LAB_NOTEBOOKS.get(q["lab"], "?"), [], []))
         item.question_ids.append(q["id"])
@@ -598,9 +941,9 @@ def review_list(questions: list[dict], right: dict[str, bool]) -> list[ReviewIte
 
 @dataclass
 class ExamResult:
-    """The outcome of a quiz session: score, score by topic, labs to review, time used."""
+    """The outcome of a quiz session: score (partial credit included), score by topic, labs to review, time used."""
 
-    right: int
+    right: float  # marks earned: one per question, a share of one for a partly right performance-based question
     asked: int
     answered: int
     late: int
@@ -608,20 +951,36 @@ class ExamResult:
     review: list[ReviewItem]
     seconds: float
     minutes: float | None = None
+    pass_mark: float | None = None  # a mock exam's pass mark (share of the marks); None: no pass mark
+    partial: int = 0  # questions answered partly right
 
     @property
     def share(self) -> float:
-        """Share of the questions asked that were answered right, in time."""
+        """Share of the marks earned, in time (partial credit counts as a share of a mark)."""
         return self.right / self.asked if self.asked else 0.0
 
+    @property
+    def passed(self) -> bool | None:
+        """Did the score reach the pass mark? None when there is no pass mark."""
+        return None if self.pass_mark is None else self.share >= self.pass_mark - 1e-9
+
+    def verdict(self) -> str:
+        """'PASS (75 % needed)' or 'NOT PASSED (75 % needed)'; '' without a pass mark."""
+        if self.pass_mark is None:
+            return ""
+        return f"{'PASS' if self.passed else 'NOT PASSED'} ({percent(self.pass_mark)} needed)"
+
     def text(self) -> str:
-        """The result as plain text: score, topics, what to review."""
-        lines = [f"Score: {self.right} of {self.asked} ({percent(self.share)}); answered {self.answered}, "
+        """The result as plain text: score, pass or not, topics, what to review."""
+        partly = f", {self.partial} of them partly right (partial credit counts)" if self.partial else ""
+        lines = [f"Score: {number_text(self.right)} of {self.asked} ({percent(self.share)}); answered {self.answered}{partly}, "
                  f"in {self.seconds / 60:.1f} min" + (f" of {self.minutes:g}" if self.minutes else "") + "."]
+        if self.pass_mark is not None:
+            lines.append(f"Result: {self.verdict()}.")
         if self.late:
             lines.append(f"{self.late} answer{'s' if self.late != 1 else ''} came after the time limit and did not count.")
         lines.append("By topic (" + TOPIC_NOTE[0].lower() + TOPIC_NOTE[1:-1] + "):")
-        lines += [f"  {t.title:<36} {t.right} of {t.asked}" for t in self.by_topic]
+        lines += [f"  {t.title:<36} {number_text(t.right)} of {t.asked}" for t in self.by_topic]
         if self.review:
             lines.append("Review these:")
             lines += [f"  - {item.text()}" for item in self.review]
@@ -630,26 +989,35 @@ class ExamResult:
         return "\n".join(lines)
 
     def record(self, kind: str) -> dict:
-        """The session as progress.py stores it."""
-        return {"kind": kind, "right": self.right, "asked": self.asked, "seconds": round(self.seconds, 1),
-                "by_topic": {t.topic: [t.right, t.asked] for t in self.by_topic},
-                "review": [item.lab for item in self.review]}
+        """The session as progress.py stores it (marks with partial credit, rounded to two decimals)."""
+        record = {"kind": kind, "right": round(self.right, 2), "asked": self.asked, "seconds": round(self.seconds, 1),
+                  "by_topic": {t.topic: [round(t.right, 2), t.asked] for t in self.by_topic},
+                  "review": [item.lab for item in self.review]}
+        if self.pass_mark is not None:
+            record |= {"pass_mark": self.pass_mark, "passed": bool(self.passed)}
+        return record
 
 
 @dataclass
 class ExamSession:
-    """A timed (or untimed) set of questions: answers are graded as they come, late ones are not scored."""
+    """A timed (or untimed) set of questions: answers are graded as they come, late ones are not scored.
+
+    `right` maps a question id to the share of its marks earned (1 right, 0 wrong, between for partial credit).
+    """
 
     questions: list[dict]
     minutes: float | None = None
     clock: Callable[[], float] = time.monotonic
     started: float | None = None
-    right: dict[str, bool] = field(default_factory=dict)
+    right: dict[str, float] = field(default_factory=dict)
     late: set[str] = field(default_factory=set)
+    pass_mark: float | None = None
 
     def __post_init__(self):
         if self.minutes is not None and not self.minutes > 0:
             raise ValueError(f"The time limit must be a positive number of minutes (got {self.minutes!r}).")
+        if self.pass_mark is not None and not 0 < self.pass_mark <= 1:
+            raise ValueError(f"The pass mark is a share of the marks, above 0 and at most 1 (got {self.pass_mark!r}).")
         if self.started is None:
             self.started = self.clock()
 
@@ -672,9 +1040,23 @@ class ExamSession:
         if self.time_up(now):
             self.late.add(question["id"])
             self.right.pop(question["id"], None)
-            return Feedback(feedback.correct, "Time is up: this answer does not count.\n" + feedback.message)
-        self.right[question["id"]] = feedback.correct
+            return Feedback(feedback.correct, "Time is up: this answer does not count.\n" + feedback.message,
+                            score=feedback.score)
+        self.right[question["id"]] = feedback.credit
         return feedback
+
+    def grade_all(self, answers: dict, late: set[str] | frozenset = frozenset()) -> dict[str, Feedback]:
+        """Grade a whole exam at once (the mock exam grades when it is submitted): question id -> answer given in
+        time. `late` names the questions whose answer was changed after the time limit (that change does not count)."""
+        graded = {}
+        for q in self.questions:
+            if q["id"] in answers:
+                feedback = grade_question(q, answers[q["id"]])
+                if feedback.answered:
+                    self.right[q["id"]] = feedback.credit
+                graded[q["id"]] = feedback
+        self.late |= set(late)
+        return graded
 
     def result(self, now: float | None = None) -> ExamResult:
         """Score, score by topic and the labs to review (unanswered and late questions count as not right)."""
@@ -682,6 +1064,7 @@ class ExamSession:
         seconds = now - self.started
         if self.minutes is not None:
             seconds = min(seconds, 60 * self.minutes)
-        return ExamResult(sum(self.right.values()), len(self.questions), len(self.right) + len(self.late),
+        partial = sum(0 < v < 1 for v in self.right.values())
+        return ExamResult(sum(self.right.values()), len(self.questions), len(self.right) + len(self.late - set(self.right)),
                           len(self.late), score_by_topic(self.questions, self.right),
-                          review_list(self.questions, self.right), seconds, self.minutes)
+                          review_list(self.questions, self.right), seconds, self.minutes, self.pass_mark, partial)

@@ -1,6 +1,8 @@
 """A learner's quiz progress in a small local JSON file, kept across sessions.
 
-The file is data/cache/quiz_progress.json, or the path in the LAB_PROGRESS_FILE environment variable.
+The file is data/cache/quiz_progress.json, or the path in the LAB_PROGRESS_FILE environment variable. When the
+cache is shared between learners (LAB_CACHE_DIR set, as on a class hub), each learner's file stays in their own
+home instead: ~/.model-inversion-lab/quiz_progress.json (where `python -m lab_helpers scores` finds it).
 A missing file starts fresh; an unreadable or corrupt one is kept as a backup and progress starts fresh.
 Nothing here ever raises on a bad file: the worst case is a printed note and an empty record.
 """
@@ -20,9 +22,14 @@ VERSION = 1
 
 
 def progress_path() -> Path:
-    """Where progress is kept: $LAB_PROGRESS_FILE, or data/cache/quiz_progress.json."""
+    """Where progress is kept: $LAB_PROGRESS_FILE; with a shared cache (LAB_CACHE_DIR), the learner's own
+    ~/.model-inversion-lab/quiz_progress.json; else data/cache/quiz_progress.json."""
     env = os.environ.get(PROGRESS_ENV)
-    return Path(env).expanduser() if env else cache_dir() / FILE_NAME
+    if env:
+        return Path(env).expanduser()
+    if os.environ.get("LAB_CACHE_DIR"):  # one cache for a whole class: never one progress file for everyone
+        return Path.home() / ".model-inversion-lab" / FILE_NAME
+    return cache_dir() / FILE_NAME
 
 
 def _now() -> str:
@@ -37,13 +44,15 @@ class Progress:
     sessions: list[dict] = field(default_factory=list)
     note: str = ""  # set when the file could not be read and progress started fresh
 
-    def record_answer(self, question_id: str, correct: bool) -> None:
-        """Count one answer to a question."""
+    def record_answer(self, question_id: str, correct: bool, score: float | None = None) -> None:
+        """Count one answer to a question; `score` keeps partial credit (the share of the marks, 0 to 1)."""
         entry = self.answers.setdefault(question_id, {"attempts": 0, "right": 0})
         entry["attempts"] += 1
         entry["right"] += bool(correct)
         entry["last_correct"] = bool(correct)
         entry["last_seen"] = _now()
+        if score is not None:
+            entry["last_score"] = round(float(score), 2)
 
     def record_session(self, record: dict) -> None:
         """Keep a finished quiz session (ExamResult.record(kind)) with the time it ended."""
@@ -121,10 +130,13 @@ def save_progress(progress: Progress, path: Path | str | None = None) -> str:
     return ""
 
 
-def record_answer(question_id: str, correct: bool, path: Path | str | None = None) -> str:
-    """Load, count one answer, save (so two open notebooks do not overwrite each other's answers); returns any note."""
+def record_answer(question_id: str, correct: bool, path: Path | str | None = None, score: float | None = None) -> str:
+    """Load, count one answer, save (so two open notebooks do not overwrite each other's answers); returns any note.
+
+    score: the share of the marks earned (partial credit), kept as the entry's last_score.
+    """
     progress = load_progress(path)
-    progress.record_answer(question_id, correct)
+    progress.record_answer(question_id, correct, score)
     return " ".join(n for n in (progress.note, save_progress(progress, path)) if n)
 
 

@@ -1,19 +1,22 @@
-"""The question bank in a terminal, no widgets needed: `python -m lab_helpers quiz`."""
+"""The question bank in a terminal, no widgets needed: `python -m lab_helpers quiz` (and `quiz --exam`)."""
 from __future__ import annotations
 
 import time
 from typing import Callable
 
 from .bank import (
+    PASS_MARK,
     ExamResult,
     ExamSession,
     Feedback,
     in_mock_exam,
     lab_number,
     load_questions,
+    mock_exam_questions,
     parse_answer,
     pick_questions,
     question_text,
+    unanswered_feedback,
 )
 
 # ---------------------------------------------------------------- the terminal quiz
@@ -64,11 +67,137 @@ def run_terminal_quiz(questions: list[dict], minutes: float | None = None, ask: 
     return result
 
 
+# ---------------------------------------------------------------- the mock exam, as the real one behaves
+
+EXAM_HELP = ("Type an answer (letters; a form's answers separated by ';'; a policy as one line of JSON) to save it and "
+             "move on. Commands: n next, p previous, g 7 go to question 7, f flag or unflag for review, r review, "
+             "submit to finish (end of input submits too).")
+
+
+def _review_text(questions: list[dict], answers: dict, flags: set[int]) -> str:
+    """The review screen: each question answered or not, flagged or not."""
+    lines = ["Review:"]
+    for k, q in enumerate(questions):
+        state = ("answered" if q["id"] in answers else "NOT ANSWERED") + (", flagged" if k in flags else "")
+        lines.append(f"  Q{k + 1:<3} {state:<24} {q['stem'][:70]}…")
+    missing = sum(q["id"] not in answers for q in questions)
+    lines.append(f"{missing} not answered, {len(flags)} flagged. Go back with g N, or type submit.")
+    return "\n".join(lines)
+
+
+def run_terminal_exam(questions: list[dict], minutes: float | None = 30, ask: Callable[[str], str] = input,
+                      say: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
+                      pass_mark: float | None = PASS_MARK) -> tuple[ExamResult, dict[str, Feedback]]:
+    """A mock exam in a terminal, as the real one behaves: the pass mark stated up front, a clock, flags for review,
+    going back to change any answer, a review before submitting; then the score (partial credit included) by topic
+    and every question's explanation. Returns the result and the graded answers (question id -> Feedback)."""
+    session = ExamSession(questions, minutes, clock, pass_mark=pass_mark)
+    limit = f"{minutes:g} minutes" if minutes else "no time limit"
+    mark = f"pass mark {round(100 * pass_mark)} % of the marks" if pass_mark else "no pass mark"
+    say(f"Mock exam: {len(questions)} questions, {limit}, {mark} (the real exam reports pass or fail only). "
+        f"Performance-based questions earn partial credit.\n{EXAM_HELP}\n")
+    answers: dict[str, object] = {}
+    flags: set[int] = set()
+    late: set[str] = set()
+    k, shown, prompts = 0, None, 0
+    while prompts < 30 * len(questions) + 50:
+        prompts += 1
+        if session.time_up():
+            say("Time is up: the exam is submitted with the answers given in time.")
+            break
+        q = questions[k]
+        if shown != k:
+            left = session.seconds_left()
+            clock_text = f" · {int(left // 60)}:{int(left % 60):02d} left" if left is not None else ""
+            state = ("answered" if q["id"] in answers else "not answered") + (", flagged" if k in flags else "")
+            say(f"[Question {k + 1} of {len(questions)} · {state}{clock_text}]")
+            say(question_text(q, k + 1))
+            shown = k
+        try:
+            text = ask("Answer or command: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            say("\n(no more input: the exam is submitted)")
+            break
+        word = text.lower()
+        if word in ("submit", "q", "quit"):
+            break
+        if word in ("n", "next", "s", "skip"):
+            if k == len(questions) - 1:
+                say(_review_text(questions, answers, flags))
+            else:
+                k, shown = k + 1, None
+            continue
+        if word in ("p", "prev", "previous"):
+            k, shown = max(k - 1, 0), None
+            continue
+        if word in ("f", "flag"):
+            flags ^= {k}
+            say("Flagged for review." if k in flags else "Flag taken off.")
+            continue
+        if word in ("r", "review"):
+            say(_review_text(questions, answers, flags))
+            continue
+        if word.startswith("g ") or word.startswith("go "):
+            target = word.split()[-1]
+            if target.isdigit() and 1 <= int(target) <= len(questions):
+                k, shown = int(target) - 1, None
+            else:
+                say(f"Go to a question from 1 to {len(questions)}, e.g. g 3.")
+            continue
+        if not text:
+            say(EXAM_HELP)
+            continue
+        try:
+            chosen = parse_answer(q, text)
+        except ValueError as exc:
+            say(str(exc))
+            continue
+        if session.time_up():
+            late.add(q["id"])
+            say("Time is up: this answer does not count.")
+            break
+        answers[q["id"]] = chosen
+        say("Saved.")
+        if k == len(questions) - 1:
+            say(_review_text(questions, answers, flags))
+        else:
+            k, shown = k + 1, None
+    graded = session.grade_all(answers, late)
+    result = session.result()
+    say("\n" + result.text())
+    say("\nEvery question, with its explanation:")
+    for number, q in enumerate(questions, 1):
+        feedback = graded.get(q["id"])
+        if feedback is None or not feedback.answered:
+            feedback = unanswered_feedback(q)
+        flag = " (flagged)" if number - 1 in flags else ""
+        say(f"\nQ{number}{flag}. {q['stem']}\n{feedback.message}")
+    return result, graded
+
+
 def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int = 10, minutes: float | None = None,
                   seed: int = 0, record: bool = True, ask: Callable[[str], str] = input,
-                  say: Callable[[str], None] = print) -> ExamResult:
-    """`python -m lab_helpers quiz`: pick n questions (by topic and/or lab), ask them, save answers and the session."""
+                  say: Callable[[str], None] = print, exam: bool = False) -> ExamResult:
+    """`python -m lab_helpers quiz`: pick n questions (by topic and/or lab), ask them, save answers and the session.
+
+    exam=True (`quiz --exam`): a mock exam as the real one behaves (run_terminal_exam), 30 minutes unless told.
+    """
     from .progress import load_progress, progress_path, record_answer, record_session
+
+    if exam:
+        if lab is not None:
+            raise ValueError("A mock exam spans every lab: leave out --lab (or use --topic).")
+        progress = load_progress()
+        if progress.note:
+            say(progress.note)
+        questions = mock_exam_questions(n, progress.history(), seed, topic)
+        result, graded = run_terminal_exam(questions, 30 if minutes is None else minutes, ask, say)
+        if record:
+            notes = [record_answer(qid, f.correct, score=f.credit) for qid, f in graded.items() if f.answered]
+            notes.append(record_session(result.record("mock exam")))
+            problems = sorted({x for x in notes if x})
+            say("\n".join(problems) if problems else f"Progress saved in {progress_path()}.")
+        return result
 
     pool = load_questions(lab=None if lab is None else lab_number(lab), topic=topic)
     if lab is None:  # the whole bank: ask what the mock exam asks, not the labs' kit-specific questions
@@ -85,7 +214,7 @@ def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int
 
     def save(question: dict, feedback: Feedback) -> None:
         if record:
-            notes.append(record_answer(question["id"], feedback.correct))
+            notes.append(record_answer(question["id"], feedback.correct, score=feedback.credit))
 
     result = run_terminal_quiz(questions, minutes, ask, say, on_answer=save)
     if record:

@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = attach(
     {
         "cli": ["main"],
         "doctor": ["REQUIRED", "TEST_ONLY", "run_checks", "run_doctor"],
+        "grading": ["nbgrader_source", "solution_regions"],
         "notebooks": [
             "CODE_PROMPT",
             "DEFAULT_STUB",
@@ -21,6 +22,7 @@ __getattr__, __dir__, __all__ = attach(
             "MARKDOWN_PROMPT",
             "LabBuildError",
             "build_labs",
+            "dead_widget_outputs",
             "error_outputs",
             "execute_notebook",
             "learner_source",
@@ -36,6 +38,7 @@ __getattr__, __dir__, __all__ = attach(
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .cli import main
     from .doctor import REQUIRED, TEST_ONLY, run_checks, run_doctor
+    from .grading import nbgrader_source, solution_regions
     from .notebooks import (
         CODE_PROMPT,
         DEFAULT_STUB,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         MARKDOWN_PROMPT,
         LabBuildError,
         build_labs,
+        dead_widget_outputs,
         error_outputs,
         execute_notebook,
         learner_source,

@@ -143,12 +143,21 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         return 0
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
+    n = args.questions if args.questions is not None else (20 if args.exam else 10)
     try:
-        terminal_quiz(args.topic, args.lab, args.questions, args.minutes, args.seed, record=not args.no_save)
+        terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=args.exam)
     except ValueError as exc:
         print(f"quiz: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    """Learners' progress files (a folder of them, as on a class hub) in one table; --export writes it as CSV."""
+    from ..exam.progress import progress_path
+    from ..exam.scores import run_scores
+
+    return run_scores(args.paths or [str(progress_path())], args.export)
 
 
 def cmd_present(args: argparse.Namespace) -> int:
@@ -246,12 +255,20 @@ def make_parser() -> argparse.ArgumentParser:
     quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
     quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")
     quiz.add_argument("--lab", help="only questions that lab NN teaches, e.g. 03")
-    quiz.add_argument("-n", "--questions", type=int, default=10, help="number of questions (default 10)")
-    quiz.add_argument("--minutes", type=float, default=None, help="time limit in minutes (default: none)")
+    quiz.add_argument("-n", "--questions", type=int, default=None, help="number of questions (default 10; 20 with --exam)")
+    quiz.add_argument("--minutes", type=float, default=None, help="time limit in minutes (default: none; 30 with --exam)")
+    quiz.add_argument("--exam", action="store_true",
+                      help="a mock exam as the real one behaves: timed, shuffled, flag and go back, pass mark 75 %%, "
+                           "scored (partial credit included) when you submit")
     quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
     quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
     quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
     quiz.set_defaults(func=cmd_quiz)
+    scores = sub.add_parser("scores", help="instructors: learners' progress files (a folder, as on a class hub) in one "
+                                           "table: quick checks per lab, mock exams, weakest topics")
+    scores.add_argument("paths", nargs="*", help="folders of progress files, or files (default: this machine's own)")
+    scores.add_argument("--export", metavar="FILE.csv", help="write the table to a CSV file")
+    scores.set_defaults(func=cmd_scores)
     present = sub.add_parser("present", help="serve a lab's dashboard (03, 04) with Voila for a projector")
     present.add_argument("lab", help="lab number: 03 (reconstruction grid) or 04 (control panel)")
     present.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")

@@ -29,6 +29,7 @@ REQUIRED = {
     "uvicorn": ("0.29", "lab 06: serving the API"),
     "httpx": ("0.27", "lab 06: the API's client"),
     "voila": ("0.5", "presentation mode: python -m lab_helpers present"),
+    "nbgrader": ("0.9.6", "instructors: grading a lab with nbgrader (docs/nbgrader.md)"),
 }
 TEST_ONLY = {"pytest", "pytest-rerunfailures", "pytest-timeout", "pytest-xdist", "playwright"}  # in requirements.txt, not for the labs
 MIN_MEMORY_GB = 1.5  # what one lab needs at most (Binder gives 2 GB)

@@ -199,16 +199,29 @@ class NotebookRun:
     peak_mb: float
 
 
+def _front_end_client():
+    """nbclient's NotebookClient, saving widget state as JupyterLab does: a widget closed while the notebook ran is
+    gone, so an output that still shows it is saved as what a reader will meet ("model not found")."""
+    from nbclient import NotebookClient
+
+    class FrontEndClient(NotebookClient):
+        def handle_comm_msg(self, outs, msg, cell_index):
+            super().handle_comm_msg(outs, msg, cell_index)
+            if msg["msg_type"] == "comm_close":
+                self.widget_state.pop(msg["content"]["comm_id"], None)
+                self.widget_buffers.pop(msg["content"]["comm_id"], None)
+
+    return FrontEndClient
+
+
 def execute_notebook(path: Path, cwd: Path, cell_timeout: int = 240, startup_timeout: int = 120,
                      env: dict | None = None) -> NotebookRun:
     """Run every cell in a fresh kernel started in cwd (env: extra environment variables for the kernel); raises on a
-    failing cell or a timed-out cell."""
-    from nbclient import NotebookClient
-
+    failing cell or a timed-out cell. Widget state is saved as a front end saves it (closed widgets are gone)."""
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
-    client = NotebookClient(nb, timeout=cell_timeout, startup_timeout=startup_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
+    client = _front_end_client()(nb, timeout=cell_timeout, startup_timeout=startup_timeout, kernel_name="python3",
+                                 resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
     start = time.perf_counter()
     client.execute(**({"env": {**os.environ, **env}} if env else {}))
     seconds = time.perf_counter() - start
@@ -244,4 +257,35 @@ def error_outputs(nb: nbformat.NotebookNode) -> list[str]:
             problem = _output_problem(output)
             if problem:
                 found.append(f"widget {model_id[:8]}: {problem}")
+    return found
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def dead_widget_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """Every output of a saved notebook that shows a widget the notebook's saved widget state does not hold (in a cell
+    or inside an Output widget), and every saved widget whose child is missing: what a reopened notebook shows as
+    "Error displaying widget: model not found"."""
+    import json
+    import re
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    found = []
+
+    def check(outputs, where: str) -> None:
+        for output in outputs or []:
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") and view["model_id"] not in state:
+                text = output.get("data", {}).get("text/plain", "")
+                text = "".join(text) if isinstance(text, list) else str(text)
+                found.append(f"{where}: widget {view['model_id'][:8]} is not in the saved state ({text[:60]!r})")
+
+    for i, cell in enumerate(nb.cells):
+        check(cell.get("outputs"), f"cell {i}")
+    for model_id, model in state.items():
+        check(model.get("state", {}).get("outputs"), f"widget {model_id[:8]}")
+        for child in set(re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(model.get("state", {})))):
+            if child not in state:
+                found.append(f"widget {model_id[:8]}: its child {child[:8]} is not in the saved state")
     return found

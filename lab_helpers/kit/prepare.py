@@ -9,10 +9,12 @@ from ..paths import solutions_dir
 
 
 def prepare_classroom(notebooks: list[Path] | None = None) -> bool:
-    """Fetch the face data, then run every solution notebook once so all models and attack caches exist."""
+    """Fetch the face data, then run every solution notebook once so all models and attack caches exist (and, for
+    the whole kit, write the mock exam's audit logs)."""
     from tqdm.auto import tqdm
 
     from ..data.faces import FaceDataMissing, fetch_faces_bunch
+    from ..exam.pbq import TASKS, LogTriage
     from .notebooks import error_outputs, execute_notebook
 
     try:
@@ -36,6 +38,13 @@ def prepare_classroom(notebooks: list[Path] | None = None) -> bool:
             seconds = f"{run.seconds:.0f} s, peak {run.peak_mb:.0f} MB" if run else "-"
             print(f"  {path.name}: {status} ({seconds})")
             ok = ok and not problems
+    exam_logs = [t for t in TASKS.values() if isinstance(t, LogTriage)] if notebooks is None else []
+    for task in exam_logs:  # the mock exam's audit logs to triage, into the same cache
+        try:
+            print(f"  exam log {task.path().name}: ok")
+        except Exception as exc:  # reported; the labs are prepared all the same
+            print(f"  exam log {task.name}: FAILED: {type(exc).__name__}: {exc}")
+            ok = False
     print(f"Prepared in {time.perf_counter() - started:.0f} s. " +
           ("Every lab now runs offline from the cache (set LAB_OFFLINE=1 in the room)." if ok else "Fix the failures above."))
     return ok

@@ -60,7 +60,7 @@ __getattr__, __dir__, __all__ = attach(
             "show_reconstructions",
             "stretch_for_display",
         ],
-        "widgets": ["QuizQuestion", "mock_exam", "progress_table", "quick_check", "show_quiz", "sorting_drill"],
+        "widgets": ["MockExam", "QuizQuestion", "mock_exam", "progress_table", "quick_check", "show_quiz", "sorting_drill"],
     },
 )
 
@@ -113,4 +113,4 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         show_reconstructions,
         stretch_for_display,
     )
-    from .widgets import QuizQuestion, mock_exam, progress_table, quick_check, show_quiz, sorting_drill
+    from .widgets import MockExam, QuizQuestion, mock_exam, progress_table, quick_check, show_quiz, sorting_drill

@@ -19,7 +19,7 @@ from ..formatting import percent
 
 def feedback_html(feedback: Feedback) -> str:
     """A green or red box around a feedback message."""
-    colour = "#1b7f3b" if feedback.correct else "#b3261e"
+    colour = "#1b7f3b" if feedback.correct else "#b36b00" if feedback.credit > 0 else "#b3261e"  # partial credit: amber
     body = "<br>".join(html.escape(line) for line in feedback.message.splitlines())
     return f'<div style="border-left:4px solid {colour};padding:4px 8px;margin:2px 0">{body}</div>'
 
@@ -31,10 +31,15 @@ def drill_score_text(answers: dict, cards: list[dict]) -> str:
 
 
 class SortingDrill:
-    """Scenario cards the learner sorts into the four threats, with feedback on every click."""
+    """Scenario cards the learner sorts into the four threats, with feedback on every click.
 
-    def __init__(self, cards: list[dict] | None = None):
-        self.cards = cards if cards is not None else load_threat_cards()
+    The cards are shown in a fixed shuffle (seed) in which no two neighbours share an answer.
+    """
+
+    def __init__(self, cards: list[dict] | None = None, seed: int = 0):
+        from ..exam.bank import drill_order
+
+        self.cards = drill_order(cards if cards is not None else load_threat_cards(), seed)
         self.choices: dict[str, w.ToggleButtons] = {}
         self.feedback: dict[str, w.HTML] = {}
         self.score = w.HTML(drill_score_text({}, self.cards))
@@ -61,66 +66,190 @@ class SortingDrill:
         return self.box._repr_mimebundle_(**kwargs)
 
 
-def sorting_drill(cards: list[dict] | None = None) -> SortingDrill:
-    """The lab 00 sorting drill: model inversion vs extraction vs adversarial examples vs poisoning."""
-    return SortingDrill(cards)
+def sorting_drill(cards: list[dict] | None = None, seed: int = 0) -> SortingDrill:
+    """The lab 00 sorting drill: model inversion vs extraction vs adversarial examples vs poisoning, cards shuffled."""
+    return SortingDrill(cards, seed)
 
 
 # ---------------------------------------------------------------- exam-style questions, quick checks, mock exams
-# The logic (grading, picking, scoring, progress) is plain Python in lab_helpers.quiz and lab_helpers.progress.
+# The logic (grading, picking, scoring, progress) is plain Python in lab_helpers.exam; these widgets only wire it up.
+
+# Long options wrap inside their own row: ipywidgets gives each radio label a fixed height, so a wrapped label ran over
+# the next option's button. Here a label grows with its text, its button (after the text in the page) shown first, on
+# the left. Every quiz box carries the class below and this style sheet.
+QUIZ_CSS = """<style>
+.lab-quiz .widget-radio-box label { height: auto !important; min-height: var(--jp-widgets-radio-item-height);
+  line-height: 1.35 !important; white-space: normal; display: flex; flex-direction: row-reverse;
+  justify-content: flex-end; align-items: flex-start; margin: 2px 0 7px 0; }
+.lab-quiz .widget-radio-box input { flex: none; margin: 2px 8px 0 1px !important; height: auto !important; float: none; }
+.lab-quiz .widget-html-content { line-height: 1.35; white-space: normal; }
+.lab-quiz .lab-option { align-items: flex-start; margin-bottom: 4px; }
+.lab-quiz .lab-option .widget-checkbox { flex: none; }
+.lab-quiz .lab-nav button { min-width: 34px; }
+</style>"""
+
 
 def _quiz_text(questions: list[dict], heading: str, command: str) -> str:
     """The plain-text view of a quiz for viewers that do not render widgets."""
     from ..exam.bank import question_text
 
-    body = "\n\n".join(question_text(q, i) for i, q in enumerate(questions, 1))
+    body = "\n\n".join(question_text(q, i, prepare=False) for i, q in enumerate(questions, 1))
     return (f"{heading}\n(Interactive widgets are not shown here. To answer these questions in a terminal, run:\n"
             f"    {command})\n\n{body}")
 
 
-class QuizQuestion:
-    """One exam-style question: choose, press Check, read why every option is right or wrong."""
+def _task_materials(question: dict) -> list:
+    """What a performance-based question gives the learner to work on: the log's path and how to read it, the model
+    card, or what a policy may set (built on first use)."""
+    from ..exam.pbq import GatewayTask, LogTriage, ReleaseReview, task_for
 
-    def __init__(self, question: dict, number: int = 1, on_graded=None, reveal: bool = True):
-        self.question, self.on_graded, self.reveal = question, on_graded, reveal
+    if not question.get("task"):
+        return []
+    task = task_for(question)
+    if isinstance(task, ReleaseReview):
+        from IPython.display import Markdown, display
+
+        card = w.Output(layout=w.Layout(border="1px solid #ccc", padding="4px 10px", margin="4px 0"))
+        with card:
+            display(Markdown(task.brief()))
+        return [card]
+    if isinstance(task, LogTriage):
+        return [LogPanel(task).box]
+    if isinstance(task, GatewayTask):
+        return [w.HTML(f"<div style='margin:4px 0'><i>{html.escape(task.brief())}</i></div>")]
+    return []
+
+
+class LogPanel:
+    """Where a log-triage task's audit log is and how to read it; the log is built when the learner opens it (about
+    30 seconds the first time on a machine, then it is reused)."""
+
+    def __init__(self, task):
+        self.task = task
+        self.button = w.Button(description="Open the audit log", button_style="info", icon="database")
+        self.button.on_click(lambda _: self.open())
+        self.info = w.HTML("")
+        self.box = w.VBox([self.button, self.info])
+        if task.built():
+            self.open()
+
+    def open(self) -> None:
+        """Build the log if needed, then say where it is and how to query it."""
+        self.button.disabled = True
+        self.info.value = "<i>Writing the day's audit log (about 30 seconds the first time)…</i>"
+        path = html.escape(str(self.task.path()))
+        self.button.layout.display = "none"
+        self.info.value = (f"<div style='margin:4px 0'>The audit log: <code>{path}</code><br>Tables: <code>requests</code> "
+                           "(id, time, key_id, client address:port, model, n_inputs, status, output, returned labels…), "
+                           "<code>sketches</code> (per answered input: an 8×8 thumbnail of an image in hex, or one keyed "
+                           "digest per field of a record), <code>alerts</code> (rule, key_id, request_id). Query it in a "
+                           "cell below, e.g.<br><code>from lab_helpers.defences import read_requests; "
+                           f"log = read_requests(r\"{path}\")</code>, or with <code>sqlite3</code>.</div>")
+
+
+class QuizQuestion:
+    """One exam-style question. reveal=True: choose, press Check, read why every option is right or wrong.
+    reveal=False (a mock exam): no button; the answer can be changed until the exam is submitted, and
+    on_change(item) is called on every change."""
+
+    def __init__(self, question: dict, number: int = 1, on_graded=None, reveal: bool = True, on_change=None):
+        self.question, self.on_graded, self.reveal, self.on_change = question, on_graded, reveal, on_change
         self.format = question["format"]
         self.multiple = self.format == "multiple"
         self.result: Feedback | None = None
         self.order: list[int] = []  # single, multiple: the stored option shown at each position (option_order)
         self.inputs, rows, hint = self._inputs()
-        self.button = w.Button(description="Check" if reveal else "Lock in answer", button_style="primary")
+        self.button = w.Button(description="Check", button_style="primary")
         self.feedback = w.HTML("")
+        self.answer_line = w.HTML("")
+        self.answer_line.add_class("lab-answer")
         self.button.on_click(lambda _: self.check())
+        for widget in self.inputs:
+            widget.observe(lambda _change: self._changed(), names="value")
         flavour = " <i>[best control]</i>" if question.get("style") == "best-control" else ""
         stem = w.HTML(f"<b>Q{number}.</b>{flavour} {html.escape(question['stem'])}{hint}")
-        self.box = w.VBox([stem, *rows, self.button, self.feedback])
+        controls = [self.button] if reveal else [self.answer_line]
+        self.box = w.VBox([stem, *_task_materials(question), *rows, *controls, self.feedback],
+                          layout=w.Layout(width="100%"))
+        self.box.add_class("lab-quiz")
+        if not reveal:
+            self.answer_line.value = f"<i>{html.escape(self.answer_text())}</i>"
 
     def _inputs(self) -> tuple[list, list, str]:
         """The answer widgets, the rows that lay them out, and a hint after the stem, for this question's format."""
-        from ..exam.bank import choice_order, display_order, match_choices, option_order
+        from ..exam.bank import choice_order, display_order, field_choice_order, match_choices, option_order
 
         q = self.question
         if self.format in ("single", "multiple"):  # options in the question's fixed shuffle; chosen() maps them back
             self.order = option_order(q)
             shown = [q["options"][i]["text"] for i in self.order]
         if self.format == "multiple":
-            boxes = [w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px")) for _ in shown]
-            rows = [w.HBox([box, w.HTML(f"{chr(65 + k)}. {html.escape(text)}")]) for k, (box, text) in enumerate(zip(boxes, shown))]
+            boxes = [w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px", min_width="28px")) for _ in shown]
+            rows = []
+            for k, (box, text) in enumerate(zip(boxes, shown)):
+                label = w.HTML(f"{chr(65 + k)}. {html.escape(text)}", layout=w.Layout(flex="1 1 0%", width="auto"))
+                row = w.HBox([box, label], layout=w.Layout(width="100%"))
+                row.add_class("lab-option")
+                rows.append(row)
             return boxes, rows, "" if "choose" in q["stem"].lower() else " <i>(choose all that apply)</i>"
         if self.format == "single":
             radio = w.RadioButtons(options=[f"{chr(65 + k)}. {text}" for k, text in enumerate(shown)], value=None,
-                                   layout=w.Layout(width="auto"))
+                                   layout=w.Layout(width="100%"))
             return [radio], [radio], ""
         if self.format == "ordering":
-            options = [("— choose —", None)] + [(q["steps"][i]["text"], i) for i in display_order(q)]
+            options = [("— choose —", None)] + [(f"{chr(65 + k)}. {q['steps'][i]['text']}", i)
+                                                 for k, i in enumerate(display_order(q))]
             menus = [w.Dropdown(options=options, value=None, layout=w.Layout(width="90%")) for _ in q["steps"]]
             rows = [w.HBox([w.HTML(f"<b>Step {k + 1}</b>&nbsp;", layout=w.Layout(width="70px")), m]) for k, m in enumerate(menus)]
-            return menus, rows, " <i>(choose a step for each position)</i>"
-        choices = match_choices(q)
-        options = [("— choose —", None)] + [(f"{chr(65 + k)}. {choices[i]}", i) for k, i in enumerate(choice_order(q))]
-        menus = [w.Dropdown(options=options, value=None, layout=w.Layout(width="60%")) for _ in q["pairs"]]
-        rows = [w.HBox([w.HTML(f"<b>{html.escape(p['item'])}</b>", layout=w.Layout(width="38%")), m]) for p, m in zip(q["pairs"], menus)]
-        return menus, rows, " <i>(match each item)</i>"
+            return menus, rows, " <i>(choose a step for each position; credit for each step in place)</i>"
+        if self.format == "matching":
+            choices = match_choices(q)
+            options = [("— choose —", None)] + [(f"{chr(65 + k)}. {choices[i]}", i) for k, i in enumerate(choice_order(q))]
+            menus = [w.Dropdown(options=options, value=None, layout=w.Layout(width="60%")) for _ in q["pairs"]]
+            rows = [w.HBox([w.HTML(f"<b>{html.escape(p['item'])}</b>", layout=w.Layout(width="38%")), m])
+                    for p, m in zip(q["pairs"], menus)]
+            return menus, rows, " <i>(match each item; each choice once at most; credit for each item)</i>"
+        if self.format == "fields":
+            inputs, rows = [], []
+            for f in q["fields"]:
+                if f["kind"] == "choice":
+                    options = [("— choose —", None)] + [(f["choices"][i], i) for i in field_choice_order(q, f)]
+                    box = w.Dropdown(options=options, value=None, layout=w.Layout(width="58%"))
+                else:
+                    box = w.Text(value="", placeholder="a number" if f["kind"] == "number" else "type it",
+                                 layout=w.Layout(width="58%"))
+                inputs.append(box)
+                rows.append(w.HBox([w.HTML(f"<b>{html.escape(f['prompt'])}</b>", layout=w.Layout(width="40%")), box]))
+            return inputs, rows, " <i>(one mark per answer)</i>"
+        return self._policy_inputs()
+
+    def _policy_inputs(self) -> tuple[list, list, str]:
+        """A form for a gateway policy, filled in with the policy the gateway has now (the question's template)."""
+        from ..exam.pbq import DETECTORS, OUTPUTS
+
+        template, self.fields = self.question["template"], {}
+        rows = [w.HTML("<b>Requirements</b> (one mark each):<ol>" + "".join(
+            f"<li>{html.escape(r['text'])}</li>" for r in self.question["requirements"]) + "</ol>")]
+        for role in ("public", "analyst"):
+            spec = template[role]
+            self.fields[role] = {
+                "output": w.Dropdown(options=list(OUTPUTS), value=spec["output"], description="output",
+                                     layout=w.Layout(width="230px")),
+                "burst": w.BoundedIntText(value=spec["burst"], min=1, max=10**7, description="burst", layout=w.Layout(width="190px")),
+                "per_minute": w.BoundedFloatText(value=spec["per_minute"], min=0.001, max=10**7, description="per minute",
+                                                 layout=w.Layout(width="210px")),
+                "per_day": w.BoundedIntText(value=spec["per_day"], min=1, max=10**9, description="per day",
+                                            layout=w.Layout(width="220px")),
+            }
+            rows.append(w.HBox([w.HTML(f"<b>{role} role</b>", layout=w.Layout(width="110px")), *self.fields[role].values()]))
+        self.fields["flags"] = {k: w.Checkbox(value=bool(template.get(k, False)), description=k.replace("_", " "), indent=False,
+                                              layout=w.Layout(width="170px"))
+                                for k in ("rate_limits", "granularity", "block_on_alert")}
+        self.fields["flags"]["detector"] = w.Dropdown(options=list(DETECTORS), value=template.get("detector", "baseline"),
+                                                      description="detector", layout=w.Layout(width="220px"))
+        rows.append(w.HBox(list(self.fields["flags"].values())))
+        inputs = [x for group in self.fields.values() for x in group.values()]
+        return inputs, rows, " <i>(graded by running ordinary traffic and the attacks against your policy: a few seconds)</i>"
 
     def chosen(self):
         """The current answer, as grade_question expects it (stored option indices, whatever order they are shown in)."""
@@ -129,7 +258,69 @@ class QuizQuestion:
         if self.format == "single":
             radio = self.inputs[0]
             return set() if radio.value is None else {self.order[radio.options.index(radio.value)]}
+        if self.format == "fields":
+            from ..exam.bank import parse_field
+
+            answers = {}
+            for f, box in zip(self.question["fields"], self.inputs):
+                if f["kind"] == "choice":
+                    answers[f["name"]] = box.value
+                else:
+                    try:
+                        answers[f["name"]] = parse_field(self.question, f, box.value)
+                    except ValueError:
+                        answers[f["name"]] = box.value.strip()  # graded as given: a wrong number earns no mark
+            return answers
+        if self.format == "policy":
+            spec = {role: {k: x.value for k, x in self.fields[role].items()} for role in ("public", "analyst")}
+            return spec | {k: x.value for k, x in self.fields["flags"].items()}
         return [d.value for d in self.inputs]
+
+    def answered(self) -> bool:
+        """Has the learner given an answer (a policy counts once it differs from the gateway's current one)?"""
+        value = self.chosen()
+        if self.format == "policy":
+            return value != self.question["template"]
+        if self.format == "fields":
+            return any(v not in (None, "") for v in value.values())
+        if self.format in ("ordering", "matching"):
+            return all(v is not None for v in value)
+        return bool(value)
+
+    def _changed(self) -> None:
+        """Keep the 'your answer' line current and tell the exam (mock exam only)."""
+        if self.reveal:
+            return
+        self.answer_line.value = f"<i>{html.escape(self.answer_text())}</i>"
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def answer_text(self) -> str:
+        """'Your answer: B', 'Your answers: A, C', '3 of 5 steps placed', 'Not answered yet'."""
+        value = self.chosen()
+        if self.format in ("single", "multiple"):
+            letters = sorted(chr(65 + self.order.index(i)) for i in value)
+            return (f"Your answer{'s' if len(letters) > 1 else ''}: {', '.join(letters)}" if letters else "Not answered yet")
+        if self.format in ("ordering", "matching"):
+            from ..exam.bank import choice_order, display_order
+
+            shown = display_order(self.question) if self.format == "ordering" else choice_order(self.question)
+            letters = ["—" if v is None else chr(65 + shown.index(v)) for v in value]
+            placed = sum(v is not None for v in value)
+            what = (f"Your order: {', '.join(letters)}" if self.format == "ordering" else
+                    "Your matches: " + ", ".join(f"{k + 1}→{x}" for k, x in enumerate(letters)))
+            return what + ("" if placed == len(value) else " (it counts once every one is chosen)")
+        if self.format == "fields":
+            from ..exam.bank import field_choice_order
+
+            parts = []
+            for k, f in enumerate(self.question["fields"], 1):
+                v = value[f["name"]]
+                shown = ("—" if v in (None, "") else chr(65 + field_choice_order(self.question, f).index(v))
+                         if f["kind"] == "choice" else str(v))
+                parts.append(f"{k}. {shown}")
+            return "Your answers: " + "; ".join(parts)
+        return "Your policy differs from the gateway's current one" if self.answered() else "Not changed yet"
 
     def select(self, options) -> None:
         """Tick these stored option indices (single, multiple): what a learner's clicks on them would do."""
@@ -143,38 +334,53 @@ class QuizQuestion:
         else:
             raise ValueError(f"select() is for single- and multiple-answer questions, not {self.format!r}.")
 
+    def fill(self, answer) -> None:
+        """Enter an answer as grade_question takes it (every format): what a learner's clicks and typing would do."""
+        if self.format in ("single", "multiple"):
+            self.select(answer)
+        elif self.format == "fields":
+            for f, box in zip(self.question["fields"], self.inputs):
+                value = answer.get(f["name"])
+                box.value = value if f["kind"] == "choice" else ("" if value is None else str(value))
+        elif self.format == "policy":
+            for role in ("public", "analyst"):
+                for k, x in self.fields[role].items():
+                    x.value = answer[role][k]
+            for k, x in self.fields["flags"].items():
+                x.value = answer.get(k, False if k != "detector" else "baseline")
+        else:
+            for box, value in zip(self.inputs, answer):
+                box.value = value
+
     def check(self) -> Feedback:
-        """Grade the current answer; show the explanations (or, in a mock exam, lock the answer until the end)."""
+        """Grade the current answer and show the explanations."""
         chosen = self.chosen()
+        if self.format == "policy":
+            self.feedback.value = "<i>Running the ordinary day and the attacks against your policy…</i>"
         result = grade_question(self.question, chosen)
         if result.answered and self.on_graded is not None:
             result = self.on_graded(self.question, result, chosen) or result
-        if not result.answered or self.reveal:
-            self.feedback.value = feedback_html(result)
-        else:
-            self.result = result
-            for widget in (*self.inputs, self.button):
-                widget.disabled = True
-            self.feedback.value = "<i>Answer locked in.</i>"
+        self.feedback.value = feedback_html(result)
         return result
 
-    def show_feedback(self) -> None:
+    def show_feedback(self, result: Feedback | None = None) -> None:
         """Reveal the explanations (the end of a mock exam); unanswered questions show the right answer."""
-        from ..exam.bank import correct_options
+        from ..exam.bank import unanswered_feedback
 
-        if self.result is None:
-            fmt = self.format
-            right = (correct_options(self.question) if fmt in ("single", "multiple") else
-                     list(range(len(self.question["steps" if fmt == "ordering" else "pairs"]))))
-            heading = "Not answered." if fmt == "ordering" else "Not answered. The right answer:"  # ordering adds "The right order:"
-            text = grade_question(self.question, right).message.replace("Correct.", heading, 1)
-            self.result = Feedback(False, text)
+        self.result = result if result is not None and result.answered else unanswered_feedback(self.question)
         for widget in (*self.inputs, self.button):
             widget.disabled = True
         self.feedback.value = feedback_html(self.result)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.box._repr_mimebundle_(**kwargs)
+
+
+def _with_css(box: w.Widget) -> w.VBox:
+    """The box with the quiz style sheet in front of it (long options wrap in their own row)."""
+    out = w.VBox([w.HTML(QUIZ_CSS), box], layout=w.Layout(width="100%"))
+    out.add_class("lab-quiz")
+    return out
 
 
 class Quiz:
@@ -185,14 +391,14 @@ class Quiz:
         self.heading = heading
         self.notes = w.HTML("")
         self.items = [QuizQuestion(q, i, on_graded=self.on_graded) for i, q in enumerate(questions, 1)]
-        self.box = w.VBox(([w.HTML(heading)] if heading else []) + [item.box for item in self.items] + [self.notes])
+        self.box = _with_css(w.VBox(([w.HTML(heading)] if heading else []) + [item.box for item in self.items] + [self.notes]))
 
     def on_graded(self, question: dict, feedback: Feedback, chosen=None) -> None:
         """Save one graded answer to the learner's progress file (when recording), and show any note."""
         if self.record:
             from ..exam.progress import record_answer
 
-            note = record_answer(question["id"], feedback.correct)
+            note = record_answer(question["id"], feedback.correct, score=feedback.credit)
             if note:
                 self.notes.value = f"<i>{html.escape(note)}</i>"
 
@@ -219,13 +425,13 @@ def show_quiz(questions: list[dict], record: bool = False) -> Quiz:
 
 def quick_check(lab: str | int, n: int = 4, seed: int = 0, record: bool = True) -> Quiz:
     """The end-of-lab quick check: n questions tagged with the lab, missed and unseen ones first; answers are saved."""
-    from ..exam.bank import lab_number, load_questions, quick_check_questions
+    from ..exam.bank import lab_number, quick_check_questions
     from ..exam.progress import load_progress, progress_path
 
     number = lab_number(lab)
     progress = load_progress()
     questions = quick_check_questions(number, n, progress.history(), seed)
-    pool = len(load_questions(lab=number))
+    pool = len(quick_check_questions(number, 10_000))
     note = f"<br><i>{html.escape(progress.note)}</i>" if progress.note else ""
     saved = f"Your answers are saved in {html.escape(str(progress_path()))}, so the next run" if record else "The next run"
     heading = (f"<b>Quick check — lab {number}:</b> {len(questions)} of the {pool} questions for this lab, "
@@ -234,65 +440,229 @@ def quick_check(lab: str | int, n: int = 4, seed: int = 0, record: bool = True) 
 
 
 class MockExam:
-    """A timed mock exam: answers are locked in as you go; Finish shows the score by topic, what to review and every explanation."""
+    """A mock exam that behaves like the real one: a pass mark stated up front, a clock, one question at a time in a
+    shuffled order, flag for review, go back and change any answer, a review screen before submitting, then the
+    score (partial credit included) by topic and every question's explanation.
 
-    def __init__(self, questions: list[dict], minutes: float | None = 30, record: bool = True, clock=None):
+    Every handler is a plain method (start, go, next, previous, toggle_flag, review, submit, tick), so tests drive it
+    as a learner's clicks would.
+    """
+
+    def __init__(self, questions: list[dict], minutes: float | None = 30, record: bool = True, clock=None,
+                 pass_mark: float | None = None):
         import time
 
+        from ..exam.bank import PASS_MARK
+
+        self.questions, self.minutes, self.record = questions, minutes, record
+        self.clock = clock or time.monotonic
+        self.pass_mark = PASS_MARK if pass_mark is None else pass_mark
+        self.session = None  # an ExamSession from start()
+        self._items: dict[int, QuizQuestion] = {}  # built when first shown (a task builds its log then)
+        self.answers: dict[str, object] = {}  # question id -> the answer given in time
+        self.late: set[str] = set()  # questions whose answer was changed after the time limit
+        self.flags: set[int] = set()
+        self.current = 0
+        self.finished = None
+        self.graded: dict[str, Feedback] = {}
+        self._submitting = False
+        limit = f"{minutes:g} minutes" if minutes else "no time limit"
+        self.heading = w.HTML(
+            f"<b>Mock exam:</b> {len(questions)} questions in {limit}. <b>Pass mark: {percent(self.pass_mark)}</b> of the "
+            "marks (the real exam reports only pass or fail; it has up to 90 questions in 165 minutes, performance-based "
+            "ones among them). Questions come one at a time, in a shuffled order. Flag any for review, go back and "
+            "change any answer until you submit. Performance-based questions earn partial credit: a share of a mark "
+            "for each step in place, item matched, field right or requirement met. When you submit, you get your score by "
+            "topic and every question's explanation. Answers changed after the time limit do not count.")
+        self.start_button = w.Button(description="Start the exam", button_style="success")
+        self.start_button.on_click(lambda _: self.start())
+        self.clock_line = w.HTML("")
+        self.status = w.HTML("")
+        self.nav_buttons = []
+        for k in range(len(questions)):
+            button = w.Button(description=str(k + 1), layout=w.Layout(width="38px", padding="0"))
+            button.on_click(lambda _, k=k: self.go(k))
+            self.nav_buttons.append(button)
+        self.navigator = w.HBox(self.nav_buttons, layout=w.Layout(flex_flow="row wrap"))
+        self.navigator.add_class("lab-nav")
+        self.area = w.VBox([], layout=w.Layout(width="100%"))
+        self.area.add_class("lab-exam-question")
+        self.status.add_class("lab-exam-status")
+        self.flag_button = w.ToggleButton(value=False, description="Flag for review", icon="flag")
+        self.flag_button.observe(lambda change: self.set_flag(self.current, change["new"]), names="value")
+        self.prev_button = w.Button(description="◀ Previous")
+        self.next_button = w.Button(description="Next ▶")
+        self.review_button = w.Button(description="Review and submit", button_style="warning")
+        self.prev_button.on_click(lambda _: self.previous())
+        self.next_button.on_click(lambda _: self.next())
+        self.review_button.on_click(lambda _: self.review())
+        self.review_area = w.VBox([])
+        self.submit_button = w.Button(description="Submit the exam", button_style="danger")
+        self.submit_button.on_click(lambda _: self.submit())
+        self.results = w.HTML("")
+        self.results.add_class("lab-exam-results")
+        self.timer = w.Play(value=0, min=0, max=10**7, interval=1000, layout=w.Layout(display="none"))
+        self.timer.observe(lambda _change: self.tick(), names="value")
+        self.bar = w.HBox([self.prev_button, self.next_button, self.flag_button, self.review_button])
+        self.exam_box = w.VBox([self.clock_line, self.navigator, self.status, self.area, self.bar, self.review_area],
+                               layout=w.Layout(display="none", width="100%"))
+        self.box = _with_css(w.VBox([self.heading, self.start_button, self.exam_box, self.results, self.timer],
+                                    layout=w.Layout(width="100%")))
+
+    # ---- the questions
+    def item(self, k: int) -> QuizQuestion:
+        """Question k (0-based), built when first needed."""
+        if k not in self._items:
+            self._items[k] = QuizQuestion(self.questions[k], k + 1, reveal=False, on_change=self.on_change)
+        return self._items[k]
+
+    @property
+    def items(self) -> list[QuizQuestion]:
+        """Every question's widget (building those not shown yet)."""
+        return [self.item(k) for k in range(len(self.questions))]
+
+    # ---- handlers
+    def start(self) -> None:
+        """Start the clock and show the first question."""
         from ..exam.bank import ExamSession
 
-        self.session = ExamSession(questions, minutes, clock or time.monotonic)
-        self.record, self.questions = record, questions
-        self.items = [QuizQuestion(q, i, on_graded=self.on_graded, reveal=False) for i, q in enumerate(questions, 1)]
-        limit = f"{minutes:g} minutes" if minutes else "no time limit"
-        self.clock_line = w.HTML(self.time_text())
-        self.finish_button = w.Button(description="Finish and score", button_style="success")
-        self.finish_button.on_click(lambda _: self.finish())
-        self.results = w.HTML("")
-        self.finished = None
-        heading = w.HTML(f"<b>Mock exam:</b> {len(questions)} questions spread over the kit's topics, {limit}. Lock in each answer; "
-                         "the explanations, your score by topic and the labs to review appear when you press "
-                         "<b>Finish and score</b>. Answers locked in after the time limit do not count.")
-        self.box = w.VBox([heading, self.clock_line, *[item.box for item in self.items], self.finish_button, self.results])
+        if self.session is not None:
+            return
+        self.session = ExamSession(self.questions, self.minutes, self.clock, pass_mark=self.pass_mark)
+        self.start_button.layout.display = "none"
+        self.exam_box.layout.display = None
+        self.timer.playing = self.minutes is not None
+        self.go(0)
+
+    def go(self, k: int) -> None:
+        """Show question k (0-based)."""
+        if self.session is None:
+            self.start()
+        if not 0 <= k < len(self.questions):
+            raise ValueError(f"There is no question {k + 1}: the exam has {len(self.questions)}.")
+        self.current = k
+        self.area.children = [self.item(k).box]
+        self.flag_button.value = k in self.flags
+        self.prev_button.disabled = k == 0
+        self.next_button.disabled = k == len(self.questions) - 1
+        self.review_area.children = []
+        self.refresh()
+
+    def next(self) -> None:
+        """The next question."""
+        self.go(min(self.current + 1, len(self.questions) - 1))
+
+    def previous(self) -> None:
+        """The question before."""
+        self.go(max(self.current - 1, 0))
+
+    def set_flag(self, k: int, flagged: bool = True) -> None:
+        """Flag question k for review (or take the flag off)."""
+        (self.flags.add if flagged else self.flags.discard)(k)
+        self.refresh()
+
+    def toggle_flag(self) -> None:
+        """Flag the current question for review, or take its flag off."""
+        self.flag_button.value = not self.flag_button.value
+
+    def on_change(self, item: QuizQuestion) -> None:
+        """An answer changed: keep it if the time is not up (a change after the limit does not count)."""
+        if self.session is None or self.finished is not None or self._submitting:
+            return
+        qid = item.question["id"]
+        if self.session.time_up():
+            self.late.add(qid)
+        elif item.answered():
+            self.answers[qid] = item.chosen()
+        else:
+            self.answers.pop(qid, None)
+        self.refresh()
+        if self.session.time_up():
+            self.submit()
+
+    def tick(self) -> None:
+        """Once a second (the hidden Play widget): the clock line, and submit when the time is up."""
+        if self.session is None or self.finished is not None:
+            return
+        self.clock_line.value = self.time_text()
+        if self.session.time_up():
+            self.submit()
 
     def time_text(self) -> str:
-        """'About 23 minutes left' (checked whenever you lock in an answer)."""
-        left = self.session.seconds_left()
-        if left is None:
+        """'23:14 left' (or 'No time limit'; 'Time is up')."""
+        left = None if self.session is None else self.session.seconds_left()
+        if self.minutes is None:
             return "<i>No time limit.</i>"
+        if left is None:
+            return f"<i>{self.minutes:g} minutes, from when you start.</i>"
         if left <= 0:
-            return "<b>Time is up</b>: press Finish and score."
-        return f"<i>About {left / 60:.0f} minute{'s' if round(left / 60) != 1 else ''} left (updated when you lock in an answer).</i>"
+            return "<b>Time is up.</b>"
+        return f"<b>{int(left // 60):d}:{int(left % 60):02d}</b> left"
 
-    def on_graded(self, question: dict, feedback: Feedback, chosen=None) -> Feedback:
-        """Score a locked-in answer in the session (late answers do not count) and save it to progress."""
-        counted = self.session.answer(question, chosen)
+    def refresh(self) -> None:
+        """The clock, the status line and the navigator (answered: blue; flagged: orange; current: bold)."""
         self.clock_line.value = self.time_text()
-        if self.record and question["id"] not in self.session.late:
-            from ..exam.progress import record_answer
+        for k, button in enumerate(self.nav_buttons):
+            qid = self.questions[k]["id"]
+            button.button_style = "warning" if k in self.flags else "info" if qid in self.answers else ""
+            button.description = f"{k + 1}⚑" if k in self.flags else str(k + 1)
+            button.tooltip = ("flagged, " if k in self.flags else "") + ("answered" if qid in self.answers else "not answered")
+            button.layout.border = "2px solid #333" if k == self.current else ""
+        self.status.value = (f"Question {self.current + 1} of {len(self.questions)} · answered {len(self.answers)} · "
+                             f"flagged {len(self.flags)}")
 
-            record_answer(question["id"], counted.correct)
-        return counted
+    def review(self) -> None:
+        """The review screen: every question's state, with a button to go back to each; then submit."""
+        if self.session is None:
+            self.start()
+        unanswered = [k for k, q in enumerate(self.questions) if q["id"] not in self.answers]
+        rows = []
+        for k, q in enumerate(self.questions):
+            state = ("answered" if q["id"] in self.answers else "NOT ANSWERED") + (", flagged" if k in self.flags else "")
+            button = w.Button(description=f"Q{k + 1}", layout=w.Layout(width="60px"))
+            button.on_click(lambda _, k=k: self.go(k))
+            rows.append(w.HBox([button, w.HTML(f"&nbsp;{html.escape(state)}: {html.escape(q['stem'][:90])}…")]))
+        warn = (f"<b>{len(unanswered)} question(s) not answered</b> and {len(self.flags)} flagged. "
+                if unanswered or self.flags else "Every question answered, none flagged. ")
+        self.review_area.children = [w.HTML(f"<h4>Review</h4>{warn}Go back to any question, or submit: "
+                                            "after submitting, answers cannot change."), *rows, self.submit_button]
+        self.refresh()
 
-    def finish(self):
-        """End the exam: reveal every explanation, show the score by topic and the labs to review."""
+    def submit(self):
+        """End the exam: grade every answer given in time (partial credit counts), show the score by topic and the
+        pass mark, and every question's explanation; save the answers and the session to progress."""
         if self.finished is not None:
             return self.finished
+        if self.session is None:
+            self.start()
+        self._submitting = True
+        self.timer.playing = False
+        self.area.children = [w.HTML("<i>Scoring… (a gateway policy is graded by running the attacks: a few seconds)</i>")]
+        self.graded = self.session.grade_all(self.answers, self.late)
         result = self.session.result()
-        for item in self.items:
-            item.show_feedback()
-        self.finish_button.disabled = True
-        self.results.value = exam_result_html(result)
+        for k, item in enumerate(self.items):
+            item.show_feedback(self.graded.get(self.questions[k]["id"]))
         if self.record:
-            from ..exam.progress import record_session
+            from ..exam.progress import record_answer, record_session
 
+            for qid, feedback in self.graded.items():
+                if feedback.answered:
+                    record_answer(qid, feedback.correct, score=feedback.credit)
             record_session(result.record("mock exam"))
         self.finished = result
+        self.results.value = exam_result_html(result, self.flags)
+        self.exam_box.children = [self.clock_line, w.HTML("<h4>Every question, with its explanations</h4>"),
+                                  *[item.box for item in self.items]]
+        self.clock_line.value = "<b>Submitted.</b>"
         return result
+
+    def finish(self):
+        """Submit the exam (the name older notebooks used)."""
+        return self.submit()
 
     def text(self) -> str:
         """The questions as plain text (what a static viewer shows)."""
-        return _quiz_text(self.questions, "Mock exam", "python -m lab_helpers quiz -n 20 --minutes 30")
+        return _quiz_text(self.questions, "Mock exam", "python -m lab_helpers quiz --exam")
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
@@ -300,26 +670,35 @@ class MockExam:
         return bundle
 
 
-def exam_result_html(result) -> str:
-    """The score, a table of scores by topic, and the labs to review."""
+def exam_result_html(result, flags: set | None = None) -> str:
+    """The score (partial credit included), pass or not, a table of scores by topic, and the labs to review."""
+    from ..exam.bank import number_text
+
     cell = "style='text-align:right;padding:0 12px'"
-    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{t.right} of {t.asked}</td><td {cell}>{percent(t.share)}</td></tr>"
-                   for t in result.by_topic)
+    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{number_text(t.right)} of {t.asked}</td>"
+                   f"<td {cell}>{percent(t.share)}</td></tr>" for t in result.by_topic)
     review = ("".join(f"<li>{html.escape(item.text())}</li>" for item in result.review)
               or "<li>Nothing: every question right.</li>")
     late = f" {result.late} late answer(s) did not count." if result.late else ""
-    return (f"<h4>Score: {result.right} of {result.asked} ({percent(result.share)}) in {result.seconds / 60:.1f} min.{late}</h4>"
-            f"<table><tr><th>topic</th><th>right</th><th></th></tr>{rows}</table><p><i>{html.escape(TOPIC_NOTE)}</i></p>"
+    partly = f" {result.partial} answered partly right (partial credit counts)." if result.partial else ""
+    verdict = ""
+    if result.pass_mark is not None:
+        colour = "#1b7f3b" if result.passed else "#b3261e"
+        verdict = f"<h3 style='color:{colour}'>{html.escape(result.verdict())}</h3>"
+    return (f"{verdict}<h4>Score: {number_text(result.right)} of {result.asked} ({percent(result.share)}) in "
+            f"{result.seconds / 60:.1f} min.{late}{partly}</h4>"
+            f"<table><tr><th>topic</th><th>marks</th><th></th></tr>{rows}</table><p><i>{html.escape(TOPIC_NOTE)}</i></p>"
             f"<p><b>Review these:</b></p><ul>{review}</ul>")
 
 
 def mock_exam(n: int = 20, minutes: float | None = 30, seed: int = 0, topic: str | None = None, record: bool = True,
-              clock=None) -> MockExam:
-    """A timed mock exam of n questions over every topic (or one topic); missed and unseen questions first."""
+              clock=None, pass_mark: float | None = None) -> MockExam:
+    """A mock exam of n questions over every topic (or one topic), missed and unseen ones first, one in ten of them
+    performance-based, in a shuffled order; timed (minutes=None: untimed), with a pass mark (default 75 %)."""
     from ..exam.bank import mock_exam_questions
     from ..exam.progress import load_progress
 
-    return MockExam(mock_exam_questions(n, load_progress().history(), seed, topic), minutes, record, clock)
+    return MockExam(mock_exam_questions(n, load_progress().history(), seed, topic), minutes, record, clock, pass_mark)
 
 
 def progress_table():
