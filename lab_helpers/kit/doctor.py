@@ -32,6 +32,7 @@ REQUIRED = {
     "nbgrader": ("0.9.6", "instructors: grading a lab with nbgrader (docs/nbgrader.md)"),
 }
 TEST_ONLY = {"pytest", "pytest-rerunfailures", "pytest-timeout", "pytest-xdist", "playwright"}  # in requirements.txt, not for the labs
+HUB_ONLY = {"jupyterhub", "nbgitpuller"}  # the class hub's host (and its test), never a learner's server or Binder
 MIN_MEMORY_GB = 1.5  # what one lab needs at most (Binder gives 2 GB)
 
 
