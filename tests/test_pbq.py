@@ -3,7 +3,6 @@ gateway policy graded by running the real attacks, model cards to review, incide
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -173,11 +172,8 @@ def test_a_policy_spec_is_checked_with_one_line_messages():
 @pytest.mark.timeout(600)
 def test_the_clinic_gateway_is_graded_by_running_the_attacks_one_mark_per_requirement():
     q = QUESTIONS["pbq-gateway-clinic"]
-    started = time.perf_counter()
-    good = grade_question(q, CLINIC)
-    seconds = time.perf_counter() - started
+    good = grade_question(q, CLINIC)  # bounded by count (an ordinary day and two attacks, simulated), not by time
     assert good.correct and good.credit == 1, good.message
-    assert seconds < 120, f"grading took {seconds:.0f} s"  # bounded: an ordinary day and two attacks, simulated
     assert "Mallory's public key got" in good.message and "0 of them with scores" in good.message
     template = grade_question(q, q["template"])  # the gateway as it is: everything open
     assert 0 < template.credit < 0.5, template.message
