@@ -350,6 +350,20 @@ class ModelService:
 
         return self._guard(handle)
 
+    def _first_checks(self, now: float, key: ApiKey | None, log: dict) -> Reply | None:
+        """A predict request's first refusals, in order: a flooding address (429), the log down (503), no key (401)."""
+        throttled = self._throttled(now, "predict", **{k: v for k, v in log.items() if k != "body"})
+        if throttled:
+            return throttled
+        why = self.audit.available()
+        if why is not None:
+            return self._unavailable(why)
+        if key is None:
+            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
+            self._log(now, "predict", reply, **log)
+            return reply
+        return None
+
     def body_limit(self, key: ApiKey, model: ServedModel | None) -> int:
         """The most bytes a request body from this key may have: what its largest batch needs as JSON, plus room."""
         per_input = N_PIXELS * BYTES_PER_PIXEL if model is None or model.kind == "image" else BYTES_PER_RECORD
@@ -377,16 +391,9 @@ class ModelService:
             now, key = self.policy.clock(), self.policy.identify(secret)
             log = dict(model=model_name, client=client, method="POST", path=f"/v1/models/{model_name}/predict",
                        key_id=key and key.key_id, role=key and key.role)
-            throttled = self._throttled(now, "predict", **log)
-            if throttled:
-                return throttled
-            why = self.audit.available()
-            if why is not None:
-                return self._unavailable(why)
-            if key is None:
-                reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
-                self._log(now, "predict", reply, **log)
-                return reply
+            refused = self._first_checks(now, key, log)
+            if refused is not None:
+                return refused
             try:
                 if key.key_id in self.policy.suspended:
                     raise InputError(403, f"key suspended: {self.policy.suspended[key.key_id]}")
@@ -461,16 +468,9 @@ class ModelService:
         now, key = self.policy.clock(), self.policy.identify(secret)
         log = dict(model=model_name, client=client, body=body, method="POST", path=f"/v1/models/{model_name}/predict",
                    key_id=key and key.key_id, role=key and key.role)
-        throttled = self._throttled(now, "predict", **{k: v for k, v in log.items() if k != "body"})
-        if throttled:
-            return throttled
-        why = self.audit.available()
-        if why is not None:
-            return self._unavailable(why)
-        if key is None:
-            reply = self._error(401, "missing or unknown API key: send it in the X-API-Key header")
-            self._log(now, "predict", reply, **log)
-            return reply
+        refused = self._first_checks(now, key, log)
+        if refused is not None:
+            return refused
         n = 0
         try:
             model = self._model_named(model_name)
