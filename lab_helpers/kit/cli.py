@@ -164,18 +164,19 @@ def cmd_present(args: argparse.Namespace) -> int:
     """Serve lab NN's dashboard with Voilà for a projector, until Ctrl-C."""
     from .present import start_presentation
 
+    def stop_on(signum, frame):  # a closed terminal (SIGHUP) or a kill (SIGTERM) stops Voilà and its kernels too
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # before Voilà starts: a signal at any moment stops it
+        signal.signal(signum, stop_on)
     try:
         show = start_presentation(args.lab, port=args.port)
     except (KeyError, RuntimeError) as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # stopped while starting: start_presentation stopped Voilà already
+        return 0
     print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)", flush=True)
-
-    def stop_on(signum, frame):  # a closed terminal (SIGHUP) or a kill (SIGTERM) stops Voilà and its kernels too
-        raise KeyboardInterrupt
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, stop_on)
     try:
         show.process.wait()
     except KeyboardInterrupt:
@@ -291,6 +292,9 @@ def make_parser() -> argparse.ArgumentParser:
     invert.add_argument("--out", default=None, help="save images, identities, queries_per_identity and signal to FILE.npz")
     invert.add_argument("--quiet", action="store_true", help="no progress bars on standard error")
     invert.set_defaults(func=cmd_invert)
+    from .class_target import add_class_target
+
+    add_class_target(sub)
     return parser
 
 

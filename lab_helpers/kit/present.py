@@ -63,12 +63,16 @@ def start_presentation(number: str, port: int | None = None, wait: float = 60, l
     process = subprocess.Popen(command, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                cwd=path.parent, start_new_session=True)
     presentation, deadline = Presentation(process, f"http://127.0.0.1:{port}/"), time.monotonic() + wait
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()  # listening: pages render on request
-            return presentation
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                presentation.stop()
-                raise RuntimeError(f"Voilà did not start on port {port}; is the port free? Try another with --port.")
-            time.sleep(0.5)
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()  # listening: pages render on request
+                return presentation
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Voilà did not start on port {port}; is the port free? Try another with "
+                                       "--port.") from None
+                time.sleep(0.5)
+    except BaseException:  # not started, or interrupted while starting (Ctrl-C, SIGTERM): Voilà goes too
+        presentation.stop()
+        raise
