@@ -13,7 +13,7 @@ KIT = Path(__file__).resolve().parent.parent
 PACKAGE = KIT / "lab_helpers"
 # Lowest first: a module may import from its own layer or a lower one, never from a higher one.
 LAYERS = ["lazy", "paths", "compute", "formatting", "data", "targets", "defences", "service", "attacks", "judges", "evaluation",
-          "governance", "exam", "ui", "kit"]
+          "governance", "classroom", "exam", "ui", "kit"]
 SUBPACKAGES = [name for name in LAYERS if (PACKAGE / name).is_dir()]
 TOP_LEVEL_MODULES = {"__init__", "__main__", "lazy", "paths", "compute", "formatting"}
 TOP_LEVEL_NAMES = {"load_faces", "load_people", "placeholder", "percent"}

@@ -192,6 +192,15 @@ class AccessPolicy:
         self._keys[key.secret_hash] = self._by_id[key_id] = key
         return secret
 
+    def adopt_key(self, key_id: str, role: str, secret_hash: str) -> None:
+        """Register a key issued earlier (by its id, role and stored secret hash): a class's keys across rounds."""
+        if role not in self.roles:
+            raise ValueError(f"Unknown role {role!r}. Roles: {', '.join(self.roles)}.")
+        if key_id in self._by_id or secret_hash in self._keys:
+            raise ValueError(f"A key with id {key_id!r} (or that secret) exists already.")
+        key = ApiKey(key_id, role, secret_hash)
+        self._keys[secret_hash] = self._by_id[key_id] = key
+
     @property
     def keys(self) -> dict[str, str]:
         """Key id -> role, for every issued key (no secrets)."""

@@ -216,16 +216,17 @@ def judge(images: np.ndarray, identities: np.ndarray, faces: FaceData, evaluator
 
 
 def closer_than_public(images: np.ndarray, identities: np.ndarray, private: FaceData, public: FaceData,
-                       evaluator: Evaluator) -> float:
+                       evaluator: Evaluator, features: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Share of reconstructions closer to the right private person's photos than to every public photo.
 
     Distances in the evaluator's feature space (nearest photo on each side). An attack that returns a face the
     attacker already held (a public photo, or a blend that stays near one) scores about 0: it learned nothing.
+    features: the evaluator's (public, private) photo features, when the caller computed them once already.
     """
     ids = np.asarray(identities)
     f = evaluator.features(images)
-    pub = evaluator.features(public.images)
-    priv = evaluator.features(private.images)
+    pub, priv = features if features is not None else (evaluator.features(public.images),
+                                                         evaluator.features(private.images))
 
     def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]

@@ -27,9 +27,13 @@ class HttpModelAPI:
     """The model service seen through one API key, with the same `.query` / `.queries` as `ModelAPI`."""
 
     def __init__(self, url: str, api_key: str, model: str = "faces", output: str | None = None,
-                 timeout: float = 30.0, encoding: str = "base64-float32"):
+                 timeout: float = 30.0, encoding: str = "base64-float32", patience: float = 0.0):
+        """patience: seconds in all this client may wait out rate limits (429 with Retry-After) before giving up."""
+        import time
+
         import httpx
 
+        self._patience_ends = time.monotonic() + patience
         self._http = httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=timeout, trust_env=False)
         self.model, self.output, self.encoding = model, output, encoding
         info = self._call("GET", "/v1/models")
@@ -87,11 +91,24 @@ class HttpModelAPI:
         items, results = self._payloads(x), []
         for start in range(0, len(items), self.max_batch):
             chunk = items[start:start + self.max_batch]
-            answer = self._call("POST", f"/v1/models/{self.model}/predict", self._body(chunk))
+            answer = self._patiently(f"/v1/models/{self.model}/predict", self._body(chunk))
             self.requests += 1
             self.queries += len(chunk)
             results += answer["results"]
         return results
+
+    def _patiently(self, path: str, body: bytes) -> dict:
+        """POST, waiting out 429s (their Retry-After) while this client's patience lasts; other refusals raise."""
+        import time
+
+        while True:
+            try:
+                return self._call("POST", path, body)
+            except ApiError as exc:
+                left = self._patience_ends - time.monotonic()
+                if exc.status != 429 or exc.retry_after is None or exc.retry_after > left:
+                    raise
+                time.sleep(max(0.05, exc.retry_after))
 
     def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
         """(labels, scores) as `ModelAPI.answer` gives them: the label the service sent, and the scores it showed."""

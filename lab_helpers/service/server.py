@@ -248,6 +248,7 @@ class ModelService:
                                 "it for investigation (python -m lab_helpers audit verify FILE) and start the service "
                                 "with a new log (--audit NEW-FILE, or --fresh).")
         self.detector = detector or Detector()
+        self.endpoints = "GET /health, GET /v1/models, POST /v1/models/{model}/predict"  # named in a 404
         self.started = policy.clock()
         self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
         self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
@@ -435,9 +436,32 @@ class ModelService:
                 return throttled
             shown = clean_text(f"{method} {path}", 120)
             what = "no endpoint" if status == 404 else "method not allowed:"
-            reply = self._error(status, f"{what} {shown}; endpoints: GET /health, GET /v1/models, "
-                                        "POST /v1/models/{model}/predict")
+            reply = self._error(status, f"{what} {shown}; endpoints: {self.endpoints}")
             self._log(now, "other", reply, **where)
+            return reply
+
+        return self._guard(handle)
+
+    def handle_other(self, endpoint: str, method: str, path: str, secret: str | None, client: str | None,
+                     work: Callable[[ApiKey | None], Reply]) -> Reply:
+        """A request to an endpoint beside the model API (the class target's): throttled per address, work(key), logged.
+
+        Fail-closed as the rest: with the audit log down, work is not done (503).
+        """
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            where = dict(client=client, method=method, path=path, key_id=key and key.key_id, role=key and key.role)
+            throttled = self._throttled(now, endpoint, **where)
+            if throttled:
+                return throttled
+            why = self.audit.available()
+            if why is not None:
+                return self._unavailable(why)
+            try:
+                reply = work(key)
+            except InputError as exc:
+                reply = self._error(exc.status, str(exc))
+            self._log(now, endpoint, reply, **where)
             return reply
 
         return self._guard(handle)
@@ -646,17 +670,18 @@ def http_protocol(service: ModelService):
     return LoggedH11Protocol
 
 
-def listening_socket(port: int = 0) -> socket.socket:
-    """A listening socket on 127.0.0.1 (port 0: a free port chosen by the operating system)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listening_socket(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on host, 127.0.0.1 by default (port 0: a free port chosen by the operating system)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else small replies wait ~40 ms for a delayed ACK
     try:
-        sock.bind(("127.0.0.1", port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"Port {port} on 127.0.0.1 is not free ({exc.strerror}); pick another with --port, "
-                      "or --port 0 for any free one.") from None
+        raise OSError(f"Port {port} on {host} is not free or not this computer's ({exc.strerror}); pick another "
+                      "with --port (0 for any free one) or --host.") from None
     sock.listen(128)
     return sock
 
@@ -696,14 +721,17 @@ class ServerHandle:
 
 def start_server(service: ModelService, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> ServerHandle:
     """Serve on a free port of 127.0.0.1 in a background thread; returns once the server answers."""
-    import uvicorn
-
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError(f"The lab serves on this computer only (127.0.0.1), not on {host!r}.")
-    sock = listening_socket(0)
-    config = uvicorn.Config(make_app(service), http=http_protocol(service), log_level="warning", access_log=False,
-                            lifespan="off",
-                            timeout_graceful_shutdown=5)
+    return start_app(make_app(service), service, listening_socket(0), startup_timeout)
+
+
+def start_app(app, service, sock: socket.socket, startup_timeout: float = 15.0) -> ServerHandle:
+    """Run an ASGI app on a listening socket in a background thread (malformed requests logged by `service`)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, http=http_protocol(service), log_level="warning", access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="lab06-model-service", daemon=True)
     thread.start()
@@ -745,15 +773,19 @@ def lab_models(names=LAB_MODELS, progress: bool = False) -> list[ServedModel]:
     return served
 
 
-def serve_forever(service: ModelService, port: int = 8000, announce: Callable[[str], None] = print) -> None:
-    """Serve on 127.0.0.1:port in this thread until Ctrl-C (port 0: a free port); announce(url) once listening."""
+def serve_forever(service: ModelService, port: int = 8000, announce: Callable[[str], None] = print,
+                  host: str = "127.0.0.1", app=None) -> None:
+    """Serve on host:port (127.0.0.1 by default) in this thread until Ctrl-C (port 0: a free port); announce(url).
+
+    app: another ASGI app to serve (the class target's), whose malformed requests `service` logs.
+    """
     import uvicorn
 
-    sock = listening_socket(port)
-    announce(f"http://127.0.0.1:{sock.getsockname()[1]}")
-    config = uvicorn.Config(make_app(service), http=http_protocol(service), log_level="warning", access_log=False,
-                            lifespan="off",
-                            timeout_graceful_shutdown=5)
+    sock = listening_socket(port, host)
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"http://{shown}:{sock.getsockname()[1]}")
+    config = uvicorn.Config(app or make_app(service), http=http_protocol(service), log_level="warning",
+                            access_log=False, lifespan="off", timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
