@@ -260,7 +260,7 @@ def pct(x: float) -> str:
 
 
 def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=None, outputs=None, repeats=None,
-           targets=None, gateway=None, prior=None) -> str:
+           targets=None, gateway=None, prior=None, class_rows=None) -> str:
     """docs/performance.md."""
     lines = [
         "# Performance", "",
@@ -326,6 +326,10 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
         from gateway_load import report as gateway_report
 
         lines += [gateway_report(gateway)]
+    if class_rows:
+        from class_round import report as class_report
+
+        lines += [class_report(class_rows)]
     if slider:
         lines += ["## Lab 04 control panel", "",
                   f"One slider move (every setting, three times, cache warm): median **{1000 * slider[0]:.1f} ms**, "
@@ -374,9 +378,13 @@ def main() -> None:
     from gateway_load import gateway_load
 
     gateway = gateway_load()
+    from class_round import class_round
+
+    class_rows = class_round()
     prior = prior_rows()
     labs = [] if args.no_labs else lab_rows()
-    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets, gateway, prior)
+    text = report(cpus, rate, args.iterations, white, black, labs, slider, outputs, repeats, targets, gateway, prior,
+                  class_rows)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
     print(text)

@@ -404,3 +404,58 @@ def test_the_scoreboard_in_a_real_browser_updates_itself(tmp_path, artifacts):
             browser.close()
     finally:
         handle.stop()
+
+
+@pytest.mark.timeout(600)
+def test_the_house_attacker_measures_every_door_with_the_kit_s_attack(tmp_path):
+    from lab_helpers.classroom import practice_class
+
+    labels_only = POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]', 'outputs = ["label"]')
+    handle = practice_class(tmp_path / "class", labels_only, house_budget=100)
+    try:
+        assert wait_for(lambda: (1, "practice") in handle.house.runs, 300, every=1.0)
+        run = handle.house.runs[(1, "practice")]
+        # it adapted to the door (labels only: the label-only attack) and was judged like a learner
+        assert (run.attack, run.output, run.stopped_by) == ("label-only (prior)", "label", "finished")
+        assert len(run.verdicts) == 20 and all("judges" in v for v in run.verdicts.values())
+        board = httpx.get(f"{handle.url}/class/scoreboard.json", trust_env=False).json()
+        house = next(r for r in board["red"] if r["key_id"] == "house")
+        assert house["queries"] == run.queries and house["submissions"] == 20
+        assert board["blue"][0]["house_recovered"] == run.recovered == house["recovered"]
+        assert board["blue"][0]["people_recovered"] == 0  # the house is not a red learner
+    finally:
+        handle.stop()
+
+
+@pytest.mark.timeout(600)
+def test_lab_09_numbers_and_its_self_check_pass_and_fail_for_the_right_reasons(tmp_path, capsys):
+    from lab_helpers.classroom import new_practice_round, practice_class
+    from lab_helpers.ui import check_blue_policy
+
+    handle = practice_class(tmp_path / "class")
+    try:
+        setup = handle.target.setup
+        prior, targets = fit_pca_prior(setup.public), setup.people[:4]
+        # the notebook's attack, as it runs it: "about 0 to 2 of these four" at 300 queries per person
+        run = attack_door(handle.url, handle.keys["you"], "practice", targets, prior, queries_per_person=300, patience=60)
+        assert run.stopped_by == "finished" and run.queries == 1_200 and 0 <= run.recovered <= 2
+        solution = (POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]',
+                                            'outputs = ["label_score", "label"]')
+                    .replace("burst = 500 ", "burst = 100 ").replace("per_day = 100000", "per_day = 1000", 1))
+        assert check_blue_policy(handle, solution, prior, targets) is True
+        out = capsys.readouterr().out
+        assert "chose label-only (prior) on 'label'" in out and "All correct." in out
+        recovered = int(out.split("recovered ")[1].split(" of 4")[0])
+        assert 0 <= recovered <= 2  # "about as many people as before (about 0 to 2 of 4)"
+        # the template leaves scores to follow; labels only for apps starves them; a bad file is named
+        assert check_blue_policy(handle, POLICY_TEMPLATE, prior, targets) is False
+        assert "shows the score of the person being attacked" in capsys.readouterr().out
+        starved = solution.replace('outputs = ["label_score", "label"]', 'outputs = ["label"]', 1)
+        assert check_blue_policy(handle, starved, prior, targets) is False
+        assert "the apps (they need a name and its score) lost service" in capsys.readouterr().out
+        assert check_blue_policy(handle, "max_batch = [", prior, targets) is False
+        assert "not valid TOML" in capsys.readouterr().out
+        with pytest.raises(ValueError, match="the round did not change"):
+            new_practice_round(handle, POLICY_TEMPLATE.replace("[roles.camera]", "[roles.cam]"))
+    finally:
+        handle.stop()

@@ -288,7 +288,7 @@ def test_every_question_in_the_bank_renders_and_its_right_answer_is_correct():
         assert item.check().correct, q["id"]
 
 
-@pytest.mark.parametrize("lab", ["00", "01", "02", "03", "04", "05", "06", "07", "08"])
+@pytest.mark.parametrize("lab", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"])
 def test_quick_check_works_for_every_lab_that_has_questions(lab, tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
     if not load_questions(lab=lab):

@@ -15,8 +15,8 @@ __getattr__, __dir__, __all__ = attach(
         "red_team": ["RedRun", "attack_door", "door_url", "open_door", "strongest_output", "submit_reconstruction"],
         "referee": ["COPY_CORRELATION", "ClassSetup", "class_setup"],
         "scoreboard": ["render_scoreboard"],
-        "session": ["ClassHandle", "HouseAttacker", "OrdinaryTraffic", "practice_class", "serve_class", "start_class",
-                    "wait_for"],
+        "session": ["ClassHandle", "HouseAttacker", "OrdinaryTraffic", "new_practice_round", "practice_class",
+                    "serve_class", "start_class", "wait_for"],
         "target": ["ClassSetupError", "ClassTarget", "Learner", "read_roster"],
     },
 )
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         ClassHandle,
         HouseAttacker,
         OrdinaryTraffic,
+        new_practice_round,
         practice_class,
         serve_class,
         start_class,

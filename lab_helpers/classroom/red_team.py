@@ -78,8 +78,9 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
                 progress: bool = False) -> RedRun:
     """Attack these people through a door with the attack its output allows, then submit each reconstruction.
 
-    prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). Refusals other
-    than rate limits (a suspension, a quota) end the attack: the run says what stopped it and submits nothing.
+    prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). The budget is cut
+    to what the key's quota still allows. Refusals other than rate limits (a suspension, a quota used up by
+    someone else's requests) end the attack: the run says what stopped it and submits nothing.
     """
     if prior is None:
         if public is None:
@@ -88,8 +89,10 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
     ids = np.asarray(people, dtype=np.int64)
     began = time.perf_counter()
     probe = open_door(url, key, door)
-    outputs = probe.you["outputs"]
+    outputs, limit, used = probe.you["outputs"], probe.you["rate_limit"], probe.you["used_today"]
     probe.close()
+    if limit is not None:  # it knows the quota: it spends what is left of it, rather than be stopped halfway
+        queries_per_person = max(1, min(queries_per_person, (int(limit["per_day"]) - int(used)) // len(ids)))
     output = strongest_output(outputs)
     attack = "black-box (prior)" if output else "label-only (prior)"
     api = open_door(url, key, door, patience=patience, output=output or ("label" if "label" in outputs else outputs[0]))

@@ -179,9 +179,15 @@ def serve_class(target: ClassTarget, host: str = "127.0.0.1", port: int = 8800, 
         target.close()
 
 
-def practice_class(folder: str | Path, policy_text: str = POLICY_TEMPLATE, house_budget: int | None = None) -> ClassHandle:
-    """A class of one for practice: you on team red, one door ('practice') with this policy, ordinary traffic on."""
-    folder = Path(folder)
+def practice_class(folder: str | Path | None = None, policy_text: str = POLICY_TEMPLATE,
+                   house_budget: int | None = None) -> ClassHandle:
+    """A class of one for practice: you on team red, one door ('practice') with this policy, ordinary traffic on.
+
+    folder None: a new temporary folder (a fresh class each time); the door's policy file is folder/practice.toml.
+    """
+    import tempfile
+
+    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="lab09-practice-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "practice.toml").write_text(policy_text, encoding="utf-8")
     roster = folder / "roster.csv"
@@ -189,7 +195,20 @@ def practice_class(folder: str | Path, policy_text: str = POLICY_TEMPLATE, house
         roster.write_text("learner,team\nyou,red\n", encoding="utf-8")
     target = ClassTarget(folder, {"practice": folder / "practice.toml"},
                          roster=roster if not (folder / "class.sqlite").exists() else None, sources="key")
-    return start_class(target, ordinary_interval=2.0, house_budget=house_budget)
+    return start_class(target, ordinary_interval=1.0, house_budget=house_budget)
+
+
+def new_practice_round(handle: ClassHandle, policy_text: str) -> dict:
+    """Write a new policy for the practice door and start the next round with it (as the instructor's key would)."""
+    import httpx
+
+    (handle.target.folder / "practice.toml").write_text(policy_text, encoding="utf-8")
+    response = httpx.post(f"{handle.url}/class/next-round", headers={"X-API-Key": handle.keys["instructor"]},
+                          timeout=60, trust_env=False)
+    payload = response.json()
+    if response.status_code != 200:
+        raise ValueError(payload.get("error", response.text))
+    return payload
 
 
 def wait_for(condition, seconds: float, every: float = 0.2) -> bool:

@@ -43,6 +43,7 @@ LAB_NOTEBOOKS = {
     "03": "03_face_reconstruction.ipynb", "04": "04_defence_output_minimisation.ipynb",
     "05": "05_defence_training.ipynb", "06": "06_defence_access_and_monitoring.ipynb",
     "07": "07_governance_and_exam_review.ipynb", "08": "08_attacker_with_a_face_prior.ipynb",
+    "09": "09_red_team_blue_team.ipynb",
 }
 TOPIC_NOTE = "A question counts under every topic it tests, so the topic rows add up to more than the questions asked."
 NUMBER_WORDS = {"TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}

@@ -13,6 +13,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "checks": [
+            "check_blue_policy",
             "check_candidate_scoring",
             "check_detection_rule",
             "check_output_choice",
@@ -66,6 +67,7 @@ __getattr__, __dir__, __all__ = attach(
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .checks import (
+        check_blue_policy,
         check_candidate_scoring,
         check_detection_rule,
         check_output_choice,

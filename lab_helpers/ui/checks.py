@@ -383,3 +383,56 @@ def check_prior_defence(choice, table, floor: float, judge: str = "black-box: cl
           f"— the least any defence above the floor leaves.")
     print("All correct.")
     return True
+
+
+def check_blue_policy(practice, policy_text, prior, people, budget: int = 300, max_queries: int = 1_000) -> bool:
+    """Self-check for lab 09: a new practice round with this policy, the adaptive attacker and the ordinary clients.
+
+    Passes when every ordinary client still gets what it needs (at least 90 % of camera and app requests),
+    the adaptive attacker finds no scored output to follow (its strongest attack left is the label-only one),
+    and one key can get at most `max_queries` answers in the round.
+    """
+    from ..classroom import PolicyFileError, attack_door, new_practice_round, parse_blue_policy, wait_for
+
+    if policy_text is None or is_placeholder(policy_text):
+        return nothing_to_check("set my_policy to the text of your policy file")
+    try:
+        policy = parse_blue_policy("practice", policy_text, "my_policy")
+    except PolicyFileError as exc:
+        print(f"  ✘ {exc}")
+        return False
+    started = new_practice_round(practice, policy_text)
+    n = started["round"]
+    run = attack_door(practice.url, practice.keys["you"], "practice", people, prior, queries_per_person=budget,
+                      patience=30)
+    url = f"{practice.url}/class/scoreboard.json"
+
+    def board() -> dict:
+        import httpx
+
+        return httpx.get(url, params={"round": n}, timeout=30, trust_env=False).json()
+
+    wait_for(lambda: board()["blue"][0]["ordinary_sent"] >= 24, 90, every=1.0)
+    door = board()["blue"][0]
+    camera, app = door["utility_by_kind"]["camera"] or 0.0, door["utility_by_kind"]["app"] or 0.0
+    print(f"Round {n}: {policy.summary()}")
+    print(f"  the adaptive attacker chose {run.attack} on '{run.output}', got {run.queries:,} answers "
+          f"({run.stopped_by}), recovered {run.recovered} of {len(people)}")
+    print(f"  ordinary traffic: cameras served {camera:.0%}, apps served {app:.0%} ({door['ordinary_sent']} requests)")
+    ok = True
+    if min(camera, app) < 0.9:
+        who = "apps (they need a name and its score)" if app < 0.9 else "cameras"
+        print(f"  ✘ the {who} lost service: the policy refuses or throttles ordinary requests.")
+        ok = False
+    if run.attack != "label-only (prior)":
+        print(f"  ✘ app keys can still ask for '{run.output}', which shows the score of the person being attacked: "
+              "the attacker follows it.")
+        ok = False
+    quota = policy.roles["app"].limit.per_day
+    if quota > max_queries:
+        print(f"  ✘ one app key may get {quota:,} answers in a round; cap it at {max_queries:,} (per_day).")
+        ok = False
+    if ok:
+        print("  ✔ ordinary clients keep their service; the attacker is left with labels and a capped budget.")
+        print("All correct.")
+    return ok
