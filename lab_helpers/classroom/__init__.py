@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = attach(
         "policy": ["BluePolicy", "POLICY_TEMPLATE", "PolicyFileError", "parse_blue_policy", "read_blue_policy"],
         "red_team": ["RedRun", "attack_door", "door_url", "open_door", "strongest_output", "submit_reconstruction"],
         "referee": ["COPY_CORRELATION", "ClassSetup", "class_setup"],
-        "scoreboard": ["render_scoreboard"],
+        "scoreboard": ["png_data_uri", "render_gallery", "render_scoreboard"],
         "session": ["ClassHandle", "HouseAttacker", "OrdinaryTraffic", "new_practice_round", "practice_class",
                     "serve_class", "start_class", "wait_for"],
         "target": ["ClassSetupError", "ClassTarget", "Learner", "read_roster"],
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         submit_reconstruction,
     )
     from .referee import COPY_CORRELATION, ClassSetup, class_setup
-    from .scoreboard import render_scoreboard
+    from .scoreboard import png_data_uri, render_gallery, render_scoreboard
     from .session import (
         ClassHandle,
         HouseAttacker,

@@ -1,8 +1,12 @@
 """The live scoreboard: one plain HTML page, legible on a projector, that reloads itself every few seconds."""
 from __future__ import annotations
 
+import base64
+import io
 import time
 from html import escape
+
+import numpy as np
 
 REFRESH_SECONDS = 5
 
@@ -30,6 +34,9 @@ def render_scoreboard(board: dict, refresh: int = REFRESH_SECONDS) -> str:
     n, people = board["round"], board["people"]
     head = (f'<meta http-equiv="refresh" content="{int(refresh)}">' if board["current"] else "")
     rounds = " ".join(f'<a href="?round={r}">round {r}</a>' for r in board["rounds"])
+    if len(board["rounds"]) > 1:
+        rounds += " &middot; galleries: " + " ".join(f'<a href="gallery?round={r}">round {r}</a>'
+                                                      for r in board["rounds"][:-1])
     minutes = (time.time() - board["started"]) / 60
     red_rows = []
     for r in board["red"]:
@@ -71,5 +78,40 @@ is the kit's own attack, adapted to the door's output, run with the same key rig
 <table><thead><tr><th>Door</th><th class="text">Members</th><th>Utility</th><th>Cameras</th><th>Apps</th>
 <th>Recovered through the door</th><th>House attacker</th><th>Red queries answered</th><th>Alerts on red</th>
 <th>False alarms</th></tr></thead><tbody>{''.join(blue_rows) or empty}</tbody></table>
+</body></html>
+"""
+
+
+def png_data_uri(image: np.ndarray, scale: int = 2) -> str:
+    """A 64x64 grey image (0-255) as an inline PNG, enlarged by `scale` without smoothing."""
+    from PIL import Image
+
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8)).resize((64 * scale, 64 * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render_gallery(n_round: int, items: list[dict], people: int) -> str:
+    """A finished round's best reconstruction of each person (its image a PNG data URI), who made it, the verdicts."""
+    cards = []
+    for item in items:
+        said = ", ".join(f"{j} {'yes' if v else 'no'}" for j, v in item["judges"].items())
+        verdict = "recovered" if item["recovered"] else "not recovered"
+        cards.append(f'<figure><img src="{item["image"]}" alt="reconstruction of person {item["person"]}" '
+                     f'width="128" height="128"><figcaption><b>person {item["person"]}</b>: {verdict}<br>'
+                     f'{escape(item["learner"])} at {escape(item["door"])}<br><small>{escape(said)}</small>'
+                     "</figcaption></figure>")
+    missing = people - len(items)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Round {n_round} - the best reconstructions</title>
+<style>{STYLE} figure {{ display: inline-block; width: 200px; margin: 6px 10px; vertical-align: top; }}
+figcaption {{ font-size: 15px; }} img {{ image-rendering: pixelated; border: 1px solid #999; }}</style></head>
+<body><h1>Round {n_round}: the best reconstruction of each person</h1>
+<p class="note">Best first by the referees' verdicts (recovered, then how many referees agreed). These are what the
+red team rebuilt from the model's answers; the private photos stay on the service. {len(items)} of {people} people
+have a submission{f"; {missing} have none" if missing else ""}. <a href="scoreboard?round={n_round}">back to the
+scoreboard</a></p>
+{''.join(cards) or '<p>No submissions in this round.</p>'}
 </body></html>
 """

@@ -36,6 +36,7 @@ from ..service.server import (
 )
 from .policy import BluePolicy, PolicyFileError, parse_blue_policy, read_blue_policy
 from .referee import JUDGES, ClassSetup, class_setup
+from .scoreboard import png_data_uri
 
 TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 LEARNER_NAME = re.compile(r"[\w .'-]{1,40}")
@@ -199,6 +200,7 @@ class ClassTarget:
             self._boards: dict = {}
             self.front = ModelService([], self._front_policy(), self.folder / "front.sqlite")
             self.front.endpoints = ("GET /health, GET /class/scoreboard, GET /class/scoreboard.json, GET /class/doors, "
+                                    "GET /class/gallery?round=N (a finished round), "
                                     "POST /class/submit, POST /class/next-round, and each door's API under "
                                     "/doors/<team>/ (GET /v1/models, POST /v1/models/faces/predict)")
             rounds = self.db.query("SELECT n, policies FROM rounds ORDER BY n DESC LIMIT 1")
@@ -430,6 +432,24 @@ class ClassTarget:
         return {"round": n, "rounds": [r[0] for r in rounds], "current": current, "started": started,
                 "people": n_people, "red": red, "blue": blue}
 
+    def gallery(self, n_round: int) -> list[dict]:
+        """A finished round's best submission per person (recovered first, then by referees), for the debrief."""
+        if n_round >= self.round:
+            raise InputError(409, f"the gallery of round {n_round} opens when the round has ended (the instructor "
+                                  "starts the next round): no learner sees another's reconstructions while it runs")
+        rows = self.db.query("SELECT s.person, s.key_id, s.door, s.image, s.evaluator, s.closer, s.correlation, "
+                             "s.recovered, COALESCE(l.learner, s.key_id) FROM submissions s LEFT JOIN learners l "
+                             "ON l.key_id = s.key_id WHERE s.round = ? AND s.copy = 0 "
+                             "ORDER BY s.recovered DESC, s.evaluator + s.closer + s.correlation DESC, s.id",
+                             (n_round,))
+        best: dict[int, dict] = {}
+        for person, key_id, door, image, ev, cl, co, rec, name in rows:
+            if person not in best:
+                best[person] = {"person": person, "learner": "the kit's attacker" if key_id == HOUSE else name,
+                                "door": door, "recovered": bool(rec), "judges": dict(zip(JUDGES, map(bool, (ev, cl, co)))),
+                                "image": png_data_uri(np.frombuffer(image, dtype=np.uint8).reshape(64, 64))}
+        return [best[p] for p in sorted(best)]
+
     # ---- HTTP
     def asgi(self):
         """The service's ASGI app: /doors/<team>/... to that door's lab 06 app, the rest to the class routes."""
@@ -523,6 +543,22 @@ def class_routes(target: ClassTarget):
     @app.get("/class/scoreboard.json")
     async def scoreboard_json(request: Request):
         return as_json(await handled(request, "scoreboard", lambda key: board_of(request)))
+
+    @app.get("/class/gallery")
+    async def gallery(request: Request):
+        from .scoreboard import render_gallery
+
+        def work(key) -> Reply:
+            chosen = request.query_params.get("round", "")
+            if not chosen.isdigit():
+                raise InputError(422, "give a finished round, e.g. /class/gallery?round=1")
+            return Reply(200, {"round": int(chosen), "items": target.gallery(int(chosen))})
+
+        reply = await handled(request, "gallery", work)
+        if reply.status != 200:
+            return as_json(reply)
+        return HTMLResponse(render_gallery(reply.payload["round"], reply.payload["items"], len(target.setup.people)),
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/class/doors")
     async def doors(request: Request):
