@@ -21,7 +21,30 @@ from .policy import POLICY_TEMPLATE
 from .target import ORDINARY_CLIENTS, ClassTarget
 
 
-class OrdinaryTraffic:
+class Background:
+    """A loop in a daemon thread: `start()` runs `_run` (which watches `_stop`), `stop()` ends it after its current step."""
+
+    name = "class-background"
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        """Start in the background; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop and wait for its current step to end."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+class OrdinaryTraffic(Background):
     """Door cameras (labels) and apps (a label and its score) at every door, one request per client per tick.
 
     A request is *served* when it is answered with the model's own answer for every frame (and, for an app, a
@@ -29,21 +52,12 @@ class OrdinaryTraffic:
     are not counted against it (an open door serves 100 %).
     """
 
+    name = "class-ordinary-traffic"
+
     def __init__(self, target: ClassTarget, url: str, interval: float = 2.0, seed: int = 0):
         self.target, self.url, self.interval = target, url.rstrip("/"), interval
         self.rng = np.random.default_rng(seed)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="class-ordinary-traffic", daemon=True)
-
-    def start(self) -> OrdinaryTraffic:
-        """Start sending in the background."""
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop after the request in flight."""
-        self._stop.set()
-        self._thread.join(timeout)
+        super().__init__()
 
     def tick(self, http) -> int:
         """One request from every ordinary client at every door; returns how many were served."""
@@ -84,25 +98,16 @@ class OrdinaryTraffic:
                 self.tick(http)
 
 
-class HouseAttacker:
+class HouseAttacker(Background):
     """The kit's own attacker: each round, through every door, the attack the door's output allows, then submits."""
+
+    name = "class-house-attacker"
 
     def __init__(self, target: ClassTarget, url: str, queries_per_person: int = 300, seconds_per_door: float = 300.0):
         self.target, self.url = target, url
         self.budget, self.seconds = queries_per_person, seconds_per_door
         self.runs: dict[tuple[int, str], object] = {}  # (round, door) -> RedRun
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="class-house-attacker", daemon=True)
-
-    def start(self) -> HouseAttacker:
-        """Start attacking in the background."""
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the attack in flight."""
-        self._stop.set()
-        self._thread.join(timeout)
+        super().__init__()
 
     def _run(self) -> None:
         from ..attacks.priors import fit_pca_prior
