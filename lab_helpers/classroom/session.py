@@ -41,7 +41,8 @@ class Background:
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop and wait for its current step to end."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # never started (stopped before it began): nothing to wait for
+            self._thread.join(timeout)
 
 
 class OrdinaryTraffic(Background):
@@ -166,6 +167,7 @@ def serve_class(target: ClassTarget, host: str = "127.0.0.1", port: int = 8800, 
                 house_budget: int | None = None, house_seconds: float = 300.0, announce=print) -> None:
     """Serve the class target on host:port in this thread until Ctrl-C, with its ordinary traffic and house attacker."""
     parts: list = []
+    timers: list = []
 
     def started(url: str) -> None:
         local = url if host in ("127.0.0.1", "localhost") else f"http://127.0.0.1:{url.rsplit(':', 1)[1]}"
@@ -174,11 +176,15 @@ def serve_class(target: ClassTarget, host: str = "127.0.0.1", port: int = 8800, 
         if house_budget:
             parts.append(HouseAttacker(target, local, house_budget, house_seconds))
         announce(url)
-        threading.Timer(1.0, lambda: [p.start() for p in parts]).start()  # once the server listens
+        timers.append(threading.Timer(1.0, lambda: [p.start() for p in parts]))  # once the server listens
+        timers[-1].start()
 
     try:
         serve_forever(target.front, port, started, host=host, app=target.asgi())
     finally:
+        for timer in timers:
+            timer.cancel()
+            timer.join(5)
         for p in parts:
             p.stop()
         target.close()
