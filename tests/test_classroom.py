@@ -61,7 +61,8 @@ def test_present_stops_voila_when_its_terminal_closes_or_it_is_killed():
 
     from lab_helpers.kit.present import free_port
 
-    for signum in (_signal.SIGTERM, _signal.SIGHUP):
+    # SIGKILL cannot be caught: Voilà goes then because the kernel tells it its parent ended (Linux)
+    for signum in (_signal.SIGTERM, _signal.SIGHUP, _signal.SIGKILL):
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "lab_helpers", "present", "04", "--port", str(port)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=KIT)

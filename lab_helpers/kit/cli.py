@@ -169,20 +169,19 @@ def cmd_present(args: argparse.Namespace) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):  # before Voilà starts: a signal at any moment stops it
         signal.signal(signum, stop_on)
+    shows: list = []  # filled by start_presentation before it returns: no moment where Voilà runs unrecorded
     try:
-        show = start_presentation(args.lab, port=args.port)
+        show = start_presentation(args.lab, port=args.port, started=shows.append)
+        print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)", flush=True)
+        show.process.wait()
     except (KeyError, RuntimeError) as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # stopped while starting: start_presentation stopped Voilà already
-        return 0
-    print(f"Presenting lab {args.lab} at {show.url}  (open it in a browser; Ctrl-C stops the server)", flush=True)
-    try:
-        show.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        show.stop()
+        for show in shows:
+            show.stop()
     return 0
 
 

@@ -55,14 +55,35 @@ class Presentation:
         self.stop()
 
 
-def start_presentation(number: str, port: int | None = None, wait: float = 60, log=None) -> Presentation:
-    """Start Voilà on 127.0.0.1 serving lab NN's dashboard; returns once the server answers."""
+def _die_with_parent(parent: int):
+    """For the child, before Voilà starts: on Linux, a SIGTERM when the process that started it ends, however it ends."""
+    def arrange() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return  # not Linux: present's own signal handlers stop Voilà
+        if os.getppid() != parent:  # the parent ended before the line above: end now
+            os._exit(1)
+
+    return arrange
+
+
+def start_presentation(number: str, port: int | None = None, wait: float = 60, log=None,
+                       started=None) -> Presentation:
+    """Start Voilà on 127.0.0.1 serving lab NN's dashboard; returns once the server answers.
+
+    started: called with the Presentation as soon as Voilà's process exists (a caller's record for stopping it).
+    """
     path, port = dashboard_path(number), port or free_port()
     command = [sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
                "--theme=light", "--show_tracebacks=True"]
     process = subprocess.Popen(command, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                               cwd=path.parent, start_new_session=True)
+                               cwd=path.parent, start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
     presentation, deadline = Presentation(process, f"http://127.0.0.1:{port}/"), time.monotonic() + wait
+    if started is not None:
+        started(presentation)
     try:
         while True:
             try:
