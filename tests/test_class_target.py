@@ -108,11 +108,16 @@ def start_class_process(folder: Path, policies: dict, roster: Path | None = None
     log = open(path, "a", encoding="utf-8")  # noqa: SIM115 - the process writes it until stopped
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
     news = lambda: path.read_bytes()[before:].decode("utf-8", "replace")  # noqa: E731
-    found = wait_for(lambda: process.poll() is not None or "Class target on http" in news(), 180)
-    text = news()
-    assert found and process.poll() is None, text
-    url = text.rsplit("Class target on ", 1)[1].split()[0]
-    assert wait_for(lambda: httpx.get(f"{url}/health", trust_env=False).status_code == 200, 30)
+    try:
+        found = wait_for(lambda: process.poll() is not None or "Class target on http" in news(), 180)
+        text = news()
+        assert found and process.poll() is None, text
+        url = text.rsplit("Class target on ", 1)[1].split()[0]
+        assert wait_for(lambda: httpx.get(f"{url}/health", trust_env=False).status_code == 200, 30)
+    except BaseException:  # a start that failed leaves no server behind
+        process.kill()
+        process.wait(30)
+        raise
     return process, url
 
 
