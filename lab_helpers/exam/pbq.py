@@ -176,17 +176,9 @@ class ServiceClient:
         return self._scores(self.respond(x))
 
     def _scores(self, results: list[dict]):
-        import numpy as np
+        from ..service.client import score_matrix
 
-        index = {name: i for i, name in enumerate(self.classes)}
-        out = np.zeros((len(results), len(self.classes)))
-        for row, result in zip(out, results):
-            if "scores" in result:
-                for name, score in result["scores"].items():
-                    row[index[name]] = score
-            else:
-                row[index[result["label"]]] = 1.0
-        return out
+        return score_matrix(results, self.classes)
 
     def reset_count(self) -> None:
         """Start counting queries from zero."""

@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "api": ["ModelAPI"],
-        "client": ["ApiError", "HttpModelAPI", "post_raw", "run_until_refused"],
+        "client": ["ApiError", "HttpModelAPI", "post_raw", "run_until_refused", "score_matrix"],
         "server": [
             "LAB_KEYS",
             "MAX_BODY_BYTES",
@@ -47,7 +47,7 @@ __getattr__, __dir__, __all__ = attach(
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load lazily, above
     from .api import ModelAPI
-    from .client import ApiError, HttpModelAPI, post_raw, run_until_refused
+    from .client import ApiError, HttpModelAPI, post_raw, run_until_refused, score_matrix
     from .server import (
         LAB_KEYS,
         MAX_BODY_BYTES,

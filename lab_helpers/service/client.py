@@ -23,6 +23,19 @@ def _native(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def score_matrix(results: list[dict], classes: list[str]) -> np.ndarray:
+    """The service's answers as a (n, classes) matrix: shown scores, or a one-hot row for a label-only answer."""
+    index = {name: i for i, name in enumerate(classes)}
+    out = np.zeros((len(results), len(classes)))
+    for row, result in zip(out, results):
+        if "scores" in result:
+            for name, score in result["scores"].items():
+                row[index[name]] = score
+        else:
+            row[index[result["label"]]] = 1.0  # label only: a one-hot row, as ModelAPI gives it
+    return out
+
+
 class HttpModelAPI:
     """The model service seen through one API key, with the same `.query` / `.queries` as `ModelAPI`."""
 
@@ -123,15 +136,7 @@ class HttpModelAPI:
 
     def _scores(self, results: list[dict]) -> np.ndarray:
         """The answers as a score matrix: shown scores, or a one-hot row for a label-only answer."""
-        index = {name: i for i, name in enumerate(self.classes)}
-        out = np.zeros((len(results), len(self.classes)))
-        for row, result in zip(out, results):
-            if "scores" in result:
-                for name, score in result["scores"].items():
-                    row[index[name]] = score
-            else:
-                row[index[result["label"]]] = 1.0  # label only: a one-hot row, as ModelAPI gives it
-        return out
+        return score_matrix(results, self.classes)
 
     def reset_count(self) -> None:
         """Start counting queries from zero."""
