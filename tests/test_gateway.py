@@ -21,7 +21,7 @@ import pytest
 
 from lab_helpers.defences import AccessPolicy, RateLimit, Role, SimulatedClock, OutputPolicy, read_alerts, read_requests
 from lab_helpers.defences.access import TokenBucket
-from lab_helpers.defences.audit import AuditLogError, verify_log
+from lab_helpers.defences.audit import AuditLog, AuditLogError, AuditUnavailable, verify_log
 from lab_helpers.service import ModelService, face_endpoint, post_raw, start_server
 from lab_helpers.targets import train_face_model
 
@@ -426,3 +426,65 @@ def test_concurrent_requests_keep_one_unbroken_chain(served, tmp_path):
         httpx.get(f"{server.url}/v1/nowhere", timeout=5)
     check = verify_log(path)
     assert check.intact and check.requests == 8 * 5 + 1
+
+
+class _CountingConnection:
+    """An SQLite connection that counts INSERTs and can make each write slow (a loaded disk)."""
+
+    def __init__(self, db, delay: float = 0.0):
+        self.db, self.delay, self.inserts = db, delay, 0
+
+    def __enter__(self):
+        return self.db.__enter__()
+
+    def __exit__(self, *exc):
+        return self.db.__exit__(*exc)
+
+    def execute(self, sql, *args):
+        if sql.startswith("INSERT INTO requests"):
+            self.inserts += 1
+            time.sleep(self.delay)
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def _record_from_threads(log, n: int) -> list[str]:
+    """n threads record one request each at once; 'ok' or the AuditUnavailable message per thread."""
+    def one(i):
+        try:
+            log.record(dict(time=float(i), endpoint="predict", key_id="k", method="POST", status=200,
+                            decision="answered", n_inputs=1))
+            return "ok"
+        except AuditUnavailable as exc:
+            return str(exc)
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_many_clients_at_once_on_a_slow_disk_are_a_queue_not_an_outage(tmp_path):
+    # 30 writes of 60 ms each queue for 1.8 s in all; the old limit (twice busy_seconds, 0.5 s) refused most
+    log = AuditLog(tmp_path / "slow.sqlite")
+    log._db = _CountingConnection(log._db, delay=0.06)
+    results = _record_from_threads(log, 30)
+    log.close()
+    assert results == ["ok"] * 30
+    check = verify_log(tmp_path / "slow.sqlite")
+    assert check.intact and check.requests == 30
+
+
+def test_writes_queued_behind_a_failed_one_fail_at_once_without_trying_again(tmp_path):
+    path = tmp_path / "held.sqlite"
+    log = AuditLog(path, busy_seconds=0.3)
+    counting = log._db = _CountingConnection(log._db)
+    blocker = sqlite3.connect(path, timeout=1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        results = _record_from_threads(log, 10)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert all("locked" in r for r in results), results  # every one refused (fail closed), saying why
+    assert counting.inserts == 1  # only the first waited on the lock; the nine behind it failed fast
+    log.close()

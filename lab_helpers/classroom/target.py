@@ -44,7 +44,6 @@ TRIES_PER_PERSON = 3  # submissions per learner, door, person and round: the ref
 MAX_SUBMISSION_BYTES = 64 * 1024
 ORDINARY_CLIENTS = {"camera-1": "camera", "camera-2": "camera", "app-1": "app", "app-2": "app"}
 HOUSE = "house"  # the kit's own attacker's key id
-DOOR_LOG_BUSY_SECONDS = 1.0  # a door's audit log: a request waits up to twice this for its turn, then 503
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS learners (key_id TEXT PRIMARY KEY, learner TEXT UNIQUE NOT NULL, team TEXT NOT NULL,
@@ -284,7 +283,7 @@ class ClassTarget:
                 access.issue_key(client, role, self._process_secrets[client])
             (self.folder / f"round-{n}").mkdir(exist_ok=True)
             # a class's door waits up to 2 s for its turn at the log (lab 06's service: 0.5 s) before it fails closed
-            log = AuditLog(self.folder / f"round-{n}" / f"{team}.sqlite", busy_seconds=DOOR_LOG_BUSY_SECONDS)
+            log = AuditLog(self.folder / f"round-{n}" / f"{team}.sqlite")
             service = ModelService([self.served], access, log, detector=blue.make_detector())
             doors[team] = Door(team, blue, service, make_app(service))
         return doors

@@ -11,8 +11,10 @@ row or deleting one breaks the chain at that row; deleting rows at the end is ca
 service keeps in `<log>.state.json`, with the quota and suspension state it must not lose with the log.
 `verify_log` (and `python -m lab_helpers audit verify FILE`) reports the first broken link.
 
-Fail closed: when a row cannot be written (file deleted or replaced, disk full, read-only, locked for
-longer than `busy_seconds`), `record` raises `AuditUnavailable`, and the service refuses to answer.
+Fail closed: when a row cannot be written (file deleted or replaced, disk full, read-only, locked by another
+process for longer than `busy_seconds`), `record` raises `AuditUnavailable`, and the service refuses to answer.
+Requests of the same service queue for their turn (up to `queue_seconds`): many clients at once on a busy
+machine are a queue, not an outage.
 """
 from __future__ import annotations
 
@@ -130,12 +132,15 @@ class AuditLog:
     """An append-only, hash-chained audit log in one SQLite file, with its key and state beside it.
 
     busy_seconds: how long a write waits for a lock held by another process before the log counts as unavailable;
-    retry_seconds: after a failed write, how long every write fails at once before the log is tried again.
+    retry_seconds: after a failed write, how long every write fails at once before the log is tried again;
+    queue_seconds: how long a write waits behind this process's own writes (each bounded by busy_seconds).
     """
 
-    def __init__(self, path: str | Path | None = None, busy_seconds: float = 0.25, retry_seconds: float = 1.0):
+    def __init__(self, path: str | Path | None = None, busy_seconds: float = 0.25, retry_seconds: float = 1.0,
+                 queue_seconds: float = 10.0):
         self.path = Path(path) if path is not None else default_audit_path()
         self.busy_seconds, self.retry_seconds = float(busy_seconds), float(retry_seconds)
+        self.queue_seconds = float(queue_seconds)
         self._failure, self._failed_until = "", 0.0
         self._lock = threading.Lock()
         self.service_state: dict = {}  # filled by the service (quotas, suspensions), saved with the head
@@ -236,9 +241,11 @@ class AuditLog:
         why = self.available()
         if why is not None:  # failing fast: no request waits on a log that just failed
             raise AuditUnavailable(why)
-        if not self._lock.acquire(timeout=2 * self.busy_seconds):
-            raise AuditUnavailable("the audit log is busy beyond its time limit")
+        if not self._lock.acquire(timeout=self.queue_seconds):
+            raise AuditUnavailable(f"{self.queue_seconds:g} s waiting behind this service's own audit writes")
         try:
+            if self._failed_until > time.monotonic():  # the write ahead of this one failed: fail fast, do not wait again
+                raise AuditUnavailable(self._failure)
             self._check_file()
             _, last_chain = self._heads[table]
             try:
