@@ -282,7 +282,6 @@ class ClassTarget:
             for client, role in ORDINARY_CLIENTS.items():
                 access.issue_key(client, role, self._process_secrets[client])
             (self.folder / f"round-{n}").mkdir(exist_ok=True)
-            # a class's door waits up to 2 s for its turn at the log (lab 06's service: 0.5 s) before it fails closed
             log = AuditLog(self.folder / f"round-{n}" / f"{team}.sqlite")
             service = ModelService([self.served], access, log, detector=blue.make_detector())
             doors[team] = Door(team, blue, service, make_app(service))
