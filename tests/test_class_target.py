@@ -26,6 +26,7 @@ from lab_helpers.classroom import (
     attack_door,
     class_setup,
     parse_blue_policy,
+    plan_attack,
     read_roster,
     render_scoreboard,
     open_door,
@@ -158,7 +159,10 @@ pytestmark_group = pytest.mark.xdist_group("class-target")
 
 @pytest.fixture(scope="module")
 def round_one(classroom):
-    """Twenty red learners attack at once, each through one of the three doors, while ordinary traffic flows."""
+    """Twenty red learners attack at once, each through one of the three doors, while ordinary traffic flows.
+
+    Even-numbered learners read the door's published detector and plan for it (`attack_door` by default); odd-numbered
+    ones attack as if nobody watched (rules={}), as a learner who skipped that step does."""
     url, keys, setup = classroom["url"], classroom["keys"], classroom["setup"]
     people = setup.people
     runs, errors = {}, []
@@ -169,7 +173,8 @@ def round_one(classroom):
         door = list(DOORS)[i % 3]
         mine = people[[(2 * i) % len(people), (2 * i + 1) % len(people)]]
         try:
-            runs[name] = attack_door(url, keys[name], door, mine, prior, queries_per_person=120, patience=30, seed=i)
+            runs[name] = attack_door(url, keys[name], door, mine, prior, queries_per_person=120, patience=30, seed=i,
+                                     rules={} if i % 2 else None)
         except Exception as exc:  # noqa: BLE001 - collected and reported below
             errors.append(f"{name}: {exc!r}")
 
@@ -190,13 +195,20 @@ def test_twenty_red_learners_attack_at_once_while_ordinary_traffic_flows(classro
     url, runs = classroom["url"], round_one
     assert len(runs) == RED
     at = {door: [r for r in runs.values() if r.door == door] for door in DOORS}
-    # the attacker adapts to the door: the most revealing scores it may ask for, else the label-only attack
+    blind = {f"red learner {i:02d}" for i in range(1, RED, 2)}
+    watch_blind = [r for name, r in runs.items() if r.door == "blue-watch" and name in blind]
+    watch_aware = [r for name, r in runs.items() if r.door == "blue-watch" and name not in blind]
+    # the attacker adapts to the door: the most revealing scores it may ask for, else the label-only attack; at the
+    # door whose adaptive detector blocks on scored answers about one person, the learners who read it ask for labels
     assert {(r.attack, r.output) for r in at["blue-open"]} == {("black-box (prior)", "probabilities")}
-    assert {(r.attack, r.output) for r in at["blue-watch"]} == {("black-box (prior)", "probabilities")}
+    assert {(r.attack, r.output) for r in watch_blind} == {("black-box (prior)", "probabilities")}
+    assert {(r.attack, r.output) for r in watch_aware} == {("label-only (prior)", "label")}
     assert {(r.attack, r.output) for r in at["blue-labels"]} == {("label-only (prior)", "label")}
-    # the open door lets everyone finish; the watching door suspends; the quota stops the label-only attack
+    # the open door lets everyone finish; the watching door suspends learners who did not plan for it, and not those
+    # who did; the quota stops the label-only attack
     assert all(r.stopped_by == "finished" and len(r.verdicts) == 2 for r in at["blue-open"])
-    assert "HTTP 403" in {r.stopped_by for r in at["blue-watch"]} <= {"HTTP 403", "finished"}
+    assert "HTTP 403" in {r.stopped_by for r in watch_blind} <= {"HTTP 403", "finished"}
+    assert all(r.stopped_by == "finished" and len(r.verdicts) == 2 for r in watch_aware)
     # the attacker knows the quota (150 per key) and spends what it allows instead of being stopped halfway
     assert all(r.stopped_by == "finished" and r.queries <= 150 and len(r.verdicts) == 2 for r in at["blue-labels"])
     # the scoreboard counts exactly what the service answered each learner
@@ -212,6 +224,8 @@ def test_twenty_red_learners_attack_at_once_while_ordinary_traffic_flows(classro
             assert by_name[name]["suspended_at"] == ["blue-watch"], name
         if by_name[name]["suspended_at"]:
             assert by_name[name]["suspended_at"] == ["blue-watch"] == [run.door] and by_name[name]["alerts"] >= 1, name
+        if run.door == "blue-watch" and name not in blind:
+            assert by_name[name]["alerts"] == 0 and by_name[name]["suspended_at"] == [], name
     blue = {b["team"]: b for b in board["blue"]}
     assert blue["blue-open"]["red_queries"] == sum(r.queries for r in at["blue-open"])
     assert blue["blue-open"]["people_recovered"] == len({p for r in at["blue-open"] for p, v in r.verdicts.items()
@@ -422,6 +436,49 @@ def test_the_scoreboard_in_a_real_browser_updates_itself(tmp_path, artifacts):
             assert "not recovered" in page.inner_text("body") or "recovered" in page.inner_text("body")
             page.screenshot(path=str(artifacts / "gallery.png"))
             browser.close()
+    finally:
+        handle.stop()
+
+
+def test_the_attacker_plans_for_the_door_s_output_and_its_published_detector():
+    everything = ["probabilities", "label_score", "label"]
+    plan = plan_attack(everything, "none", False)
+    assert (plan.output, plan.attack, plan.randomise, plan.scored_cap) == ("probabilities", "black-box (prior)", False, None)
+    plan = plan_attack(everything, "baseline", False)  # alerts only: it still randomises its probes
+    assert (plan.output, plan.randomise, plan.scored_cap) == ("probabilities", True, None)
+    plan = plan_attack(everything, "baseline", True)  # blocks: under the baseline's default 5,000 scored answers a day
+    assert (plan.output, plan.attack, plan.scored_cap) == ("probabilities", "black-box (prior)", 4_500)
+    plan = plan_attack(everything, "adaptive", True)  # blocks on scored answers about one person: labels instead
+    assert (plan.output, plan.attack, plan.randomise) == ("label", "label-only (prior)", True) and "adaptive" in plan.why
+    plan = plan_attack(["label_score", "probabilities"], "adaptive", True)  # no plain labels to ask for
+    assert (plan.output, plan.attack) == ("probabilities", "black-box (prior)")
+    assert plan_attack(["label_score", "label"], "none").attack == "label-only (prior)"  # no score for the person
+
+
+BASELINE_BLOCKS = POLICY_TEMPLATE.replace("block_on_alert = false", "block_on_alert = true")
+
+
+@pytest.mark.timeout(600)
+def test_the_house_attacker_knows_the_detector_and_finishes_where_an_unaware_attack_is_suspended(tmp_path):
+    # the door publishes a baseline detector that suspends: the same attack blind to it is flagged within about 60
+    # queries (near-duplicate probes); the house attacker randomises its probes, stays under the detector's count of
+    # scored answers, finishes, and is judged
+    from lab_helpers.classroom import practice_class
+
+    handle = practice_class(tmp_path / "class", BASELINE_BLOCKS, house_budget=100)
+    try:
+        prior = fit_pca_prior(handle.target.setup.public)
+        blind = attack_door(handle.url, handle.keys["you"], "practice", handle.target.setup.people[:4], prior,
+                            queries_per_person=100, patience=60, rules={})
+        assert blind.stopped_by == "HTTP 403" and blind.queries < 400 and not blind.verdicts
+        assert wait_for(lambda: (1, "practice") in handle.house.runs, 300, every=1.0)
+        run = handle.house.runs[(1, "practice")]
+        assert (run.attack, run.output, run.stopped_by) == ("black-box (prior)", "probabilities", "finished")
+        assert "randomised" in run.why and run.queries == 20 * 100 and len(run.verdicts) == 20
+        board = httpx.get(f"{handle.url}/class/scoreboard.json", trust_env=False).json()
+        rows = {r["key_id"]: r for r in board["red"]}
+        assert rows["house"]["alerts"] == 0 and rows["house"]["suspended_at"] == []
+        assert rows["you"]["alerts"] >= 1 and rows["you"]["suspended_at"] == ["practice"]
     finally:
         handle.stop()
 

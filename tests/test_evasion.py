@@ -115,6 +115,19 @@ def test_randomised_probes_are_not_near_duplicates_but_plain_ones_are(face_model
     assert max(shares[0.03]) < 0.2  # no window of randomised probes comes close
 
 
+def test_router_answers_labels_through_the_same_randomised_probes(face_model):
+    """A label-only attack goes through the router's `.answer` with the same offsets, counts and bounds as `.query`."""
+    api = ModelAPI(face_model.predict_proba, input_size=4096)
+    faces = np.repeat(np.full((1, 4096), 0.5, dtype=np.float32), 120, axis=0)
+    router = ProbeRouter({"k": api}, pacing=Pacing(batch=50, gap_seconds=0, per_key_per_day=None), offset=0.03)
+    labels, scores = router.answer(faces)
+    assert labels.shape == (120,) and scores.shape == (120, 40) and router.queries == api.queries == 120
+    assert (labels == scores.argmax(1)).all() and len(router.log) == 3  # requests of at most `batch`
+    plain = ProbeRouter({"k": ModelAPI(face_model.predict_proba, input_size=4096)}, pacing=NAIVE, offset=0.0)
+    assert len(set(plain.answer(faces)[0])) == 1  # one input, one label ...
+    assert np.abs(np.diff(scores, axis=0)).max() > 0  # ... randomised, every probe is a different input
+
+
 def test_router_paces_each_key_under_its_daily_budget_and_rotates(face_model):
     gateway, clock, apis = gateway_keys(face_model, BaselineDetector())
     pacing = Pacing(batch=100, gap_seconds=60, per_key_per_day=1_000, max_days=5)

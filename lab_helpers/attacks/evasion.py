@@ -138,7 +138,7 @@ class ProbeRouter:
             t = max(t, sent_at + DAY + 1e-3)
         return t
 
-    def _send(self, chunk) -> np.ndarray:
+    def _send(self, chunk, labels: bool = False):
         for _ in range(self.max_refusals):
             if not self.live:
                 raise AttackStopped("every key refused (" + ", ".join(sorted(set(self.dropped.values()))) + ")")
@@ -155,7 +155,7 @@ class ProbeRouter:
             if self.clock is not None:
                 self.clock.now = t
             try:
-                answer = np.asarray(self.apis[key].query(chunk))
+                answer = self.apis[key].answer(chunk) if labels else np.asarray(self.apis[key].query(chunk))
             except ApiError as exc:
                 self.refusals[exc.status] += 1
                 if exc.status == 429 and exc.retry_after:
@@ -185,6 +185,14 @@ class ProbeRouter:
             arr = block_offsets(x, self.offset, self.rng)
             chunks = [arr[i:i + b] for i in range(0, len(arr), b)]
         return np.concatenate([self._send(chunk) for chunk in chunks])
+
+    def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores) for a batch of images, as `ModelAPI.answer` gives them, through the router's tricks."""
+        arr = block_offsets(x, self.offset, self.rng)
+        b = self.pacing.batch
+        parts = [self._send(arr[i:i + b], labels=True) for i in range(0, len(arr), b)]
+        return (np.concatenate([np.asarray(labels) for labels, _ in parts]),
+                np.concatenate([np.asarray(scores) for _, scores in parts]))
 
     def time_of(self, queries: int) -> float | None:
         """Simulated seconds from the first request until `queries` inputs had been answered (None: never)."""

@@ -12,7 +12,8 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "policy": ["BluePolicy", "POLICY_TEMPLATE", "PolicyFileError", "parse_blue_policy", "read_blue_policy"],
-        "red_team": ["RedRun", "attack_door", "door_url", "open_door", "strongest_output", "submit_reconstruction"],
+        "red_team": ["Plan", "RedRun", "attack_door", "door_rules", "door_url", "open_door", "plan_attack",
+                     "randomised_probes", "strongest_output", "submit_reconstruction"],
         "referee": ["COPY_CORRELATION", "ClassSetup", "class_setup"],
         "scoreboard": ["png_data_uri", "render_gallery", "render_scoreboard"],
         "session": ["ClassHandle", "HouseAttacker", "OrdinaryTraffic", "new_practice_round", "practice_class",
@@ -30,10 +31,14 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time the names load l
         read_blue_policy,
     )
     from .red_team import (
+        Plan,
         RedRun,
         attack_door,
+        door_rules,
         door_url,
         open_door,
+        plan_attack,
+        randomised_probes,
         strongest_output,
         submit_reconstruction,
     )

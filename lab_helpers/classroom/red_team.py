@@ -1,10 +1,13 @@
 """The red team's side: look at a door, attack through it with the kit's attacks, submit what they reconstruct.
 
 `attack_door` is what a competent red learner does, and what the service's own attacker ("house") does each round:
-read what the door answers, pick the attack that output allows (scores: black-box search in the eigenface prior's
-space; labels only: the label-only boundary attack in the same space), wait out rate limits while patience lasts,
-and submit each person's reconstruction. It does not evade the detector or spread over several keys: red learners
-can, and the house attacker is the floor a blue team's policy is measured against, not the ceiling.
+read what the door answers and the detector its blue team published (Kerckhoffs: the control is known, its secret
+keys are not), pick the attack that output allows and that detector does not see (scores: black-box search in the
+eigenface prior's space; labels only, or a blocking adaptive detector that counts scored answers about one person:
+the label-only boundary attack in the same space), randomise every probe when a detector watches (so no two look
+alike to a near-duplicate or probe-cloud rule), wait out rate limits while patience lasts, and submit each person's
+reconstruction. It holds one key: red learners can also pool keys, so the house attacker is the floor a blue team's
+policy is measured against, not the ceiling.
 """
 from __future__ import annotations
 
@@ -15,11 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..attacks.evasion import AttackStopped, Pacing, ProbeRouter
 from ..attacks.priors import FacePrior, fit_pca_prior
 from ..attacks.with_prior import invert_prior_black_box, invert_prior_label_only
+from ..defences.monitoring import BaselineDetector
 from ..service.client import ApiError, HttpModelAPI
 
 SCORED = ("probabilities", "rounded", "top_k", "noisy")  # outputs whose answers carry the person's own score
+PROBE_OFFSET = 0.03  # the random offset on every 8x8 block of every probe when a detector watches (lab 06's evader)
 
 
 def door_url(url: str, door: str) -> str:
@@ -35,6 +41,55 @@ def open_door(url: str, key: str, door: str, patience: float = 0.0, output: str 
 def strongest_output(outputs) -> str | None:
     """The most revealing scored output a door allows your key (None: labels only, or the top label's score)."""
     return next((kind for kind in SCORED if kind in outputs), None)
+
+
+def door_rules(url: str, key: str, door: str) -> dict:
+    """What a door's blue team published: its policy line, its detector ('none', 'baseline', 'adaptive'), whether it blocks."""
+    import httpx
+
+    with httpx.Client(timeout=30.0, trust_env=False) as http:
+        response = http.get(f"{url.rstrip('/')}/class/doors", headers={"X-API-Key": key})
+    payload = response.json()
+    if response.status_code != 200:
+        raise ApiError(response.status_code, payload.get("error", response.text))
+    if door not in payload["doors"]:
+        raise ValueError(f"No door {door!r} on this class target; its doors: {', '.join(payload['doors'])}.")
+    return payload["doors"][door]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an attacker who knows a door's rules does there: the output it asks for, the attack, and why."""
+
+    output: str
+    attack: str  # "black-box (prior)" or "label-only (prior)"
+    randomise: bool  # random block offsets on every probe (against near-duplicate and probe-cloud rules)
+    why: str
+    scored_cap: int | None = None  # the most scored answers it lets one key receive (under the detector's default)
+
+
+def plan_attack(outputs, detector: str = "none", blocks: bool = False) -> Plan:
+    """The attack for a door's outputs and its published detector, staying under the detector's default thresholds."""
+    scored = strongest_output(outputs)
+    plain = "label" if "label" in outputs else outputs[0]
+    randomise = detector != "none"
+    also = "; probes randomised so none looks like another to the detector" if randomise else ""
+    if scored and detector == "adaptive" and blocks and plain == "label":
+        return Plan(plain, "label-only (prior)", randomise, "labels, though scores are allowed: the door's adaptive "
+                    "detector counts scored answers about one person and blocks" + also)
+    if scored and detector == "baseline" and blocks:
+        cap = int(0.9 * BaselineDetector().max_scores_per_day)
+        return Plan(scored, "black-box (prior)", randomise, f"the door's most revealing scored output ({scored}), at "
+                    f"most {cap:,} scored answers: its baseline detector blocks a key with more in a day" + also, cap)
+    if scored:
+        return Plan(scored, "black-box (prior)", randomise, f"the door's most revealing scored output ({scored})" + also)
+    return Plan(plain, "label-only (prior)", randomise, f"the door shows no score to follow ({plain})" + also)
+
+
+def randomised_probes(api, seed: int = 0) -> ProbeRouter:
+    """`api` with a random offset on every 8x8 block of every probe (lab 06's evader); a refusal it cannot wait out stops it."""
+    return ProbeRouter({"key": api}, pacing=Pacing(batch=10_000, gap_seconds=0.0, per_key_per_day=None),
+                       offset=PROBE_OFFSET, seed=seed, max_refusals=1)
 
 
 def submit_reconstruction(url: str, key: str, door: str, person: int, image: np.ndarray, timeout: float = 30.0) -> dict:
@@ -66,6 +121,7 @@ class RedRun:
     verdicts: dict = field(default_factory=dict)  # person -> the referees' verdict
     stopped_by: str = "finished"
     images: np.ndarray | None = None
+    why: str = ""  # why this attack and output, from what the door shows and its blue team published
 
     @property
     def recovered(self) -> int:
@@ -75,12 +131,14 @@ class RedRun:
 
 def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None = None, public=None,
                 queries_per_person: int = 300, patience: float = 60.0, seed: int = 0, submit: bool = True,
-                progress: bool = False) -> RedRun:
-    """Attack these people through a door with the attack its output allows, then submit each reconstruction.
+                progress: bool = False, rules: dict | None = None) -> RedRun:
+    """Attack these people through a door with the attack its output and detector allow, then submit each reconstruction.
 
-    prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). The budget is cut
-    to what the key's quota still allows. Refusals other than rate limits (a suspension, a quota used up by
-    someone else's requests) end the attack: the run says what stopped it and submits nothing.
+    prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). rules: the door's
+    published detector (default: read from the class target's /class/doors; {} attacks as if nobody watched). The
+    budget is cut to what the key's quota still allows, and under a blocking detector's default counts (`plan_attack`).
+    Refusals other than rate limits (a suspension, a quota used up by someone else's requests) end the attack: the run
+    says what stopped it and submits nothing.
     """
     if prior is None:
         if public is None:
@@ -88,28 +146,33 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
         prior = fit_pca_prior(public)
     ids = np.asarray(people, dtype=np.int64)
     began = time.perf_counter()
+    rules = door_rules(url, key, door) if rules is None else rules
     probe = open_door(url, key, door)
     outputs, limit, used = probe.you["outputs"], probe.you["rate_limit"], probe.you["used_today"]
     probe.close()
     if limit is not None:  # it knows the quota: it spends what is left of it, rather than be stopped halfway
         queries_per_person = max(1, min(queries_per_person, (int(limit["per_day"]) - int(used)) // len(ids)))
-    output = strongest_output(outputs)
-    attack = "black-box (prior)" if output else "label-only (prior)"
-    api = open_door(url, key, door, patience=patience, output=output or ("label" if "label" in outputs else outputs[0]))
+    plan = plan_attack(outputs, rules.get("detector", "none"), bool(rules.get("blocks")))
+    if plan.scored_cap is not None:
+        queries_per_person = max(1, min(queries_per_person, plan.scored_cap // len(ids)))
+    api = open_door(url, key, door, patience=patience, output=plan.output)
+    sender = randomised_probes(api, seed) if plan.randomise else api  # the door's rate limits pace it, not the router
+    attack, why = plan.attack, plan.why
     try:
-        if output:
-            result = invert_prior_black_box(api, prior, ids, queries_per_person, seed=seed, progress=progress)
+        if attack.startswith("black-box"):
+            result = invert_prior_black_box(sender, prior, ids, queries_per_person, seed=seed, progress=progress)
         else:
             # the search for a start asks 50 random faces per person at a time: leave room for one round of it
             share = min(0.8, max(0.3, 50 / queries_per_person))
-            result = invert_prior_label_only(api, prior, ids, queries_per_person, seed=seed, progress=progress,
+            result = invert_prior_label_only(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
                                              search_share=share)
-    except ApiError as exc:
-        run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, stopped_by=f"HTTP {exc.status}")
+    except (ApiError, AttackStopped) as exc:
+        stopped = f"HTTP {exc.status if isinstance(exc, ApiError) else next(iter(sender.refusals), '?')}"
+        run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, stopped_by=stopped, why=why)
         api.close()
         return run
     api.close()
-    run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, images=result.images)
+    run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, images=result.images, why=why)
     if submit:
         for person, image in zip(ids, result.images):
             try:

@@ -562,7 +562,8 @@ def class_routes(target: ClassTarget):
     async def doors(request: Request):
         def work(key) -> Reply:
             return Reply(200, {"round": target.round, "people": [int(p) for p in target.setup.people],
-                               "doors": {t: {"url": f"/doors/{t}", "policy": d.policy.summary()}
+                               "doors": {t: {"url": f"/doors/{t}", "policy": d.policy.summary(),
+                                             "detector": d.policy.detector, "blocks": d.policy.block_on_alert}
                                          for t, d in target.doors.items()}})
         return as_json(await handled(request, "doors", work))
 
