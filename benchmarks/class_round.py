@@ -126,7 +126,8 @@ def report(rows: list[dict]) -> str:
              f"`class-target start` in its own process with two doors (open: the template; guarded: top label and "
              f"score only, 1,000 queries per key, the adaptive detector suspending what it flags) and ordinary traffic "
              f"(4 clients per door, one request a second each). Each learner: the kit's adaptive attacker on "
-             f"{PEOPLE_EACH} people at {BUDGET} queries per person, half at each door, all at once; one round per class "
+             f"{PEOPLE_EACH} people at {BUDGET} queries per person (planned for the door's published detector: "
+             "randomised probes at both doors), half at each door, all at once; one round per class "
              "size. The learners share this process (one machine for the whole class), so the rates are a floor.", "",
              "| learners | finished / stopped by | seconds | answers | answers per second | 503s | server peak MB | "
              "utility open / guarded | recovered open / guarded | alerts guarded |",
