@@ -23,7 +23,7 @@ from lab_helpers.attacks import (
 from lab_helpers.data import public_private_split
 from lab_helpers.evaluation import budget_table, defence_table, judge_prior, prior_lab, queries_to_match
 from lab_helpers.judges import closer_than_public, judge, similarity_to_people
-from lab_helpers.service import ModelAPI
+from lab_helpers.service import ApiError, ModelAPI
 from lab_helpers.targets import FaceModelSpec
 
 KIT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,39 @@ def test_prior_attacks_count_every_query_and_stay_in_budget(lab):
     assert (white.queries == 0).all()
     with pytest.raises(ValueError, match="queries_per_identity"):
         invert_prior_black_box(lab.api(), lab.pca, ids, 5, progress=False)
+
+
+class _Refusing:
+    """A client that answers `limit` queries, then refuses every request (a key suspended mid-attack)."""
+
+    def __init__(self, api, limit: int):
+        self.api, self.limit = api, limit
+
+    def _check(self, x) -> None:
+        if self.api.queries + len(np.atleast_2d(x)) > self.limit:
+            raise ApiError(403, "this key is suspended")
+
+    def query(self, x):
+        self._check(x)
+        return self.api.query(x)
+
+    def answer(self, x):
+        self._check(x)
+        return self.api.answer(x)
+
+
+def test_a_stopped_prior_attack_keeps_the_faces_it_had_and_says_why(lab):
+    ids = lab.people[:4]
+    for attack, output in ((invert_prior_black_box, "probabilities"), (invert_prior_label_only, "label")):
+        inner = lab.api(output)
+        with pytest.raises(ApiError):  # without stop_on, a refusal is an error, as before
+            attack(_Refusing(inner, 250), lab.pca, ids, 300, progress=False)
+        inner = lab.api(output)
+        rec = attack(_Refusing(inner, 250), lab.pca, ids, 300, progress=False, stop_on=(ApiError,))
+        assert rec.stopped.startswith("HTTP 403") and inner.queries <= 250 and rec.images.shape == (4, 64, 64)
+        assert np.isfinite(rec.images).all() and rec.signal.any()  # faces it had, for people it had a signal for
+        full = attack(lab.api(output), lab.pca, ids, 300, progress=False, stop_on=(ApiError,))
+        assert full.stopped == "" and full.queries.max() <= 300
 
 
 def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at_1000_queries(lab):

@@ -30,6 +30,7 @@ class Reconstructions:
     snapshots: dict = field(default_factory=dict)  # black-box: query budget -> images at that point
     signal: np.ndarray | None = None  # (n,) bool: did the attack ever get information that moved this person's image?
     queries: np.ndarray | None = None  # (n,) queries spent on each person (0 for white-box)
+    stopped: str = ""  # why the attack ended before its budget ('' when it spent it): the images are what it had then
 
     def __post_init__(self):
         n = len(self.identities)

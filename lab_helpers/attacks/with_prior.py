@@ -14,7 +14,8 @@ names as the person. Three attackers, by what they get:
   as someone else, growing the sphere while it stays inside.
 
 Each returns lab 03's `Reconstructions` (images, identities, queries and signal per person, snapshots by budget),
-so the same judges, plots and tables apply.
+so the same judges, plots and tables apply. The two query attacks take `stop_on`: refusals (e.g. `ApiError`) that
+end the attack early; the result then holds the faces it had, and says why it stopped.
 """
 from __future__ import annotations
 
@@ -77,11 +78,13 @@ def invert_prior_white_box(model, prior: FacePrior, identities=None, steps: int 
 def invert_prior_black_box(api, prior: FacePrior, identities=None, queries_per_identity: int = 1_000,
                            seed: int = 0, progress: bool = True, *, probes: int = 10, sigma: float = 0.5,
                            learning_rate: float = 0.1, start_share: float = 0.2, start_cap: int = 200,
-                           prior_weight: float = PRIOR_WEIGHT, checkpoints: Iterable[int] = ()) -> Reconstructions:
+                           prior_weight: float = PRIOR_WEIGHT, checkpoints: Iterable[int] = (),
+                           stop_on: tuple = ()) -> Reconstructions:
     """Black-box inversion through the prior: NES gradient estimates of log score in z, all people batched per query.
 
     start_share of each person's budget (at most start_cap queries) picks the start: the random prior face with the
     highest score for that person. Then each step spends `2 * probes` queries on antithetic probes z ± sigma·u.
+    stop_on: exception types that end the attack early, keeping the faces it has (a service that stops answering).
     """
     from tqdm.auto import tqdm
 
@@ -100,49 +103,57 @@ def invert_prior_black_box(api, prior: FacePrior, identities=None, queries_per_i
     z = np.zeros((n, prior.dim), dtype=np.float32)
     marks = sorted({int(c) for c in checkpoints if int(c) > 0})
     snapshots: dict[int, np.ndarray] = {}
-    for j in range(batch):  # one query per person per candidate: every person sees every candidate
-        s = _scores(api, np.repeat(faces[j:j + 1], n, axis=0), ids)
-        better = s > best_score
-        z[better], best_score[better] = candidates[j], s[better]
-        if j + 1 in marks:
-            snapshots[j + 1] = prior.decode(z)
-    queries += batch
+    stopped = ""
+    try:
+        for j in range(batch):  # one query per person per candidate: every person sees every candidate
+            s = _scores(api, np.repeat(faces[j:j + 1], n, axis=0), ids)
+            queries += 1
+            better = s > best_score
+            z[better], best_score[better] = candidates[j], s[better]
+            if j + 1 in marks:
+                snapshots[j + 1] = prior.decode(z)
+        # 2. NES in z, Adam steps on the estimated gradient of log score (plus the prior's pull)
+        m, v = np.zeros_like(z), np.zeros_like(z)
+        per_step = 2 * probes
+        steps = max(0, (queries_per_identity - batch) // per_step)
+        with one_thread():
+            for step in tqdm(range(steps), desc=f"black-box inversion through the {prior.name} prior",
+                             disable=not progress, leave=False):
+                u = rng.standard_normal((n, probes, prior.dim)).astype(np.float32)
+                points = np.concatenate([z[:, None] + sigma * u, z[:, None] - sigma * u], axis=1)  # (n, 2p, dim)
+                images = prior.decode(points.reshape(-1, prior.dim))
+                s = _scores(api, images, np.repeat(ids, 2 * probes)).reshape(n, 2, probes)
+                f = np.log(np.maximum(s, 1e-300))  # no floor that erases small scores: log of what the API said
+                grad = ((f[:, 0] - f[:, 1])[:, :, None] * u).sum(1) / (2 * sigma * probes) - prior_weight * z
+                grad[~np.isfinite(grad)] = 0.0
+                m = 0.9 * m + 0.1 * grad
+                v = 0.999 * v + 0.001 * grad ** 2
+                t = step + 1
+                z = z + learning_rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+                queries += per_step
+                for c in marks:  # the image when this budget was spent (the next step would go over it)
+                    if c not in snapshots and queries[0] + per_step > c >= queries[0]:
+                        snapshots[c] = prior.decode(z)
+    except tuple(stop_on) as exc:  # the service stopped answering: keep the faces found so far
+        stopped = str(getattr(exc, "reason", None) or exc)
     signal = best_score > 0
-    # 2. NES in z, Adam steps on the estimated gradient of log score (plus the prior's pull)
-    m, v = np.zeros_like(z), np.zeros_like(z)
-    per_step = 2 * probes
-    steps = max(0, (queries_per_identity - batch) // per_step)
-    with one_thread():
-        for step in tqdm(range(steps), desc=f"black-box inversion through the {prior.name} prior",
-                         disable=not progress, leave=False):
-            u = rng.standard_normal((n, probes, prior.dim)).astype(np.float32)
-            points = np.concatenate([z[:, None] + sigma * u, z[:, None] - sigma * u], axis=1)  # (n, 2p, dim)
-            images = prior.decode(points.reshape(-1, prior.dim))
-            s = _scores(api, images, np.repeat(ids, 2 * probes)).reshape(n, 2, probes)
-            f = np.log(np.maximum(s, 1e-300))  # no floor that erases small scores: log of what the API said
-            grad = ((f[:, 0] - f[:, 1])[:, :, None] * u).sum(1) / (2 * sigma * probes) - prior_weight * z
-            grad[~np.isfinite(grad)] = 0.0
-            m = 0.9 * m + 0.1 * grad
-            v = 0.999 * v + 0.001 * grad ** 2
-            t = step + 1
-            z = z + learning_rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-            queries += per_step
-            for c in marks:  # the image when this budget was spent (the next step would go over it)
-                if c not in snapshots and queries[0] + per_step > c >= queries[0]:
-                    snapshots[c] = prior.decode(z)
     images = prior.decode(z)
     for c in marks:
         snapshots.setdefault(c, images)
     return Reconstructions(images.reshape(-1, 64, 64), ids, time.perf_counter() - began, int(queries.max()),
-                           signal=signal, queries=queries,
+                           signal=signal, queries=queries, stopped=stopped,
                            snapshots={c: im.reshape(-1, 64, 64) for c, im in snapshots.items()})
 
 
 def invert_prior_label_only(api, prior: FacePrior, identities=None, queries_per_identity: int = 1_000,
                             seed: int = 0, progress: bool = True, *, directions: int = 16, radius: float = 0.5,
                             grow: float = 1.3, target_out: float = 0.25, step_size: float = 0.5,
-                            search_share: float = 0.3, checkpoints: Iterable[int] = ()) -> Reconstructions:
-    """Label-only inversion through the prior (BREP-MI in z): a start labelled as the person, then boundary repulsion."""
+                            search_share: float = 0.3, checkpoints: Iterable[int] = (),
+                            stop_on: tuple = ()) -> Reconstructions:
+    """Label-only inversion through the prior (BREP-MI in z): a start labelled as the person, then boundary repulsion.
+
+    stop_on: exception types that end the attack early, keeping the faces it has (a service that stops answering).
+    """
     from tqdm.auto import tqdm
 
     ids = check_identities(identities)
@@ -159,60 +170,69 @@ def invert_prior_label_only(api, prior: FacePrior, identities=None, queries_per_
     batch = 50
     marks = sorted({int(c) for c in checkpoints if int(c) > 0})
     snapshots: dict[int, np.ndarray] = {}
-    while (lacking := np.flatnonzero(~found & (queries + batch <= cap))).size:
-        for c in marks:  # the image when this budget was spent: the next batch would go over it
-            if c not in snapshots and queries.max() + batch > c:
-                snapshots[c] = prior.decode(z)
-        # `batch` random prior faces for each person still without a start, charged to that person; a face
-        # labelled as any of them is a start for that one
-        candidates = rng.standard_normal((len(lacking) * batch, prior.dim)).astype(np.float32)
-        labels = _labels(api, prior.decode(candidates))
-        queries[lacking] += batch
-        for p in np.flatnonzero(~found):
-            hits = np.flatnonzero(labels == ids[p])
-            if hits.size:  # the candidate nearest the prior's centre: the most face-like
-                pick = hits[np.linalg.norm(candidates[hits], axis=1).argmin()]
-                z[p], found[p] = candidates[pick], True
-    # 2. boundary repulsion in z
-    r = np.full(n, float(radius))
-    pairs = directions // 2
-    per_step = directions + 1
-    average, weight = z.copy(), np.ones(n)
-    steps = int(((queries_per_identity - queries) // per_step).max()) if found.any() else 0
-    bar = tqdm(total=steps, desc=f"label-only inversion through the {prior.name} prior", disable=not progress,
-               leave=False)
-    while (active := np.flatnonzero(found & (queries + per_step <= queries_per_identity))).size:
-        k = len(active)
-        u = rng.standard_normal((k, pairs, prior.dim)).astype(np.float32)
-        u /= np.linalg.norm(u, axis=2, keepdims=True)
-        points = np.concatenate([z[active, None] + r[active, None, None] * u,
-                                 z[active, None] - r[active, None, None] * u], axis=1)
-        outside = _labels(api, prior.decode(points.reshape(-1, prior.dim))).reshape(k, 2, pairs) != ids[active, None, None]
-        estimate = -((outside[:, 0].astype(float) - outside[:, 1].astype(float))[:, :, None] * u).sum(1) / directions
-        size = np.linalg.norm(estimate, axis=1)
-        share_out = outside.reshape(k, -1).mean(1)
-        step = np.where(size[:, None] > 0, estimate / np.maximum(size, 1e-12)[:, None], 0.0)
-        candidate = z[active] + (step_size * r[active])[:, None] * step
-        kept = (_labels(api, prior.decode(candidate)) == ids[active]) & (size > 0)
-        queries[active] += per_step
-        z[active[kept]] = candidate[kept]
-        r[active] = np.where(share_out <= target_out, r[active] * grow, r[active] / grow)
-        weight[active[kept]] += 1.0
-        average[active[kept]] += (z[active[kept]] - average[active[kept]]) / weight[active[kept], None]
-        for c in marks:
-            if c not in snapshots and queries.min() + per_step > c:
-                snapshots[c] = prior.decode(np.where(found[:, None], average, z))
-        bar.update(1)
-    bar.close()
-    final = prior.decode(average)
-    still = _labels(api, final) == ids  # one last query: keep the average only if it is still the person
-    queries += 1
-    images = np.where(still[:, None], final, prior.decode(z))
+    stopped = ""
+    bar = None
+    try:
+        while (lacking := np.flatnonzero(~found & (queries + batch <= cap))).size:
+            for c in marks:  # the image when this budget was spent: the next batch would go over it
+                if c not in snapshots and queries.max() + batch > c:
+                    snapshots[c] = prior.decode(z)
+            # `batch` random prior faces for each person still without a start, charged to that person; a face
+            # labelled as any of them is a start for that one
+            candidates = rng.standard_normal((len(lacking) * batch, prior.dim)).astype(np.float32)
+            labels = _labels(api, prior.decode(candidates))
+            queries[lacking] += batch
+            for p in np.flatnonzero(~found):
+                hits = np.flatnonzero(labels == ids[p])
+                if hits.size:  # the candidate nearest the prior's centre: the most face-like
+                    pick = hits[np.linalg.norm(candidates[hits], axis=1).argmin()]
+                    z[p], found[p] = candidates[pick], True
+        # 2. boundary repulsion in z
+        r = np.full(n, float(radius))
+        pairs = directions // 2
+        per_step = directions + 1
+        average, weight = z.copy(), np.ones(n)
+        steps = int(((queries_per_identity - queries) // per_step).max()) if found.any() else 0
+        bar = tqdm(total=steps, desc=f"label-only inversion through the {prior.name} prior", disable=not progress,
+                   leave=False)
+        while (active := np.flatnonzero(found & (queries + per_step <= queries_per_identity))).size:
+            k = len(active)
+            u = rng.standard_normal((k, pairs, prior.dim)).astype(np.float32)
+            u /= np.linalg.norm(u, axis=2, keepdims=True)
+            points = np.concatenate([z[active, None] + r[active, None, None] * u,
+                                     z[active, None] - r[active, None, None] * u], axis=1)
+            outside = _labels(api, prior.decode(points.reshape(-1, prior.dim))).reshape(k, 2, pairs) != ids[active, None, None]
+            estimate = -((outside[:, 0].astype(float) - outside[:, 1].astype(float))[:, :, None] * u).sum(1) / directions
+            size = np.linalg.norm(estimate, axis=1)
+            share_out = outside.reshape(k, -1).mean(1)
+            step = np.where(size[:, None] > 0, estimate / np.maximum(size, 1e-12)[:, None], 0.0)
+            candidate = z[active] + (step_size * r[active])[:, None] * step
+            kept = (_labels(api, prior.decode(candidate)) == ids[active]) & (size > 0)
+            queries[active] += per_step
+            z[active[kept]] = candidate[kept]
+            r[active] = np.where(share_out <= target_out, r[active] * grow, r[active] / grow)
+            weight[active[kept]] += 1.0
+            average[active[kept]] += (z[active[kept]] - average[active[kept]]) / weight[active[kept], None]
+            for c in marks:
+                if c not in snapshots and queries.min() + per_step > c:
+                    snapshots[c] = prior.decode(np.where(found[:, None], average, z))
+            bar.update(1)
+    except tuple(stop_on) as exc:  # the service stopped answering: keep the faces found so far
+        stopped = str(getattr(exc, "reason", None) or exc)
+    finally:
+        if bar is not None:
+            bar.close()
+    images = prior.decode(z)  # each person's last face the model named as them (or the start)
+    if not stopped:
+        final = prior.decode(average)
+        still = _labels(api, final) == ids  # one last query: keep the average only if it is still the person
+        queries += 1
+        images = np.where(still[:, None], final, images)
     for c in marks:
         snapshots.setdefault(c, images)
     signal = found
     return Reconstructions(images.reshape(-1, 64, 64), ids, time.perf_counter() - began, int(queries.max()),
-                           signal=signal, queries=queries,
+                           signal=signal, queries=queries, stopped=stopped,
                            snapshots={c: im.reshape(-1, 64, 64) for c, im in snapshots.items()})
 
 

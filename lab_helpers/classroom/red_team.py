@@ -137,8 +137,9 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
     prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). rules: the door's
     published detector (default: read from the class target's /class/doors; {} attacks as if nobody watched). The
     budget is cut to what the key's quota still allows, and under a blocking detector's default counts (`plan_attack`).
-    Refusals other than rate limits (a suspension, a quota used up by someone else's requests) end the attack: the run
-    says what stopped it and submits nothing.
+    A refusal it cannot wait out (a suspension, a quota used up by someone else's requests, rate limits beyond its
+    patience) ends the attack: the run says what stopped it and submits the faces it had for the people it got a
+    signal for, as a competent attacker would.
     """
     if prior is None:
         if public is None:
@@ -158,25 +159,29 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
     api = open_door(url, key, door, patience=patience, output=plan.output)
     sender = randomised_probes(api, seed) if plan.randomise else api  # the door's rate limits pace it, not the router
     attack, why = plan.attack, plan.why
-    try:
-        if attack.startswith("black-box"):
-            result = invert_prior_black_box(sender, prior, ids, queries_per_person, seed=seed, progress=progress)
-        else:
-            # the search for a start asks 50 random faces per person at a time: leave room for one round of it
-            share = min(0.8, max(0.3, 50 / queries_per_person))
-            result = invert_prior_label_only(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
-                                             search_share=share)
-    except (ApiError, AttackStopped) as exc:
-        stopped = f"HTTP {exc.status if isinstance(exc, ApiError) else next(iter(sender.refusals), '?')}"
-        run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, stopped_by=stopped, why=why)
-        api.close()
-        return run
+    stop_on = (ApiError, AttackStopped)  # a refusal it could not wait out: it keeps the faces it has
+    if attack.startswith("black-box"):
+        result = invert_prior_black_box(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
+                                        stop_on=stop_on)
+    else:
+        # the search for a start asks 50 random faces per person at a time: leave room for one round of it
+        share = min(0.8, max(0.3, 50 / queries_per_person))
+        result = invert_prior_label_only(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
+                                         search_share=share, stop_on=stop_on)
     api.close()
-    run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, images=result.images, why=why)
+    stopped_by = "finished"
+    if result.stopped:
+        refused = next(iter(sender.refusals), None) if sender is not api else None
+        stopped_by = f"HTTP {refused}" if refused is not None else " ".join(result.stopped.split()[:2]).rstrip(":")
+    run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, stopped_by=stopped_by,
+                 images=result.images, why=why)
+    # stopped early, it submits only the people it got a signal for (a start the model named or scored as them)
+    chosen = [i for i in range(len(ids)) if not result.stopped or result.signal[i]]
     if submit:
-        for person, image in zip(ids, result.images):
+        for i in chosen:
+            person = int(ids[i])
             try:
-                run.verdicts[int(person)] = submit_reconstruction(url, key, door, int(person), image)
+                run.verdicts[person] = submit_reconstruction(url, key, door, person, result.images[i])
             except ApiError as exc:
-                run.verdicts[int(person)] = {"recovered": False, "error": str(exc)}
+                run.verdicts[person] = {"recovered": False, "error": str(exc)}
     return run
