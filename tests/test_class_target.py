@@ -33,6 +33,8 @@ from lab_helpers.classroom import (
     submit_reconstruction,
     wait_for,
 )
+from lab_helpers.classroom.target import HOUSE_KEYS
+from lab_helpers.defences import read_requests
 from lab_helpers.defences.audit import verify_log
 from lab_helpers.service.client import ApiError
 
@@ -208,9 +210,10 @@ def test_twenty_red_learners_attack_at_once_while_ordinary_traffic_flows(classro
     # who did; the quota stops the label-only attack
     assert all(r.stopped_by == "finished" and len(r.verdicts) == 2 for r in at["blue-open"])
     assert "HTTP 403" in {r.stopped_by for r in watch_blind} <= {"HTTP 403", "finished"}
-    assert all(r.stopped_by == "finished" and len(r.verdicts) == 2 for r in watch_aware)
+    assert all(r.stopped_by == "finished" and len(r.verdicts) + len(r.no_signal) == 2 for r in watch_aware)
     # the attacker knows the quota (150 per key) and spends what it allows instead of being stopped halfway
-    assert all(r.stopped_by == "finished" and r.queries <= 150 and len(r.verdicts) == 2 for r in at["blue-labels"])
+    assert all(r.stopped_by == "finished" and r.queries <= 150 and len(r.verdicts) + len(r.no_signal) == 2
+               for r in at["blue-labels"])
     # the scoreboard counts exactly what the service answered each learner
     assert wait_for(lambda: min(b["ordinary_sent"] for b in _board(url, 1)["blue"]) >= 24, 90)
     board = _board(url, 1)
@@ -488,17 +491,25 @@ def test_the_house_attacker_knows_the_detector_and_finishes_where_an_unaware_att
 def test_the_house_attacker_measures_every_door_with_the_kit_s_attack(tmp_path):
     from lab_helpers.classroom import practice_class
 
-    labels_only = POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]', 'outputs = ["label"]')
+    # labels only, and a quota of 600 answers per key: the house's 3 pooled keys get 1,800 (90 per person)
+    labels_only = POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]',
+                                          'outputs = ["label"]').replace("per_day = 100000", "per_day = 600", 1)
     handle = practice_class(tmp_path / "class", labels_only, house_budget=100)
     try:
         assert wait_for(lambda: (1, "practice") in handle.house.runs, 300, every=1.0)
         run = handle.house.runs[(1, "practice")]
         # it adapted to the door (labels only: the label-only attack) and was judged like a learner
         assert (run.attack, run.output, run.stopped_by) == ("label-only (prior)", "label", "finished")
-        assert len(run.verdicts) == 20 and all("judges" in v for v in run.verdicts.values())
+        assert run.verdicts and len(run.verdicts) + len(run.no_signal) == 20  # people without a signal: not sent
+        assert all("judges" in v for v in run.verdicts.values())
+        # it pooled its keys: more answers than one key's quota, each key within its own
+        log = read_requests(handle.target.folder / "round-1" / "practice.sqlite")
+        answered = log[log["status"] == 200].groupby("key_id")["n_inputs"].sum()
+        assert 600 < run.queries <= 1_800 and "3 keys in turn" in run.why
+        assert all(0 < answered.get(k, 0) <= 600 for k in HOUSE_KEYS), answered.to_dict()
         board = httpx.get(f"{handle.url}/class/scoreboard.json", trust_env=False).json()
         house = next(r for r in board["red"] if r["key_id"] == "house")
-        assert house["queries"] == run.queries and house["submissions"] == 20
+        assert house["queries"] == run.queries and house["submissions"] == len(run.verdicts)
         assert board["blue"][0]["house_recovered"] == run.recovered == house["recovered"]
         assert board["blue"][0]["people_recovered"] == 0  # the house is not a red learner
     finally:

@@ -225,9 +225,12 @@ def invert_prior_label_only(api, prior: FacePrior, identities=None, queries_per_
     images = prior.decode(z)  # each person's last face the model named as them (or the start)
     if not stopped:
         final = prior.decode(average)
-        still = _labels(api, final) == ids  # one last query: keep the average only if it is still the person
-        queries += 1
-        images = np.where(still[:, None], final, images)
+        try:
+            still = _labels(api, final) == ids  # one last query: keep the average only if it is still the person
+            queries += 1
+            images = np.where(still[:, None], final, images)
+        except tuple(stop_on) as exc:
+            stopped = str(getattr(exc, "reason", None) or exc)
     for c in marks:
         snapshots.setdefault(c, images)
     signal = found

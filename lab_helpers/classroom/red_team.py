@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..service.client import ApiError, HttpModelAPI
 
 SCORED = ("probabilities", "rounded", "top_k", "noisy")  # outputs whose answers carry the person's own score
 PROBE_OFFSET = 0.03  # the random offset on every 8x8 block of every probe when a detector watches (lab 06's evader)
+MIN_PER_PERSON = 64  # the fewest queries per person worth attacking with (the label-only search asks 50 at a time)
 
 
 def door_url(url: str, door: str) -> str:
@@ -122,6 +124,7 @@ class RedRun:
     stopped_by: str = "finished"
     images: np.ndarray | None = None
     why: str = ""  # why this attack and output, from what the door shows and its blue team published
+    no_signal: list = field(default_factory=list)  # people not submitted: the attack got no signal for them
 
     @property
     def recovered(self) -> int:
@@ -129,36 +132,54 @@ class RedRun:
         return sum(bool(v.get("recovered")) for v in self.verdicts.values())
 
 
-def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None = None, public=None,
+def attack_door(url: str, key: str | Sequence[str], door: str, people, prior: FacePrior | None = None, public=None,
                 queries_per_person: int = 300, patience: float = 60.0, seed: int = 0, submit: bool = True,
                 progress: bool = False, rules: dict | None = None) -> RedRun:
     """Attack these people through a door with the attack its output and detector allow, then submit each reconstruction.
 
+    key: your key, or several (a red team pooling its keys: the requests go round them, the first one submits).
     prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). rules: the door's
     published detector (default: read from the class target's /class/doors; {} attacks as if nobody watched). The
-    budget is cut to what the key's quota still allows, and under a blocking detector's default counts (`plan_attack`).
-    A refusal it cannot wait out (a suspension, a quota used up by someone else's requests, rate limits beyond its
-    patience) ends the attack: the run says what stopped it and submits the faces it had for the people it got a
-    signal for, as a competent attacker would.
+    budget is cut to what the keys' quotas still allow, and under a blocking detector's default counts per key
+    (`plan_attack`). A refusal it cannot wait out (a suspension, a quota used up by someone else's requests, rate
+    limits beyond its patience) ends the attack: the run says what stopped it and submits the faces it had, as a
+    competent attacker would. Only people it got a signal for are submitted (`RedRun.no_signal` names the others).
     """
     if prior is None:
         if public is None:
             raise ValueError("Give the attacker's prior, or the public photos to fit one (public=...).")
         prior = fit_pca_prior(public)
+    keys = [key] if isinstance(key, str) else list(key)
+    if not keys or len(set(keys)) != len(keys):
+        raise ValueError("Give one key, or a list of different keys (a red team pooling its members' keys).")
     ids = np.asarray(people, dtype=np.int64)
     began = time.perf_counter()
-    rules = door_rules(url, key, door) if rules is None else rules
-    probe = open_door(url, key, door)
-    outputs, limit, used = probe.you["outputs"], probe.you["rate_limit"], probe.you["used_today"]
-    probe.close()
-    if limit is not None:  # it knows the quota: it spends what is left of it, rather than be stopped halfway
-        queries_per_person = max(1, min(queries_per_person, (int(limit["per_day"]) - int(used)) // len(ids)))
+    rules = door_rules(url, keys[0], door) if rules is None else rules
+    left, outputs, max_batch = 0.0, None, 50
+    for k in keys:
+        probe = open_door(url, k, door)
+        outputs, max_batch = outputs or probe.you["outputs"], int(probe.you["max_batch"])
+        limit, used = probe.you["rate_limit"], probe.you["used_today"]
+        left += np.inf if limit is None else max(0, int(limit["per_day"]) - int(used))
+        probe.close()
     plan = plan_attack(outputs, rules.get("detector", "none"), bool(rules.get("blocks")))
-    if plan.scored_cap is not None:
-        queries_per_person = max(1, min(queries_per_person, plan.scored_cap // len(ids)))
-    api = open_door(url, key, door, patience=patience, output=plan.output)
-    sender = randomised_probes(api, seed) if plan.randomise else api  # the door's rate limits pace it, not the router
-    attack, why = plan.attack, plan.why
+    if plan.scored_cap is not None:  # the requests go round the keys evenly: each key stays under the cap
+        left = min(left, plan.scored_cap * len(keys))
+    # it knows the quotas: it spends what is left of them rather than be stopped halfway, on fewer people if the
+    # budget is too small for all of them (an attack needs some queries per person to get anywhere)
+    if np.isfinite(left):
+        if left < MIN_PER_PERSON:
+            return RedRun(door, plan.attack, plan.output, 0, time.perf_counter() - began, why=plan.why,
+                          stopped_by=f"quota: {int(left)} queries left, fewer than {MIN_PER_PERSON} for one person")
+        ids = ids[:max(1, min(len(ids), int(left) // MIN_PER_PERSON))]
+        queries_per_person = min(queries_per_person, int(left) // len(ids))
+    apis = {k: open_door(url, k, door, patience=patience, output=plan.output) for k in keys}
+    if len(keys) == 1 and not plan.randomise:
+        sender = apis[keys[0]]
+    else:  # the door's rate limits pace it, not the router; a key refused for good is dropped, the others go on
+        sender = ProbeRouter(apis, pacing=Pacing(batch=max_batch, gap_seconds=0.0, per_key_per_day=None),
+                             offset=PROBE_OFFSET if plan.randomise else 0.0, seed=seed, max_refusals=2 * len(keys))
+    attack, why = plan.attack, plan.why + (f"; {len(keys)} keys in turn" if len(keys) > 1 else "")
     stop_on = (ApiError, AttackStopped)  # a refusal it could not wait out: it keeps the faces it has
     if attack.startswith("black-box"):
         result = invert_prior_black_box(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
@@ -168,20 +189,23 @@ def attack_door(url: str, key: str, door: str, people, prior: FacePrior | None =
         share = min(0.8, max(0.3, 50 / queries_per_person))
         result = invert_prior_label_only(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
                                          search_share=share, stop_on=stop_on)
-    api.close()
+    for api in apis.values():
+        api.close()
     stopped_by = "finished"
     if result.stopped:
-        refused = next(iter(sender.refusals), None) if sender is not api else None
+        refused = next(iter(sender.refusals), None) if isinstance(sender, ProbeRouter) else None
         stopped_by = f"HTTP {refused}" if refused is not None else " ".join(result.stopped.split()[:2]).rstrip(":")
-    run = RedRun(door, attack, api.output, api.queries, time.perf_counter() - began, stopped_by=stopped_by,
-                 images=result.images, why=why)
-    # stopped early, it submits only the people it got a signal for (a start the model named or scored as them)
-    chosen = [i for i in range(len(ids)) if not result.stopped or result.signal[i]]
+    run = RedRun(door, attack, plan.output, sum(api.queries for api in apis.values()), time.perf_counter() - began,
+                 stopped_by=stopped_by, images=result.images, why=why)
+    # it submits only the people it got a signal for (a start the model named or scored as them): for the others
+    # it holds the prior's average face, which says nothing about them
+    chosen = [i for i in range(len(ids)) if result.signal[i]]
+    run.no_signal = [int(ids[i]) for i in range(len(ids)) if not result.signal[i]]
     if submit:
         for i in chosen:
             person = int(ids[i])
             try:
-                run.verdicts[person] = submit_reconstruction(url, key, door, person, result.images[i])
+                run.verdicts[person] = submit_reconstruction(url, keys[0], door, person, result.images[i])
             except ApiError as exc:
                 run.verdicts[person] = {"recovered": False, "error": str(exc)}
     return run

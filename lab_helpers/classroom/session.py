@@ -18,7 +18,7 @@ import numpy as np
 
 from ..service.server import listening_socket, serve_forever, start_app
 from .policy import POLICY_TEMPLATE
-from .target import ORDINARY_CLIENTS, ClassTarget
+from .target import HOUSE_KEYS, ORDINARY_CLIENTS, ClassTarget
 
 
 class Background:
@@ -120,7 +120,8 @@ class HouseAttacker(Background):
             for door in self.target.teams:
                 if self._stop.is_set() or (n, door) in self.runs:
                     continue
-                self.runs[(n, door)] = attack_door(self.url, self.target.secret("house"), door, self.target.setup.people,
+                keys = [self.target.secret(k) for k in HOUSE_KEYS]  # a small red team pooling its keys
+                self.runs[(n, door)] = attack_door(self.url, keys, door, self.target.setup.people,
                                                    prior, queries_per_person=self.budget, patience=self.seconds)
             self._stop.wait(2.0)
 

@@ -43,7 +43,9 @@ LEARNER_NAME = re.compile(r"[\w .'-]{1,40}")
 TRIES_PER_PERSON = 3  # submissions per learner, door, person and round: the referees' verdicts are no oracle
 MAX_SUBMISSION_BYTES = 64 * 1024
 ORDINARY_CLIENTS = {"camera-1": "camera", "camera-2": "camera", "app-1": "app", "app-2": "app"}
-HOUSE = "house"  # the kit's own attacker's key id
+HOUSE = "house"  # the kit's own attacker's key id (it submits with this one)
+HOUSE_KEYS = (HOUSE, "house-2", "house-3")  # its keys: a small red team pooling keys from one machine
+HOUSE_NAME = f"the kit's attacker ({len(HOUSE_KEYS)} keys)"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS learners (key_id TEXT PRIMARY KEY, learner TEXT UNIQUE NOT NULL, team TEXT NOT NULL,
@@ -99,7 +101,7 @@ def read_roster(path: str | Path) -> list[tuple[str, str]]:
 def _key_id(name: str, taken: set) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "learner"
     key_id, i = base, 2
-    while key_id in taken or key_id in ORDINARY_CLIENTS or key_id in (HOUSE, "instructor"):
+    while key_id in taken or key_id in ORDINARY_CLIENTS or key_id in (*HOUSE_KEYS, "instructor"):
         key_id, i = f"{base}-{i}", i + 1
     return key_id
 
@@ -193,7 +195,7 @@ class ClassTarget:
             self.setup.warm_up()
             self.served = face_endpoint(self.setup.target)
             self.served.description = "the class target: a face recogniser of 20 private people (lab 08's model)"
-            self._process_secrets = {name: "lab-" + secrets.token_urlsafe(18) for name in (HOUSE, *ORDINARY_CLIENTS)}
+            self._process_secrets = {name: "lab-" + secrets.token_urlsafe(18) for name in (*HOUSE_KEYS, *ORDINARY_CLIENTS)}
             self._retired: list[Door] = []
             self._swap = threading.Lock()
             self._boards: dict = {}
@@ -252,11 +254,12 @@ class ClassTarget:
         for key_id, secret_hash in self.db.query("SELECT key_id, secret_hash FROM learners"):
             policy.adopt_key(key_id, "learner", secret_hash)
         policy.adopt_key("instructor", "instructor", self.db.meta("instructor"))
-        policy.issue_key(HOUSE, "learner", self._process_secrets[HOUSE])
+        for key_id in HOUSE_KEYS:
+            policy.issue_key(key_id, "learner", self._process_secrets[key_id])
         return policy
 
     def secret(self, client: str) -> str:
-        """The secret of one of the service's own clients: 'house' or an ordinary client (this process only)."""
+        """The secret of one of the service's own clients: a house key or an ordinary client (this process only)."""
         return self._process_secrets[client]
 
     def write_keys(self, path: str | Path) -> Path:
@@ -278,7 +281,8 @@ class ClassTarget:
             access = blue.access_policy()
             for key_id, secret_hash in learners:
                 access.adopt_key(key_id, "app", secret_hash)
-            access.issue_key(HOUSE, "app", self._process_secrets[HOUSE])
+            for key_id in HOUSE_KEYS:
+                access.issue_key(key_id, "app", self._process_secrets[key_id])
             for client, role in ORDINARY_CLIENTS.items():
                 access.issue_key(client, role, self._process_secrets[client])
             (self.folder / f"round-{n}").mkdir(exist_ok=True)
@@ -392,19 +396,21 @@ class ClassTarget:
         subs = self.db.query("SELECT key_id, door, person, evaluator, closer, correlation, copy, recovered "
                              "FROM submissions WHERE round = ?", (n,))
         n_people = len(self.setup.people)
-        red, rows = [], [*[lr for lr in self.learners if self.red(lr)], Learner(HOUSE, "the kit's attacker", "house")]
+        red, rows = [], [*[lr for lr in self.learners if self.red(lr)], Learner(HOUSE, HOUSE_NAME, "house")]
         for lr in rows:
             mine = [s for s in subs if s[0] == lr.key_id]
-            if lr.key_id == HOUSE and not mine and not any(lr.key_id in c[0] for c in counts.values()):
+            ids = HOUSE_KEYS if lr.key_id == HOUSE else (lr.key_id,)  # the house row counts all its keys
+            if lr.key_id == HOUSE and not mine and not any(k in c[0] for c in counts.values() for k in ids):
                 continue
-            suspended = [t for t in self.teams if (current and lr.key_id in self.doors[t].service.policy.suspended)
-                         or (not current and policies[t].block_on_alert and counts[t][1].get(lr.key_id))]
-            red.append({"learner": lr.learner, "team": lr.team, "key_id": lr.key_id,
+            suspended = [t for t in self.teams if any(
+                (current and k in self.doors[t].service.policy.suspended)
+                or (not current and policies[t].block_on_alert and counts[t][1].get(k)) for k in ids)]
+            red.append({"learner": lr.learner, "team": lr.team, "key_id": lr.key_id, "keys": len(ids),
                         "recovered": len({s[2] for s in mine if s[7]}),
                         **{judge: len({s[2] for s in mine if s[3 + i]}) for i, judge in enumerate(JUDGES)},
                         "submissions": len(mine), "copies": sum(s[6] for s in mine),
-                        "queries": sum(c[0].get(lr.key_id, (0, 0))[0] for c in counts.values()),
-                        "alerts": sum(c[1].get(lr.key_id, 0) for c in counts.values()), "suspended_at": suspended})
+                        "queries": sum(c[0].get(k, (0, 0))[0] for c in counts.values() for k in ids),
+                        "alerts": sum(c[1].get(k, 0) for c in counts.values() for k in ids), "suspended_at": suspended})
         red.sort(key=lambda r: (-r["recovered"], r["queries"], r["learner"]))
         ordinary = {(d, c): (s, v) for d, c, s, v in self.db.query(
             "SELECT door, client, sent, served FROM ordinary WHERE round = ?", (n,))}
@@ -443,7 +449,7 @@ class ClassTarget:
         best: dict[int, dict] = {}
         for person, key_id, door, image, ev, cl, co, rec, name in rows:
             if person not in best:
-                best[person] = {"person": person, "learner": "the kit's attacker" if key_id == HOUSE else name,
+                best[person] = {"person": person, "learner": HOUSE_NAME if key_id == HOUSE else name,
                                 "door": door, "recovered": bool(rec), "judges": dict(zip(JUDGES, map(bool, (ev, cl, co)))),
                                 "image": png_data_uri(np.frombuffer(image, dtype=np.uint8).reshape(64, 64))}
         return [best[p] for p in sorted(best)]
@@ -478,10 +484,11 @@ class ClassApp:
         digest = hash_secret(secret)
         if digest not in self._ids:
             rows = self.target.db.query("SELECT key_id FROM learners WHERE secret_hash = ?", (digest,))
-            own = [c for c in (HOUSE, *ORDINARY_CLIENTS) if hash_secret(self.target.secret(c)) == digest]
+            own = [c for c in (*HOUSE_KEYS, *ORDINARY_CLIENTS) if hash_secret(self.target.secret(c)) == digest]
             if not rows and not own:
                 return client
-            self._ids[digest] = rows[0][0] if rows else own[0]
+            # the house attacker's keys are one red team on one machine: one source, as an address would show them
+            self._ids[digest] = rows[0][0] if rows else (HOUSE if own[0] in HOUSE_KEYS else own[0])
         return (f"{self._ids[digest]}@{client[0]}", client[1])
 
     async def __call__(self, scope, receive, send):
