@@ -255,6 +255,18 @@ def _image_of(setup, person: int, photo: int = 0) -> np.ndarray:
 
 @pytestmark_group
 @pytest.mark.timeout(300)
+def test_an_image_with_no_information_recovers_no_one(setup):
+    # measured: a flat grey square passed the evaluator and closer-than-public for one person, the eigenface prior's
+    # centre (the average public face and its mirror image) for another; the referees must not count either
+    average = setup.public.images.reshape(-1, 64, 64).mean(0)
+    blanks = [np.full((64, 64), level) for level in (0.1, 0.25, 0.3, 0.45, 0.5, 0.55, 0.7, 0.9)]
+    blanks += [average, (average + average[:, ::-1]) / 2, np.clip((average + average[:, ::-1]) / 2 * 1.1, 0, 1)]
+    passed = {(i, int(p)) for i, image in enumerate(blanks) for p in setup.people
+              if setup.verdict(image, int(p))["recovered"]}
+    assert passed == set()
+    assert setup.uninformed_people() <= {int(p) for p in setup.people}
+
+
 def test_submissions_are_judged_by_referees_not_the_target_and_bounded(classroom, round_one):
     url, keys, setup = classroom["url"], classroom["keys"], classroom["setup"]
     runs = classroom["runs"]

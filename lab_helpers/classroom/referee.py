@@ -5,6 +5,11 @@ the evaluator (a CNN trained on the private photos only) names the person; the r
 evaluator's features, to the person's private photos than to every public photo (it learned something the
 attacker did not hold); pixel correlation with the person's held-out photos is the highest of the 20. A person
 counts as *recovered* when the first two agree. Photos the learners could copy from the data set are refused.
+
+Images that carry no information pass the first two referees for some people (measured: a flat grey square for one
+person, the average public face with its mirror image -- an eigenface prior's centre -- for another: the
+evaluator's bias on a featureless face). For the people an
+uninformative image passes for (`uninformed_people`), *recovered* also needs the third referee.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from ..judges.reconstructions import (
 COPY_CORRELATION = 0.975
 COPY_SMOOTHING = 2.0  # pixels (Gaussian sigma) taken off both sides first: noise added to a photo does not hide it
 JUDGES = ("evaluator", "closer than public", "correlation")
+FLAT_LEVELS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # flat squares: images that say nothing about anyone
 
 
 def _standardised(images: np.ndarray) -> np.ndarray:
@@ -51,6 +57,7 @@ class ClassSetup:
     evaluator: Evaluator
     _features: tuple = field(default=None, repr=False)
     _photos: np.ndarray = field(default=None, repr=False)
+    _uninformed: frozenset = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -65,6 +72,32 @@ class ClassSetup:
                 self._features = (self.evaluator.features(self.public.images),
                                   self.evaluator.features(self.private.images))
                 self._photos = _standardised(np.concatenate([self.private.images, self.public.images]))
+
+    def uninformed_people(self) -> frozenset:
+        """The people an image with no information (a flat square, the average public face) passes the first two referees for."""
+        self.warm_up()
+        if self._uninformed is None:
+            flats = np.asarray(FLAT_LEVELS, dtype=np.float32)[:, None, None] * np.ones((1, 64, 64), dtype=np.float32)
+            average = np.asarray(self.public.images, dtype=np.float32).reshape(-1, 64, 64).mean(0, keepdims=True)
+            symmetric = (average + average[:, :, ::-1]) / 2  # the average of the photos and their mirror images
+            blanks = np.concatenate([flats, average, symmetric])
+            found = set()
+            for image in blanks:
+                verdict = self._two_referees(image[None])
+                if verdict[0] in {int(p) for p in self.people} and verdict[1]:
+                    found.add(verdict[0])
+            self._uninformed = frozenset(found)
+        return self._uninformed
+
+    def _two_referees(self, image: np.ndarray) -> tuple[int, bool]:
+        """(the person the evaluator names, is the image closer to that person's private photos than to any public one)."""
+        with self._lock, one_thread():
+            named = int(self.evaluator.top_k(image, 1)[0, 0])
+            if named not in {int(p) for p in self.people}:
+                return named, False
+            closer = closer_than_public(image, np.array([named]), self.private, self.public, self.evaluator,
+                                        features=self._features) == 1.0
+        return named, bool(closer)
 
     def copy_score(self, image: np.ndarray) -> float:
         """The highest correlation (smoothed pixels) between the image and any photo of the data set."""
@@ -83,7 +116,8 @@ class ClassSetup:
         correlation = int(similarity_to_people(image, self.private).argmax(1)[0])
         out = {"evaluator": named == person, "closer than public": bool(closer), "correlation": correlation == person,
                "copy": copy >= COPY_CORRELATION, "copy_score": round(copy, 3), "evaluator_named": named}
-        out["recovered"] = out["evaluator"] and out["closer than public"] and not out["copy"]
+        out["recovered"] = out["evaluator"] and out["closer than public"] and not out["copy"] and (
+            out["correlation"] or person not in self.uninformed_people())
         return out
 
 

@@ -193,6 +193,7 @@ class ClassTarget:
                 raise ClassSetupError(f"{self.folder} holds no class yet: give the roster (--roster FILE.csv).")
             self.setup = setup or class_setup()
             self.setup.warm_up()
+            self.setup.uninformed_people()  # the people a blank image passes two referees for (computed once)
             self.served = face_endpoint(self.setup.target)
             self.served.description = "the class target: a face recogniser of 20 private people (lab 08's model)"
             self._process_secrets = {name: "lab-" + secrets.token_urlsafe(18) for name in (*HOUSE_KEYS, *ORDINARY_CLIENTS)}
