@@ -88,10 +88,15 @@ def plan_attack(outputs, detector: str = "none", blocks: bool = False) -> Plan:
     return Plan(plain, "label-only (prior)", randomise, f"the door shows no score to follow ({plain})" + also)
 
 
-def randomised_probes(api, seed: int = 0) -> ProbeRouter:
-    """`api` with a random offset on every 8x8 block of every probe (lab 06's evader); a refusal it cannot wait out stops it."""
-    return ProbeRouter({"key": api}, pacing=Pacing(batch=10_000, gap_seconds=0.0, per_key_per_day=None),
-                       offset=PROBE_OFFSET, seed=seed, max_refusals=1)
+def randomised_probes(api, seed: int = 0, offset: float = PROBE_OFFSET, batch: int = 50) -> ProbeRouter:
+    """`api` (or {name: client} for several keys in turn) with a random offset on every 8x8 block of every probe.
+
+    The door's rate limits pace it, not the router; a key refused for good is dropped and the others go on; when
+    none is left, or a refusal cannot be waited out, it raises `AttackStopped`.
+    """
+    apis = dict(api) if isinstance(api, dict) else {"key": api}
+    return ProbeRouter(apis, pacing=Pacing(batch=batch, gap_seconds=0.0, per_key_per_day=None), offset=offset,
+                       seed=seed, max_refusals=2 * len(apis) - 1)
 
 
 def submit_reconstruction(url: str, key: str, door: str, person: int, image: np.ndarray, timeout: float = 30.0) -> dict:
@@ -176,9 +181,8 @@ def attack_door(url: str, key: str | Sequence[str], door: str, people, prior: Fa
     apis = {k: open_door(url, k, door, patience=patience, output=plan.output) for k in keys}
     if len(keys) == 1 and not plan.randomise:
         sender = apis[keys[0]]
-    else:  # the door's rate limits pace it, not the router; a key refused for good is dropped, the others go on
-        sender = ProbeRouter(apis, pacing=Pacing(batch=max_batch, gap_seconds=0.0, per_key_per_day=None),
-                             offset=PROBE_OFFSET if plan.randomise else 0.0, seed=seed, max_refusals=2 * len(keys))
+    else:  # several keys in turn, and random offsets on every probe when a detector watches
+        sender = randomised_probes(apis, seed, PROBE_OFFSET if plan.randomise else 0.0, max_batch)
     attack, why = plan.attack, plan.why + (f"; {len(keys)} keys in turn" if len(keys) > 1 else "")
     stop_on = (ApiError, AttackStopped)  # a refusal it could not wait out: it keeps the faces it has
     if attack.startswith("black-box"):
