@@ -3,8 +3,11 @@
 Binder and container limits give a notebook one CPU *by quota* while the machine shows many cores; PyTorch then
 starts one thread per visible core, and the threads fight over one CPU (the same call 0.6 s with 1 thread, 2.0 s
 with 8, and 0.7-29 s on a busy machine). `cpu_budget` reads the quota (cgroup v2 `cpu.max`, cgroup v1
-`cpu.cfs_quota_us`) and the process's CPU affinity; `use_cpu_budget` sets PyTorch's threads from them the first
-time the kit trains or attacks (never on import). `python -m lab_helpers doctor` prints what it chose and why.
+`cpu.cfs_quota_us`) and the process's CPU affinity, and an explicit `OMP_NUM_THREADS` caps them (a user, a class
+hub or the test suite that runs several kernels at once asked for fewer threads: more would fight over the cores,
+the same attack 6x slower with 2 threads in each of 3 processes on 2 cores than with 1); `use_cpu_budget` sets
+PyTorch's threads from them the first time the kit trains or attacks (never on import). `python -m lab_helpers
+doctor` prints what it chose and why.
 """
 from __future__ import annotations
 
@@ -25,12 +28,14 @@ class CpuBudget:
     affinity: int  # cores this process may run on
     quota: float | None  # CPUs the container's quota allows (None: no quota)
     source: str  # where the quota came from
-    threads: int  # PyTorch threads: the smallest of the three, at least 1
+    threads: int  # PyTorch threads: the smallest of affinity, quota and the cap, at least 1
+    cap: int | None = None  # OMP_NUM_THREADS, when set to a whole number
 
     def describe(self) -> str:
         """One line: what was found and what was chosen."""
         quota = "no CPU quota" if self.quota is None else f"a quota of {self.quota:g} CPU ({self.source})"
-        return (f"{self.visible} core(s) visible, {self.affinity} usable, {quota}: PyTorch uses {self.threads} "
+        cap = "" if self.cap is None else f", OMP_NUM_THREADS={self.cap}"
+        return (f"{self.visible} core(s) visible, {self.affinity} usable, {quota}{cap}: PyTorch uses {self.threads} "
                 f"thread(s)")
 
 
@@ -84,13 +89,25 @@ def cpu_quota(root: str | Path | None = None) -> tuple[float | None, str]:
     return None, "none"
 
 
+def thread_cap() -> int | None:
+    """OMP_NUM_THREADS as a whole number of threads (None when unset or not a positive whole number)."""
+    try:
+        cap = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return cap if cap >= 1 else None
+
+
 def cpu_budget(root: str | Path | None = None) -> CpuBudget:
-    """The CPUs this process may use (cores, affinity, quota) and the PyTorch threads that fit them."""
+    """The CPUs this process may use (cores, affinity, quota, OMP_NUM_THREADS) and the PyTorch threads that fit them."""
     visible = os.cpu_count() or 1
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else visible
     quota, source = cpu_quota(root)
     allowed = affinity if quota is None else min(affinity, max(1, math.floor(quota + 1e-9)))
-    return CpuBudget(visible, affinity, quota, source, max(1, allowed))
+    cap = thread_cap()
+    if cap is not None:
+        allowed = min(allowed, cap)
+    return CpuBudget(visible, affinity, quota, source, max(1, allowed), cap)
 
 
 _CHOSEN: CpuBudget | None = None

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from lab_helpers.kit import reset_lab
 
@@ -105,3 +106,48 @@ def test_doctor_checks_every_package_the_labs_need():
     result = run_cli("doctor")
     for name in ("opacus", "fastapi", "voila"):
         assert f"[ok] {name}" in result.stdout, result.stdout
+
+
+# ---------------------------------------------------------------- every command answers --help
+
+def _every_command(parser=None, prefix=()):
+    """Every sub-command path the parser knows, e.g. ('audit', 'verify'), found from the parser itself."""
+    import argparse
+
+    from lab_helpers.kit.cli import make_parser
+
+    parser = parser or make_parser()
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found.append(prefix + (name,))
+                found += _every_command(child, prefix + (name,))
+    return found
+
+
+COMMANDS = _every_command()
+
+
+def test_the_command_list_is_found_from_the_parser():
+    assert {("doctor",), ("invert",), ("audit", "verify"), ("class-target", "start")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_every_command_answers_help(command):
+    from lab_helpers.kit.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main([*command, "--help"])
+    assert ended.value.code == 0
+
+
+def test_the_console_script_answers_help():
+    """`model-inversion-lab --help` from the virtual environment pip installed the kit into (pyproject.toml)."""
+    script = Path(sys.executable).with_name("model-inversion-lab")
+    assert script.exists(), "the kit is not installed into this interpreter's environment: pip install -e ."
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "invert" in result.stdout and "doctor" in result.stdout
+    assert subprocess.run([sys.executable, "-m", "lab_helpers", "--help"], capture_output=True, text=True,
+                          timeout=120).stdout == result.stdout

@@ -35,7 +35,8 @@ def test_quota_is_read_from_cgroup_v1_and_v2(tmp_path, files, quota, source):
     assert cpu_quota(root) == (quota, source)
 
 
-def test_threads_never_exceed_quota_or_affinity(tmp_path):
+def test_threads_never_exceed_quota_or_affinity(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite's own cap (conftest) would hide the affinity
     affinity = len(os.sched_getaffinity(0))
     one = cpu_budget(fake_cgroup(tmp_path / "a", {"cpu.max": "100000 100000"}))
     assert one.threads == 1 and one.quota == 1.0 and "PyTorch uses 1 thread(s)" in one.describe()
@@ -58,6 +59,22 @@ def test_the_kit_sets_torch_threads_from_the_quota_on_first_use_not_on_import(tm
 
 def test_doctor_says_what_it_chose(tmp_path):
     root = fake_cgroup(tmp_path, {"cpu.max": "100000 100000"})
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     run = subprocess.run([sys.executable, "-m", "lab_helpers", "doctor"], capture_output=True, text=True, timeout=120,
-                         cwd=KIT, env={**os.environ, "LAB_CGROUP_ROOT": str(root)})
+                         cwd=KIT, env={**env, "LAB_CGROUP_ROOT": str(root)})
     assert "a quota of 1 CPU (cgroup v2 cpu.max): PyTorch uses 1 thread(s)" in run.stdout
+
+
+def test_an_explicit_omp_num_threads_caps_the_threads(tmp_path, monkeypatch):
+    """A hub or the test suite that runs several kernels at once asks for fewer threads; the kit never raises them."""
+    root = fake_cgroup(tmp_path, {"cpu.max": "max 100000"})
+    affinity = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert cpu_budget(root).threads == affinity and cpu_budget(root).cap is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    capped = cpu_budget(root)
+    assert capped.threads == 1 and capped.cap == 1 and "OMP_NUM_THREADS=1: PyTorch uses 1 thread(s)" in capped.describe()
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    assert cpu_budget(root).threads == affinity  # a cap above the cores changes nothing
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")
+    assert cpu_budget(root).threads == affinity and cpu_budget(root).cap is None
