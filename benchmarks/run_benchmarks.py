@@ -83,7 +83,7 @@ def black_box_row(faces, model, evaluator, queries: int = 10_000) -> tuple:
     from lab_helpers.attacks import invert_black_box
 
     api = ModelAPI(model.predict_proba, "probabilities", input_size=4096)
-    rec = invert_black_box(api, PEOPLE, queries_per_identity=queries, progress=False)
+    rec = invert_black_box(api, PEOPLE, queries_per_person=queries, progress=False)
     gflop = 2 * api.queries * 4096 * 40 / 1e9
     return rec.seconds, judge(rec.images, PEOPLE, faces, evaluator), api.queries, gflop
 
@@ -141,7 +141,7 @@ def slider_row(faces, model, evaluator, moves: int = 3) -> tuple[float, float]:
 def output_rows(faces, model, evaluator, budget: int = 10_000,
                 checkpoints=(200, 500, 1_000, 2_000, 5_000)) -> list[tuple]:
     """Per output setting: queries per person the naive and the adaptive attacker need for a lineup of 80 %, and seconds."""
-    from lab_helpers.evaluation.output import attack_output_setting, label_attack
+    from lab_helpers.evaluation.output_controls import attack_output_setting, label_attack
     from lab_helpers.ui import SETTINGS
 
     began = time.perf_counter()
@@ -159,8 +159,8 @@ def output_rows(faces, model, evaluator, budget: int = 10_000,
 def target_rows(faces, evaluator, budget: int = 2_000, settings=("probabilities", "rounded:2", "label"),
                 checkpoints=(50, 100, 200, 500, 1_000)) -> list[tuple]:
     """The strongest adaptive attacker on every lab target: queries per person to a lineup of 80 %, lineup, seconds."""
-    from lab_helpers.defences.output import parse_policy
-    from lab_helpers.evaluation.output import adaptive_attacks, label_attack
+    from lab_helpers.defences.output_policies import parse_policy
+    from lab_helpers.evaluation.output_controls import adaptive_attacks, label_attack
     from lab_helpers.targets import train_face_model
 
     rows = []
@@ -182,7 +182,7 @@ def target_rows(faces, evaluator, budget: int = 2_000, settings=("probabilities"
 def prior_rows() -> dict:
     """Lab 08: every attack at 1,000 queries per person on the private people, the cost curve to 10,000 (the generator
     too), and the queries the eigenface attacker needs to match the pixel attack's 10,000, by judge."""
-    from lab_helpers.evaluation.prior import budget_table, chance_levels, judge_prior, prior_lab, queries_to_match, run_prior_attack
+    from lab_helpers.evaluation.prior_attacks import budget_table, chance_levels, judge_prior, prior_lab, queries_to_match, run_prior_attack
 
     began = time.perf_counter()
     lab = prior_lab(progress=False)
@@ -249,7 +249,7 @@ def repeat_rows(faces, model, evaluator, steps_budget: int = 2_000, scales=(0.00
         for sigma in (0.5, 32.0):
             for r in repeats:
                 api = ModelAPI(model.predict_proba, "noisy", input_size=4096, noise_scale=scale)
-                rec = invert_black_box(api, PEOPLE, queries_per_identity=steps_budget * r, repeats=r, sigma=sigma,
+                rec = invert_black_box(api, PEOPLE, queries_per_person=steps_budget * r, repeats=r, sigma=sigma,
                                        progress=False)
                 rows.append((scale, sigma, r, api.queries // 40, judge(rec.images, PEOPLE, faces, evaluator).lineup))
     return rows

@@ -1,7 +1,8 @@
 """Subpackages export their names lazily: a name's module loads on first use, so importing a subpackage does no work.
 
-The same pattern as scientific Python's `lazy_loader` (scikit-image, NetworkX): each subpackage's `__init__.py`
-lists, module by module, the names it exports; `from lab_helpers.attacks import invert_white_box` then imports
+The same pattern as scientific Python's `lazy_loader` (scikit-image, NetworkX): each subpackage's `__init__.pyi`
+lists, module by module, the names it exports (the one list: `attach_stub` reads it, and so do editors and type
+checkers); `from lab_helpers.attacks import invert_white_box` then imports
 `lab_helpers.attacks.mi_face` and nothing else, so a lab that needs no PyTorch never loads it.
 
 The first name used inside a Jupyter kernel also puts tqdm's notebook progress bars in a form a saved notebook can
@@ -9,8 +10,10 @@ show again: a widget while a step runs, plain text once it ends (`use_plain_when
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
+from pathlib import Path
 from typing import Callable
 
 
@@ -31,6 +34,21 @@ def attach(package: str, exports: dict[str, list[str]]) -> tuple[Callable, Calla
         return sorted(home)
 
     return __getattr__, __dir__, sorted(home)
+
+
+def stub_exports(init_file: str) -> dict[str, list[str]]:
+    """{module: [names]} from a subpackage's `__init__.pyi`: its `from .module import name as name` lines."""
+    exports: dict[str, list[str]] = {}
+    for node in ast.parse(Path(init_file).with_suffix(".pyi").read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            exports.setdefault(node.module, []).extend(alias.asname or alias.name for alias in node.names)
+    return exports
+
+
+def attach_stub(package: str, init_file: str) -> tuple[Callable, Callable, list[str]]:
+    """`attach` with the exports read from the subpackage's `__init__.pyi` (as lazy_loader's `attach_stub`): the one
+    list of what a subpackage exports, which editors and type checkers read too."""
+    return attach(package, stub_exports(init_file))
 
 
 # ---------------------------------------------------------------- progress bars a saved notebook can show again

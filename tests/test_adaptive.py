@@ -11,7 +11,7 @@ import pytest
 
 from lab_helpers.attacks import invert_black_box
 from lab_helpers.attacks.adaptive import invert_adaptive, observe_output
-from lab_helpers.defences.output import parse_policy
+from lab_helpers.defences.output_policies import parse_policy
 from lab_helpers.judges import judge
 from lab_helpers.service import ModelAPI
 
@@ -41,7 +41,7 @@ def test_no_floor_erases_a_small_score_every_person_gets_signal_from_exact_score
     grey = np.full((1, 4096), 0.5, dtype=np.float32)
     tiny = np.flatnonzero(softmax.predict_proba(grey)[0] < 1e-6)
     assert len(tiny)  # some people score below the old 1e-6 floor on the grey start
-    rec = invert_black_box(api, PEOPLE, queries_per_identity=BUDGET, progress=False)
+    rec = invert_black_box(api, PEOPLE, queries_per_person=BUDGET, progress=False)
     assert rec.signal.all() and rec.stalled == 0
     assert np.ptp(rec.images[tiny].reshape(len(tiny), -1), axis=1).min() > 0.01  # their images moved
     from lab_helpers.judges.reconstructions import similarity_to_people
@@ -52,7 +52,7 @@ def test_no_floor_erases_a_small_score_every_person_gets_signal_from_exact_score
 
 def test_a_person_without_signal_is_reported_and_left_as_it_started(softmax):
     api = api_for(softmax, "rounded:1")
-    rec = invert_black_box(api, PEOPLE, queries_per_identity=BUDGET, progress=False, find_signal=False)
+    rec = invert_black_box(api, PEOPLE, queries_per_person=BUDGET, progress=False, find_signal=False)
     assert rec.stalled >= 30  # rounding to 1 decimal hides almost everyone's score from small probes
     flat = rec.images[~rec.signal].reshape(rec.stalled, -1)
     assert np.allclose(flat, 0.5)  # drawn as the grey it is, not stretched into a face or a black square
@@ -62,23 +62,23 @@ def test_a_person_without_signal_is_reported_and_left_as_it_started(softmax):
 @pytest.mark.parametrize("spec", ["noisy:0.05", "rounded:1", "top_k:3", "label_score"])
 def test_the_adaptive_attacker_beats_controls_that_stop_the_naive_one(faces, softmax, evaluator, spec):
     naive_api, adaptive_api = api_for(softmax, spec), api_for(softmax, spec)
-    naive = invert_black_box(naive_api, PEOPLE, queries_per_identity=BUDGET, progress=False, find_signal=False)
-    result = invert_adaptive(adaptive_api, PEOPLE, queries_per_identity=BUDGET, progress=False)
-    rec = result.reconstructions
+    naive = invert_black_box(naive_api, PEOPLE, queries_per_person=BUDGET, progress=False, find_signal=False)
+    result = invert_adaptive(adaptive_api, PEOPLE, queries_per_person=BUDGET, progress=False)
+    rec = result
     before = judge(naive.images, PEOPLE, faces, evaluator)
     after = judge(rec.images, PEOPLE, faces, evaluator)
     assert before.lineup <= 0.35  # the naive attacker is near chance (20 %) under this control
     assert after.lineup >= 0.55 and after.correlation_top1 >= 0.3  # the adaptive one is not
     # within the same budget, every query counted: the attack's per person, the look at the control shared
-    assert rec.queries.max() <= BUDGET and adaptive_api.queries == rec.queries.sum() + result.observed.queries
+    assert rec.queries.max() <= BUDGET and adaptive_api.queries == rec.queries.sum() + result.observed.queries == rec.total_queries
 
 
 def test_repeating_a_probe_multiplies_the_bill_and_averages_the_noise(softmax):
     api = api_for(softmax, "noisy:0.05")
-    rec = invert_black_box(api, PEOPLE[:4], queries_per_identity=800, repeats=4, progress=False)
+    rec = invert_black_box(api, PEOPLE[:4], queries_per_person=800, repeats=4, progress=False)
     assert api.queries == 4 * 800 and (rec.queries == 800).all()
     with pytest.raises(ValueError, match="repeats"):
-        invert_black_box(api, PEOPLE[:4], queries_per_identity=50, repeats=4, progress=False)
+        invert_black_box(api, PEOPLE[:4], queries_per_person=50, repeats=4, progress=False)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -108,5 +108,5 @@ def test_invert_prints_the_verdict_as_json_and_saves_the_images(tmp_path):
     saved = np.load(out)
     assert saved["images"].shape == (5, 64, 64) and 0 <= saved["images"].min() and saved["images"].max() <= 1
     assert list(saved["identities"]) == [0, 1, 2, 3, 9] and saved["signal"].dtype == bool
-    assert saved["queries_per_identity"].max() == record["queries_per_person"]
+    assert saved["queries_per_person"].max() == record["queries_per_person"]
     assert "%" in result.stderr or "it/s" in result.stderr  # the progress bar goes to standard error

@@ -33,7 +33,7 @@ from lab_helpers.classroom import (
     submit_reconstruction,
     wait_for,
 )
-from lab_helpers.classroom.target import HOUSE_KEYS
+from lab_helpers.classroom.shared_target import HOUSE_KEYS
 from lab_helpers.defences import read_requests
 from lab_helpers.defences.audit import verify_log
 from lab_helpers.service.client import ApiError

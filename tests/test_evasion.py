@@ -107,7 +107,7 @@ def test_randomised_probes_are_not_near_duplicates_but_plain_ones_are(face_model
     shares = {}
     for offset in (0.0, 0.03):
         client = Recording(ModelAPI(face_model.predict_proba, input_size=4096))
-        evade_black_box({"k": client}, TARGETS, 200, offset=offset, pacing=NAIVE)
+        evade_black_box({"k": client}, TARGETS, queries_per_person=200, offset=offset, pacing=NAIVE)
         probes = np.concatenate(client.inputs)
         assert len(probes) == len(TARGETS) * 200
         shares[offset] = [near_duplicate_share(sketch_images(probes[i:i + 50])) for i in range(0, len(probes), 50)]
@@ -198,8 +198,8 @@ def test_bad_settings_say_what_is_wrong():
         ProbeRouter({"k": object()}, offset=0.9)
     with pytest.raises(ValueError, match="at least one key"):
         ProbeRouter({})
-    with pytest.raises(ValueError, match="queries_per_identity"):
-        evade_black_box({"k": object()}, [1], 50)
+    with pytest.raises(ValueError, match="queries_per_person"):
+        evade_black_box({"k": object()}, [1], queries_per_person=50)
 
 
 # ---------------------------------------------------------------- the two detectors against it
@@ -207,27 +207,27 @@ def test_bad_settings_say_what_is_wrong():
 def test_baseline_detector_misses_the_evader_which_still_rebuilds_the_faces(faces, face_model, evaluator):
     """The review's finding: offsets + pacing + three keys raise no alert, even with blocking on."""
     gateway, clock, apis = gateway_keys(face_model, Detector(), block=True)
-    run = evade_black_box(apis, TARGETS, PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
-    assert gateway.alerts == [] and run.finished and run.queries == len(TARGETS) * PER_PERSON
+    run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
+    assert gateway.alerts == [] and run.finished and run.answered == len(TARGETS) * PER_PERSON
     assert max(run.per_key.values()) <= 5_400 and 1.0 <= run.days < 1.1  # 4,500 per key in any 24 hours
-    verdict = judge(run.result.images, TARGETS, faces, evaluator)
+    verdict = judge(run.images, TARGETS, faces, evaluator)
     assert verdict.lineup >= 0.85 and verdict.correlation_top1 >= 0.6
 
 
 def test_adaptive_detector_flags_the_evader_within_a_thousand_queries_and_blocking_stops_it(faces, face_model,
                                                                                             evaluator):
     gateway, clock, apis = gateway_keys(face_model, AdaptiveDetector(), block=True)
-    run = evade_black_box(apis, TARGETS, PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
+    run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
     first = time_to_detection(gateway.requests(), gateway.alert_frame(), KEYS)
     assert first is not None and first["queries"] <= 1_000 and first["minutes"] <= 30
-    assert run.stopped_by.startswith("every key refused") and run.queries <= 1_000
+    assert run.stopped_by.startswith("every key refused") and run.answered <= 1_000
     assert set(gateway.suspended) == set(KEYS)
-    assert judge(run.result.images, TARGETS, faces, evaluator).lineup <= 0.4  # about chance (20 %)
+    assert judge(run.images, TARGETS, faces, evaluator).lineup <= 0.4  # about chance (20 %)
 
 
 def test_adaptive_detector_watching_sees_every_rule_an_inversion_trips(face_model):
     gateway, clock, apis = gateway_keys(face_model, AdaptiveDetector())
-    run = evade_black_box(apis, TARGETS, PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
+    run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock)
     alerts = gateway.alert_frame()
     assert run.finished and {"identity_focus", "probe_cloud"} <= set(alerts["rule"])
     assert set(alerts["key_id"]) == set(KEYS)
@@ -237,9 +237,9 @@ def test_adaptive_detector_watching_sees_every_rule_an_inversion_trips(face_mode
 def test_both_detectors_flag_the_naive_attack_early(face_model):
     for detector, limit in ((BaselineDetector(), 100), (AdaptiveDetector(), 300)):
         gateway, clock, apis = gateway_keys(face_model, detector, keys=("mallory",), block=True)
-        run = evade_black_box(apis, TARGETS, PER_PERSON, offset=0.0, pacing=NAIVE, clock=clock)
+        run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.0, pacing=NAIVE, clock=clock)
         first = time_to_detection(gateway.requests(), gateway.alert_frame(), ["mallory"])
-        assert first["queries"] == limit and run.queries == limit and not run.finished
+        assert first["queries"] == limit and run.answered == limit and not run.finished
 
 
 def test_many_keys_below_every_per_key_threshold_are_caught_across_keys():
@@ -264,9 +264,9 @@ def test_what_no_detector_catches_a_slow_attacker_with_many_keys_and_sources(fac
     gateway, clock, apis = gateway_keys(face_model, AdaptiveDetector(), keys=keys, block=True,
                                         sources={k: f"192.0.2.{i}" for i, k in enumerate(keys)})
     pacing = Pacing(batch=100, gap_seconds=150, per_key_per_day=400, max_days=10)  # 200 an hour, 400 a day per key
-    run = evade_black_box(apis, TARGETS, PER_PERSON, offset=0.03, pacing=pacing, clock=clock)
+    run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=pacing, clock=clock)
     assert gateway.alerts == [] and run.finished and 3 <= run.days <= 4
-    assert judge(run.result.images, TARGETS, faces, evaluator).lineup >= 0.85
+    assert judge(run.images, TARGETS, faces, evaluator).lineup >= 0.85
 
 
 def test_evader_over_http_is_stopped_by_the_adaptive_detector_and_the_log_replays_the_same(
@@ -281,15 +281,15 @@ def test_evader_over_http_is_stopped_by_the_adaptive_detector_and_the_log_replay
         assert server.url.startswith("http://127.0.0.1:")
         clients = {k: HttpModelAPI(server.url, s, "faces") for k, s in secrets.items()}
         try:
-            run = evade_black_box(clients, TARGETS, PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock,
+            run = evade_black_box(clients, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=Pacing(), clock=clock,
                                   max_queries=3_000)
         finally:
             for client in clients.values():
                 client.close()
     alerts, requests = read_alerts(service.audit_path), read_requests(service.audit_path)
-    assert run.stopped_by == "every key refused (HTTP 403)" and run.queries <= 1_000
+    assert run.stopped_by == "every key refused (HTTP 403)" and run.answered <= 1_000
     assert set(alerts["key_id"]) == set(KEYS) and (requests["status"] == 403).sum() == 3
     replayed = scan_log(service.audit_path, AdaptiveDetector())
     assert list(replayed[["key_id", "rule", "queries"]].itertuples(index=False)) == \
         list(alerts[["key_id", "rule", "queries"]].itertuples(index=False))
-    assert time_to_detection(requests, alerts, KEYS)["queries"] == run.queries
+    assert time_to_detection(requests, alerts, KEYS)["queries"] == run.answered

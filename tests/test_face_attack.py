@@ -100,8 +100,8 @@ def test_the_self_check_names_each_mistake_a_learner_makes(faces, evaluator, sof
 
 def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evaluator, softmax):
     api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
-    rec = invert_black_box(api, PEOPLE, queries_per_identity=5000, checkpoints=(200, 1000), progress=False)
-    assert api.queries == 40 * 5000 and rec.queries_per_identity == 5000 and set(rec.snapshots) == {200, 1000}
+    rec = invert_black_box(api, PEOPLE, queries_per_person=5000, checkpoints=(200, 1000), progress=False)
+    assert api.queries == 40 * 5000 and rec.queries_per_person == 5000 and set(rec.snapshots) == {200, 1000}
     v = judge(rec.images, PEOPLE, faces, evaluator)
     assert v.lineup >= 0.7 and v.correlation_top1 >= 0.5
     # lab 03's takeaway: a few hundred scored answers already give a likeness the lineup recognises most of the time
@@ -111,7 +111,7 @@ def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evalu
 
 def test_black_box_from_labels_only_is_at_chance(faces, evaluator, softmax):
     api = ModelAPI(softmax.predict_proba, "label", input_size=4096)
-    v = judge(invert_black_box(api, PEOPLE, queries_per_identity=1000, progress=False).images, PEOPLE, faces, evaluator)
+    v = judge(invert_black_box(api, PEOPLE, queries_per_person=1000, progress=False).images, PEOPLE, faces, evaluator)
     assert v.lineup <= 0.3 and v.correlation_top1 <= 0.1
 
 
@@ -124,7 +124,7 @@ def test_identity_outside_the_range_is_named(bad):
 def test_bad_budget_start_objective_and_shape_say_what_is_valid(softmax):
     api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
     with pytest.raises(ValueError, match="at least 100"):
-        invert_black_box(api, [0], queries_per_identity=0)
+        invert_black_box(api, [0], queries_per_person=0)
     with pytest.raises(ValueError, match="valid starts"):
         invert_white_box(softmax, [0], start="white")
     with pytest.raises(ValueError, match="valid objectives"):

@@ -103,7 +103,7 @@ def test_gate_blocks_exposed_scores_on_the_small_budget_attack_only(face_card, f
 
 @pytest.mark.parametrize("policy, passes", [("rounded:2", False), ("label_score", True), ("top_k:3", True)])
 def test_gate_judges_each_kiosk_policy_by_the_strongest_attack(face_card, face_v2_model, faces, policy, passes):
-    from lab_helpers.defences.output import parse_policy
+    from lab_helpers.defences.output_policies import parse_policy
 
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, parse_policy(policy), "2"), progress=False)
     assert gate.passed is passes

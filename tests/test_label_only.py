@@ -62,7 +62,7 @@ def never_person_3(images: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def label_run(softmax):
     api = LabelsOnly(ModelAPI(softmax.predict_proba, "label", input_size=4096))
-    rec = invert_label_only(api, PEOPLE, queries_per_identity=BUDGET, checkpoints=(500, 1_000), progress=False)
+    rec = invert_label_only(api, PEOPLE, queries_per_person=BUDGET, checkpoints=(500, 1_000), progress=False)
     return api, rec
 
 
@@ -70,7 +70,7 @@ def test_reads_only_labels_and_counts_every_query_within_budget(label_run):
     api, rec = label_run
     assert api.calls > 0 and api.queries == rec.queries.sum()  # every query went through the API and is on a bill
     assert rec.queries.dtype == np.int64 and rec.queries.max() <= BUDGET
-    assert rec.queries_per_identity == rec.queries.max()
+    assert rec.queries_per_person == rec.queries.max()
     assert rec.queries[rec.signal].min() >= BUDGET - 34  # a person with a start spends (nearly) all of it
     assert rec.images.shape == (40, 64, 64) and rec.images.min() >= 0 and rec.images.max() <= 1
     assert set(rec.snapshots) == {500, 1_000} and rec.snapshots[500].shape == (40, 64, 64)
@@ -80,7 +80,7 @@ def test_reads_only_labels_and_counts_every_query_within_budget(label_run):
 def test_beats_the_score_based_attack_given_labels(faces, softmax, label_run):
     _, rec = label_run
     naive = invert_black_box(ModelAPI(softmax.predict_proba, "label", input_size=4096), PEOPLE,
-                             queries_per_identity=BUDGET, progress=False, find_signal=False)
+                             queries_per_person=BUDGET, progress=False, find_signal=False)
     base_lineup, base_corr = lineup_accuracy(naive.images, PEOPLE, faces), correlation_top1(naive.images, PEOPLE, faces)
     lineup, corr = lineup_accuracy(rec.images, PEOPLE, faces), correlation_top1(rec.images, PEOPLE, faces)
     # measured, seeds 0-3: the naive attack 20 % lineup / 2.5 % correlation (a flat grey image: a label never changes
@@ -95,7 +95,7 @@ def test_beats_the_score_based_attack_given_labels(faces, softmax, label_run):
 
 def test_a_person_the_model_never_names_keeps_a_grey_image_and_no_signal():
     api = LabelsOnly(ModelAPI(never_person_3, "label", input_size=4096))
-    rec = invert_label_only(api, [0, 3], queries_per_identity=400, progress=False)
+    rec = invert_label_only(api, [0, 3], queries_per_person=400, progress=False)
     assert rec.signal.tolist() == [True, False]
     assert np.all(rec.images[1] == 0.5)  # untouched: its grey start
     assert never_person_3(rec.images[0]).argmax() == 0  # person 0's image is still labelled as person 0
@@ -106,7 +106,7 @@ def test_a_person_the_model_never_names_keeps_a_grey_image_and_no_signal():
 def test_same_seed_same_images_and_bill(softmax):
     def run(seed):
         api = ModelAPI(softmax.predict_proba, "label", input_size=4096)
-        return invert_label_only(api, [2, 7], queries_per_identity=300, seed=seed, progress=False)
+        return invert_label_only(api, [2, 7], queries_per_person=300, seed=seed, progress=False)
 
     a, b, c = run(0), run(0), run(1)
     assert np.array_equal(a.images, b.images) and np.array_equal(a.queries, b.queries)
@@ -117,9 +117,10 @@ def test_same_seed_same_images_and_bill(softmax):
     ({"identities": 40}, "0 to 39"),
     ({"identities": [3, -1]}, "0 to 39"),
     ({"identities": []}, "0 to 39"),
-    ({"queries_per_identity": 50}, "at least 68"),
-    ({"queries_per_identity": 100, "directions": 64, "search_batch": 10}, "at least 132"),
-    ({"directions": 7}, "even whole number"),
+    ({"queries_per_person": 50}, "at least 68"),
+    ({"queries_per_person": 100, "probes": 32, "search_batch": 10}, "at least 132"),
+    ({"probes": 0}, "whole number of antithetic pairs"),
+    ({"probes": 2.5}, "whole number of antithetic pairs"),
     ({"search_share": 1.0}, "search_share"),
     ({"step_size": 0}, "step_size > 0"),
     ({"low_freq": 0}, "low_freq"),

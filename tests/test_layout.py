@@ -123,6 +123,39 @@ def test_each_subpackage_says_what_lives_there_and_exports_it(name):
     assert not submodules & set(exported), "an exported name shadowed by a submodule of the same name"
 
 
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_each_subpackage_lists_its_exports_once_in_its_stub(name):
+    """The export list lives in __init__.pyi (editors and type checkers read it; attach_stub reads it at run time)."""
+    from lab_helpers.lazy import stub_exports
+
+    init = PACKAGE / name / "__init__.py"
+    assert (PACKAGE / name / "__init__.pyi").is_file()
+    code = init.read_text(encoding="utf-8")
+    assert "attach_stub(__name__, __file__)" in code and "TYPE_CHECKING" not in code and "attach(" not in code
+    exports = stub_exports(str(init))
+    for module, names in exports.items():
+        assert (PACKAGE / name / f"{module}.py").is_file(), f"{name}/__init__.pyi names a module {module} that is gone"
+        defined = set(dir(importlib.import_module(f"lab_helpers.{name}.{module}")))
+        assert set(names) <= defined, f"{name}.{module} does not define {sorted(set(names) - defined)}"
+
+
+def test_every_export_is_used_outside_its_own_module():
+    """A subpackage exports a name only when a lesson, a test, a script, the docs or another module uses it."""
+    from lab_helpers.lazy import stub_exports
+
+    texts = {p: p.read_text(encoding="utf-8") for folder in ("lab_helpers", "tests", "solutions", "benchmarks",
+                                                               "dashboards", "docs")
+             for p in (KIT / folder).rglob("*") if p.suffix in (".py", ".ipynb", ".md") and p.name != "__init__.py"}
+    texts |= {KIT / "README.md": (KIT / "README.md").read_text(encoding="utf-8")}
+    unused = []
+    for name in SUBPACKAGES:
+        for module, names in stub_exports(str(PACKAGE / name / "__init__.py")).items():
+            own = PACKAGE / name / f"{module}.py"
+            unused += [f"{name}.{module}.{n}" for n in names
+                       if not any(re.search(rf"\b{re.escape(n)}\b", t) for p, t in texts.items() if p != own)]
+    assert unused == []
+
+
 def notebook_imports(path: Path) -> list[tuple[str, str]]:
     """(module, name) for every `from lab_helpers... import name` in a notebook's code cells."""
     nb = json.loads(path.read_text())

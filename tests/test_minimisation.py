@@ -6,8 +6,8 @@ import pytest
 
 from lab_helpers.evaluation import hunt_precision, minimisation_table, posterior_through_proxy, proxy_reliance
 from lab_helpers.defences import minimise, proxy_shares, train_variants
-from lab_helpers.evaluation.minimisation import rarest_value
-from lab_helpers.defences.minimisation import variants
+from lab_helpers.evaluation.proxy_leak import rarest_value
+from lab_helpers.defences.dropped_columns import variants
 from lab_helpers.data import load_people
 
 

@@ -85,7 +85,7 @@ def test_record_sketches_show_which_field_changed_not_its_value(people):
 
 def test_black_box_mi_face_trips_the_near_duplicate_rule_within_its_first_request(face_model):
     watched = WatchedAPI(ModelAPI(face_model.predict_proba, input_size=4096), Detector(), "image")
-    invert_black_box(watched, identities=[0, 1], queries_per_identity=400, progress=False)
+    invert_black_box(watched, identities=[0, 1], queries_per_person=400, progress=False)
     first = watched.alerts[0]
     assert first.rule == "near_duplicates" and first.queries == 100
 

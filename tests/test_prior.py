@@ -85,16 +85,16 @@ def test_the_priors_draw_faces_from_public_photos_only(lab):
 def test_prior_attacks_count_every_query_and_stay_in_budget(lab):
     api = lab.api()
     ids = lab.people[:4]
-    rec = invert_prior_black_box(api, lab.pca, ids, 300, progress=False, checkpoints=(50, 100))
+    rec = invert_prior_black_box(api, lab.pca, ids, queries_per_person=300, progress=False, checkpoints=(50, 100))
     assert api.queries == 4 * 300 == rec.queries.sum() and set(rec.snapshots) == {50, 100}
     assert rec.signal.all() and rec.images.shape == (4, 64, 64)
     labels = lab.api("label")
-    rec = invert_prior_label_only(labels, lab.pca, ids, 300, progress=False)
+    rec = invert_prior_label_only(labels, lab.pca, ids, queries_per_person=300, progress=False)
     assert labels.queries == rec.queries.sum() and rec.queries.max() <= 300
-    white = invert_prior_white_box(lab.target, lab.pca, ids, steps=50, progress=False)
+    white = invert_prior_white_box(lab.target, lab.pca, ids, iterations=50, progress=False)
     assert (white.queries == 0).all()
-    with pytest.raises(ValueError, match="queries_per_identity"):
-        invert_prior_black_box(lab.api(), lab.pca, ids, 5, progress=False)
+    with pytest.raises(ValueError, match="queries_per_person"):
+        invert_prior_black_box(lab.api(), lab.pca, ids, queries_per_person=5, progress=False)
 
 
 class _Refusing:
@@ -131,8 +131,8 @@ def test_a_stopped_prior_attack_keeps_the_faces_it_had_and_says_why(lab):
 
 
 def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at_1000_queries(lab):
-    pixels = judge_prior(invert_black_box(lab.api(), lab.people, queries_per_identity=1_000, progress=False).images, lab)
-    eigen = judge_prior(invert_prior_black_box(lab.api(), lab.pca, lab.people, 1_000, progress=False).images, lab)
+    pixels = judge_prior(invert_black_box(lab.api(), lab.people, queries_per_person=1_000, progress=False).images, lab)
+    eigen = judge_prior(invert_prior_black_box(lab.api(), lab.pca, lab.people, queries_per_person=1_000, progress=False).images, lab)
     lookup = judge_prior(public_lookup(lab.api(), lab.public, lab.people).images, lab)
     closer = "closer than any public face"
     # lab 08's words: "several times as many" on the evaluator; the lookup scores 0 on the closer check

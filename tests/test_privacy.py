@@ -12,7 +12,7 @@ from lab_helpers.ui import check_smallest_epsilon
 from lab_helpers.attacks import best_threshold_test
 from lab_helpers.defences import DELTA, DPSpec, PooledSoftmax, advantage_bound, check_privacy_budget, group_epsilon, train_private_model, train_private_network
 from lab_helpers.evaluation import best_advantage, epsilon_sweep, regularisation_sweep
-from lab_helpers.defences.training import new_network, opacus_findings
+from lab_helpers.defences.dp_sgd import new_network, opacus_findings
 
 INF = float("inf")
 

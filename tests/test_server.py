@@ -112,7 +112,7 @@ def test_the_label_only_attack_runs_over_http_on_the_public_role(models, tmp_pat
             labels, scores = public.answer(x)
             assert np.array_equal(labels, local.answer(x)[0]) and set(np.unique(scores)) <= {0.0, 1.0}
             before = public.queries
-            rec = invert_label_only(public, [2, 7], queries_per_identity=300, progress=False)
+            rec = invert_label_only(public, [2, 7], queries_per_person=300, progress=False)
             assert public.queries - before == rec.queries.sum() <= 2 * 300
 
 
@@ -305,7 +305,7 @@ def test_attack_with_block_on_alert_is_stopped_and_the_log_replays_the_same_aler
     with start_server(ModelService(models["served"], policy, path)) as server:
         with HttpModelAPI(server.url, key) as client:
             outcome = run_until_refused(
-                lambda api: invert_black_box(api, identities=[0, 1], queries_per_identity=1_000, progress=False), client)
+                lambda api: invert_black_box(api, identities=[0, 1], queries_per_person=1_000, progress=False), client)
     assert outcome.stopped_by == "HTTP 403" and "suspended" in outcome.error.message
     assert outcome.queries == 100  # the first request of probes raised the alert; the next was refused
     online = read_alerts(path)
@@ -396,7 +396,7 @@ def test_one_control_at_a_time_over_http(models, faces, people, tmp_path):
     ids = np.array([2, 7])
 
     def mallory(api):
-        return invert_black_box(api, identities=ids, queries_per_identity=1_000, progress=False)
+        return invert_black_box(api, identities=ids, queries_per_person=1_000, progress=False)
 
     def eve(api):
         return attribute_inference(api, people, "members", n_people=300)

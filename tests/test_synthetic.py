@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lab_helpers.data import CREDIT, FRAMINGS, HEALTHCARE, data_card, hidden_score, load_people, make_people, target_shares, write_dataset
-from lab_helpers.data.people import read_people, split_members
+from lab_helpers.data.synthetic_people import read_people, split_members
 
 KIT = Path(__file__).resolve().parent.parent
 

@@ -12,10 +12,11 @@ Every query goes through the same query-counting `ModelAPI` (or its HTTP twin) a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..defences.output_policies import OUTPUT_KINDS
 from .mi_face import N_PIXELS, Reconstructions, check_identities, invert_black_box
 
 PROBE_REPEATS = 8  # identical questions asked to learn whether answers are noisy
@@ -33,9 +34,10 @@ class ObservedOutput:
 
     def describe(self) -> str:
         """In words, e.g. 'scores rounded to 2 decimals (seen in 9 answers)'."""
-        what = {"probabilities": "exact scores", "noisy": f"noisy scores (spread about {self.noise:.3g})",
-                "rounded": f"scores rounded to {self.decimals} decimal{'' if self.decimals == 1 else 's'}", "top_k": f"only the top {self.shown} scores",
-                "label_score": "the label and its score", "label": "the label only"}[self.kind]
+        if self.kind == "noisy":  # the attacker sees how far repeated answers spread, not the defender's setting
+            what = f"noisy scores (spread about {self.noise:.3g})"
+        else:
+            what = OUTPUT_KINDS[self.kind].describe({"rounded": self.decimals, "top_k": self.shown}.get(self.kind))
         return f"{what} (seen in {self.queries} answers)"
 
 
@@ -66,7 +68,9 @@ def observe_output(api, seed: int = 0) -> ObservedOutput:
 
 
 # The counter-move for each control: settings of the black-box attack measured on lab 03's targets (probe radius
-# in units of a whole-image low-frequency direction; see docs/performance.md for the sweep behind them).
+# in units of a whole-image low-frequency direction; see docs/performance.md for the sweep behind them). An output
+# kind with no entry gets UNKNOWN_SCORES when its answers carry the person's score, else the label-only attack.
+UNKNOWN_SCORES = dict(sigma=32.0, repeats=1)
 COUNTER_MOVES = {
     "probabilities": dict(sigma=0.5, repeats=1),
     "noisy": dict(sigma=64.0, repeats=1),  # at a fixed budget, large probes beat repeated ones (benchmark)
@@ -77,31 +81,45 @@ COUNTER_MOVES = {
 
 
 @dataclass
-class AdaptiveResult:
-    """The adaptive attack's reconstructions, what it saw of the control, and how it answered it."""
+class AdaptiveReconstructions(Reconstructions):
+    """The adaptive attack's reconstructions, and what it saw of the control (`strategy`: how it answered it).
 
-    reconstructions: Reconstructions  # its `queries` count the attack itself, per person
-    observed: ObservedOutput  # `observed.queries`: the answers spent learning the control, shared by everyone
-    strategy: str
+    `queries` count the attack itself, per person; `shared_queries` (= `observed.queries`) the answers spent learning
+    the control, shared by everyone.
+    """
+
+    observed: ObservedOutput | None = field(default=None, repr=False)
 
 
-def invert_adaptive(api, identities=None, queries_per_identity: int = 2_000, seed: int = 0, progress: bool = True,
-                    checkpoints=()) -> AdaptiveResult:
-    """Black-box MI-FACE by an attacker who first learns the output control from answers, then works around it."""
+def invert_adaptive(api, identities=None, *, queries_per_person: int = 2_000, seed: int = 0, progress: bool = True,
+                    checkpoints=()) -> AdaptiveReconstructions:
+    """Black-box MI-FACE by an attacker who first learns the output control from answers, then works around it.
+
+    Parameters
+    ----------
+    api : the model behind its API (`QueryAPI`).
+    identities : person numbers to rebuild (default: all 40).
+    queries_per_person : the budget, each person's share of the first look at the control included.
+    seed : fixes every random choice of the attack.
+    progress : show a progress bar.
+    checkpoints : budgets at which to keep a snapshot of the images.
+    """
     ids = check_identities(identities)
     observed = observe_output(api, seed)
-    budget = queries_per_identity - -(-observed.queries // len(ids))  # each person's share of the observation comes off
-    if observed.kind == "label":
+    budget = queries_per_person - -(-observed.queries // len(ids))  # each person's share of the observation comes off
+    if not OUTPUT_KINDS[observed.kind].person_score and observed.kind not in COUNTER_MOVES:
         from .label_only import invert_label_only
 
-        rec = invert_label_only(api, ids, queries_per_identity=budget, seed=seed, progress=progress,
+        rec = invert_label_only(api, ids, queries_per_person=budget, seed=seed, progress=progress,
                                 checkpoints=checkpoints)
         strategy = "labels only: boundary attack (BREP-MI style) from a start the model labels as the person"
     else:
-        move = COUNTER_MOVES[observed.kind]
-        rec = invert_black_box(api, ids, queries_per_identity=budget, seed=seed, progress=progress,
+        move = COUNTER_MOVES.get(observed.kind, UNKNOWN_SCORES)
+        rec = invert_black_box(api, ids, queries_per_person=budget, seed=seed, progress=progress,
                                checkpoints=checkpoints, find_signal=True, **move)
         strategy = (f"{observed.kind}: probe radius {move['sigma']:g}"
                     + (f", every probe asked {move['repeats']} times and averaged" if move["repeats"] > 1 else "")
                     + ", search for a start that shows each hidden person")
-    return AdaptiveResult(rec, observed, strategy)
+    return AdaptiveReconstructions(rec.images, rec.identities, rec.seconds, rec.queries, rec.signal, rec.snapshots,
+                                   rec.stopped, "adaptive", f"saw {observed.describe()}; {strategy}", observed.queries,
+                                   observed=observed)

@@ -205,18 +205,21 @@ class ProbeRouter:
 
 
 @dataclass
-class EvasionRun:
-    """How an evading attack ended: the faces it has, why it stopped, and what it spent, per key and in time."""
+class EvasionRun(Reconstructions):
+    """The faces an evading attack has, why it stopped (`stopped`, '' when it spent its budget), and what it spent,
+    per key and in (simulated) time: the router that sent its requests."""
 
-    result: Reconstructions
-    stopped_by: str  # 'finished', 'every key refused (HTTP 403)', 'time bound (...) reached', ...
-    router: ProbeRouter = field(repr=False)
-    seconds: float = 0.0  # wall-clock
+    router: ProbeRouter | None = field(default=None, repr=False)
 
     @property
-    def queries(self) -> int:
+    def answered(self) -> int:
         """Inputs answered over all keys."""
         return self.router.queries
+
+    @property
+    def stopped_by(self) -> str:
+        """'finished', or why the attack stopped: 'every key refused (HTTP 403)', 'time bound (...) reached', ..."""
+        return self.stopped or "finished"
 
     @property
     def per_key(self) -> dict:
@@ -228,42 +231,51 @@ class EvasionRun:
         """Simulated days the attack took."""
         return self.router.elapsed_days
 
-    @property
-    def finished(self) -> bool:
-        """True when the attack spent its whole budget."""
-        return self.stopped_by == "finished"
-
     def __repr__(self) -> str:
         keys = ", ".join(f"{k}: {n:,}" for k, n in self.per_key.items())
-        return (f"<EvasionRun {self.stopped_by} after {self.queries:,} queries ({keys}) over "
+        return (f"<EvasionRun {self.stopped_by} after {self.answered:,} queries ({keys}) over "
                 f"{self.days:.2f} simulated days>")
 
 
-def evade_black_box(apis: Mapping[str, object] | ProbeRouter, identities=None, queries_per_identity: int = 2_000,
-                    *, offset: float = 0.03, pacing: Pacing = Pacing(), clock=None, seed: int = 0,
-                    max_queries: int | None = None, directions: int = 50, sigma: float = 0.5, step_size: float = 3.0,
+def evade_black_box(apis: Mapping[str, object] | ProbeRouter, identities=None, *, queries_per_person: int = 2_000,
+                    offset: float = 0.03, pacing: Pacing = Pacing(), clock=None, seed: int = 0,
+                    max_queries: int | None = None, probes: int = 50, sigma: float = 0.5, step_size: float = 3.0,
                     l2_weight: float = 0.005, low_freq: int = 24, progress: bool = False,
                     on_step: Callable[[int, ProbeRouter], None] | None = None) -> EvasionRun:
     """Black-box MI-FACE (the kit's NES step) through randomised, paced probes rotated over several keys.
 
-    apis: key name -> client (or a ready `ProbeRouter`). With offset=0, one key and `NAIVE` pacing it sends what
-    `invert_black_box` sends. The attack stops after `queries_per_identity` per person, or earlier when the router
-    raises `AttackStopped` (every key refused, `max_queries` answered, `pacing.max_days` used); either way the
-    result holds the faces it had (iterate-averaged, as `invert_black_box` returns them).
+    With offset=0, one key and `NAIVE` pacing it sends what `invert_black_box` sends. The attack stops after
+    `queries_per_person` per person, or earlier when the router raises `AttackStopped` (every key refused,
+    `max_queries` answered, `pacing.max_days` used); either way the result holds the faces it had (iterate-averaged,
+    as `invert_black_box` returns them).
+
+    Parameters
+    ----------
+    apis : key name -> client (`QueryAPI`), or a ready `ProbeRouter`.
+    identities : person numbers to rebuild (default: all 40).
+    queries_per_person : the budget; no person gets more.
+    offset : the random offset on every 8x8 block of every probe (0: none, the naive attack's probes).
+    pacing : requests' size, spacing over (simulated) time, and each key's daily cap.
+    clock : the simulated clock the service or gateway reads (the router moves it).
+    seed : fixes every random choice of the attack.
+    max_queries : a bound on inputs answered over all keys (None: no bound).
+    probes, sigma, step_size, l2_weight, low_freq : the NES step, as in `invert_black_box`.
+    progress : show a progress bar.
+    on_step : called after each step with (step number, router), e.g. to watch the detector.
     """
     from tqdm.auto import tqdm
 
     ids = check_identities(identities)
-    per_step = 2 * directions
-    if queries_per_identity < per_step:
-        raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions}); "
-                         f"got {queries_per_identity}.")
+    per_step = 2 * probes
+    if queries_per_person < per_step:
+        raise ValueError(f"queries_per_person must be at least {per_step} (2 x probes={probes}); "
+                         f"got {queries_per_person}.")
     router = apis if isinstance(apis, ProbeRouter) else ProbeRouter(apis, clock, pacing, offset, seed, max_queries)
     generator, basis = torch.Generator().manual_seed(seed), dct_basis(low_freq)
-    workspace = NesWorkspace(len(ids), directions, basis, generator)
-    x, average, stopped = start_images(len(ids)), None, "finished"
+    workspace = NesWorkspace(len(ids), probes, basis, generator)
+    x, average, stopped = start_images(len(ids)), None, ""
     began = time.perf_counter()
-    for step in tqdm(range(1, queries_per_identity // per_step + 1), desc="evading MI-FACE", disable=not progress,
+    for step in tqdm(range(1, queries_per_person // per_step + 1), desc="evading MI-FACE", disable=not progress,
                      leave=False):
         try:
             grad = estimate_gradient(router, x, ids, workspace.new_directions(), sigma, workspace)
@@ -276,5 +288,7 @@ def evade_black_box(apis: Mapping[str, object] | ProbeRouter, identities=None, q
             on_step(step, router)
     images = (x if average is None else average).numpy().reshape(-1, SIDE, SIDE)
     seconds = time.perf_counter() - began
-    result = Reconstructions(images, ids, seconds, queries_per_identity=router.queries // len(ids))
-    return EvasionRun(result, stopped, router, seconds)
+    strategy = (f"NES through {len(router.apis)} key(s), block offsets ±{router.offset:g}, "
+                f"{router.pacing.batch} inputs per request")
+    return EvasionRun(images, ids, seconds, queries=router.queries // len(ids), stopped=stopped,
+                      attack="evasion", strategy=strategy, router=router)

@@ -5,12 +5,12 @@ the 64x64 image itself, in a low-frequency DCT subspace.
 What the attacker assumes: a black-box API that answers each image with the model's top label and nothing else
 (no scores; the attack never reads them), the input format (64x64 greyscale pixels in [0, 1]) and the label
 number of the person to rebuild. No photos, no training data, no weights. Every query goes through `api.answer`,
-so a ModelAPI counts it, and no person gets more than `queries_per_identity`.
+so a ModelAPI counts it, and no person gets more than `queries_per_person`.
 
 1. Find a start: random smooth images around grey, and blends of the starts already found for other people,
    until one is labelled as the person, within `search_share` of that person's budget. A person with none
    keeps a plain grey image and `signal=False`: the attack never pretends.
-2. Repel it from the decision boundary: label `directions` points on a sphere of radius r around the image
+2. Repel it from the decision boundary: label 2 x `probes` points on a sphere of radius r around the image
    (antithetic pairs x ± r·d, d a random unit direction of the first `low_freq` x `low_freq` DCT frequencies, the
    higher ones damped by `falloff`), step `step_size`·r away from the points labelled as someone else (BREP-MI's
    estimate: the mean of their directions, negated), and keep the step only if the new image is still labelled
@@ -30,23 +30,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from ..service.api import QueryAPI
 from .mi_face import N_PIXELS, SIDE, Reconstructions, check_identities, dct_basis
 
-__all__ = ["LabelAPI", "SphereWorkspace", "blend_candidates", "find_starts", "invert_label_only", "smallest_budget",
+__all__ = ["SphereWorkspace", "blend_candidates", "find_starts", "invert_label_only", "smallest_budget",
            "smooth_candidates"]
 
-
-class LabelAPI(Protocol):
-    """What the attack needs from the API: `answer(images) -> (labels, scores)`; it reads the labels only."""
-
-    queries: int
-
-    def answer(self, x: np.ndarray) -> tuple[np.ndarray, Any]: ...
 
 
 class SphereWorkspace:
@@ -107,12 +100,12 @@ def blend_candidates(n: int, found: torch.Tensor, generator: torch.Generator, no
     return (a + w * (b - a) + smooth_candidates(n, generator, amplitude=(0.0, noise)) - 0.5).clamp(0, 1)
 
 
-def _labels(api: LabelAPI, images: torch.Tensor) -> np.ndarray:
+def _labels(api: QueryAPI, images: torch.Tensor) -> np.ndarray:
     """The top label of every image, one row each: the only part of the API's answer the attack reads."""
     return np.asarray(api.answer(images.reshape(-1, N_PIXELS).numpy())[0]).reshape(-1)
 
 
-def find_starts(api: LabelAPI, ids: np.ndarray, cap: int, batch: int, generator: torch.Generator,
+def find_starts(api: QueryAPI, ids: np.ndarray, cap: int, batch: int, generator: torch.Generator,
                 queries: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     """An image labelled as each person (grey where none was found within `cap` queries), and which were found.
 
@@ -139,24 +132,41 @@ def find_starts(api: LabelAPI, ids: np.ndarray, cap: int, batch: int, generator:
     return x, found
 
 
-def smallest_budget(directions: int, search_share: float, search_batch: int) -> int:
+def smallest_budget(probes: int, search_share: float, search_batch: int) -> int:
     """The fewest queries per person that leave room for a full start search, one step and the final check."""
-    after_search = directions + 2  # sphere points, the step's check, the final check
+    after_search = 2 * probes + 2  # sphere points, the step's check, the final check
     return max(search_batch + after_search, math.ceil(after_search / (1 - search_share)))
 
 
-def invert_label_only(api: LabelAPI, identities: int | Sequence[int] | np.ndarray | None = None,
-                      queries_per_identity: int = 10_000, seed: int = 0, progress: bool = True, *,
-                      directions: int = 32, radius: float = 1.0, grow: float = 1.3, target_out: float = 0.25,
+def invert_label_only(api: QueryAPI, identities: int | Sequence[int] | np.ndarray | None = None, *,
+                      queries_per_person: int = 10_000, seed: int = 0, progress: bool = True,
+                      probes: int = 16, radius: float = 1.0, grow: float = 1.3, target_out: float = 0.25,
                       step_size: float = 0.3, low_freq: int = 24, falloff: float = 0.25, search_share: float = 0.5,
                       search_batch: int = 25, checkpoints: Iterable[int] = ()) -> Reconstructions:
-    """Label-only model inversion by boundary repulsion (BREP-MI on pixels); every person batched in each query."""
+    """Label-only model inversion by boundary repulsion (BREP-MI on pixels); every person batched in each query.
+
+    Parameters
+    ----------
+    api : the model behind its API (`QueryAPI`); the attack reads the top label of each answer and nothing else.
+    identities : person numbers to rebuild (default: all 40).
+    queries_per_person : the budget; no person gets more (the start search included).
+    seed : fixes every random choice of the attack.
+    progress : show a progress bar.
+    probes : antithetic pairs of sphere points per step (2 x probes labels, then one to check the step).
+    radius : the sphere's starting radius; it grows by `grow` while at most `target_out` of its points leave the
+        person's label, and shrinks when more do.
+    step_size : each step's length, as a share of the radius.
+    low_freq, falloff : directions from the first low_freq x low_freq DCT frequencies, higher ones damped by falloff.
+    search_share : the most of each person's budget the search for a start may use.
+    search_batch : candidates asked per person in each search round.
+    checkpoints : budgets at which to keep a snapshot of the images.
+    """
     from tqdm.auto import tqdm
 
     ids = check_identities(identities)
-    whole = isinstance(directions, (int, np.integer)) and not isinstance(directions, bool)
-    if not whole or directions < 2 or directions % 2:
-        raise ValueError(f"directions must be an even whole number, 2 or more (antithetic pairs); got {directions!r}.")
+    whole = isinstance(probes, (int, np.integer)) and not isinstance(probes, bool)
+    if not whole or probes < 1:
+        raise ValueError(f"probes must be a whole number of antithetic pairs, 1 or more; got {probes!r}.")
     if not 0 < search_share < 1 or search_batch < 1:
         raise ValueError(f"search_share must be between 0 and 1 and search_batch 1 or more "
                          f"(got {search_share!r}, {search_batch!r}).")
@@ -165,16 +175,16 @@ def invert_label_only(api: LabelAPI, identities: int | Sequence[int] | np.ndarra
                          f"(got {radius}, {grow}, {step_size}, {target_out}).")
     if not 1 <= low_freq <= SIDE or falloff < 0:
         raise ValueError(f"low_freq must be 1 to {SIDE} and falloff 0 or more (got {low_freq}, {falloff}).")
-    fewest = smallest_budget(directions, search_share, search_batch)
-    if queries_per_identity < fewest:
-        raise ValueError(f"queries_per_identity must be at least {fewest} (a start search of {search_batch}, then "
-                         f"one step: {directions} sphere points and 1 check, and 1 final check); got "
-                         f"{queries_per_identity}. Try 2,000 to 10,000.")
+    fewest = smallest_budget(probes, search_share, search_batch)
+    if queries_per_person < fewest:
+        raise ValueError(f"queries_per_person must be at least {fewest} (a start search of {search_batch}, then "
+                         f"one step: {2 * probes} sphere points and 1 check, and 1 final check); got "
+                         f"{queries_per_person}. Try 2,000 to 10,000.")
 
-    n, pairs, per_step = len(ids), directions // 2, directions + 1
+    n, pairs, per_step = len(ids), probes, 2 * probes + 1
     generator = torch.Generator().manual_seed(seed)
     began, queries = time.perf_counter(), np.zeros(n, dtype=np.int64)
-    cap = max(search_batch, int(search_share * queries_per_identity))
+    cap = max(search_batch, int(search_share * queries_per_person))
     x, found = find_starts(api, ids, cap, search_batch, generator, queries)
 
     workspace = SphereWorkspace(n, pairs, low_freq, falloff, generator)
@@ -182,15 +192,15 @@ def invert_label_only(api: LabelAPI, identities: int | Sequence[int] | np.ndarra
     average, accepted = x.clone(), torch.zeros(n)
     marks = sorted({int(c) for c in checkpoints if int(c) > 0})
     snapshots = {c: x.clone() for c in marks}
-    steps = int(((queries_per_identity - 1 - queries[found]) // per_step).max()) if found.any() else 0
+    steps = int(((queries_per_person - 1 - queries[found]) // per_step).max()) if found.any() else 0
     bar = tqdm(total=steps, desc="label-only BREP-MI", disable=not progress, leave=False)
-    while (active := np.flatnonzero(found & (queries + per_step + 1 <= queries_per_identity))).size:
+    while (active := np.flatnonzero(found & (queries + per_step + 1 <= queries_per_person))).size:
         a, m = torch.as_tensor(active), len(active)
         d = workspace.directions(m)
         points = workspace.sphere_points(x[a], r[a], d)
         outside = torch.as_tensor(_labels(api, points).reshape(m, 2, pairs) != ids[active, None, None])
         # BREP-MI: away from the points labelled as someone else; a pair with both points out cancels
-        estimate = -torch.bmm((outside[:, 0].float() - outside[:, 1].float())[:, None, :], d)[:, 0] / directions
+        estimate = -torch.bmm((outside[:, 0].float() - outside[:, 1].float())[:, None, :], d)[:, 0] / (2 * pairs)
         share_out = outside.flatten(1).float().mean(1)
         size = estimate.norm(dim=1, keepdim=True)
         candidate = (x[a] + (step_size * r[a])[:, None] * estimate / size.clamp_min(1e-12)).clamp(0, 1)
@@ -215,5 +225,6 @@ def invert_label_only(api: LabelAPI, identities: int | Sequence[int] | np.ndarra
         x[rows[still]] = average[rows[still]]
     images = x.numpy().reshape(-1, SIDE, SIDE)
     snaps = {c: s.numpy().reshape(-1, SIDE, SIDE) for c, s in snapshots.items()}
-    return Reconstructions(images, ids, time.perf_counter() - began, int(queries.max()), snaps,
-                           signal=found & moved, queries=queries)
+    return Reconstructions(images, ids, time.perf_counter() - began, queries=queries, signal=found & moved,
+                           snapshots=snaps, attack="label-only",
+                           strategy="labels only: boundary repulsion (BREP-MI) from a start the model labels as the person")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.people import PeopleData
+from ..data.synthetic_people import PeopleData
 
 
 @dataclass(frozen=True)

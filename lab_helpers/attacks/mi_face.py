@@ -21,16 +21,35 @@ OBJECTIVES = ("log_prob", "one_minus_p", "logit")
 
 @dataclass
 class Reconstructions:
-    """The attack's images, one per target identity, and what it cost, person by person."""
+    """What every face attack returns: one image per person, and what it cost and found, person by person.
 
-    images: np.ndarray  # (n, 64, 64) in [0, 1]
-    identities: np.ndarray  # (n,) Olivetti person numbers 0-39
+    Every attack in the kit (white-box, black-box, adaptive, label-only, through a prior, evading a detector, the
+    public lookup) returns this or a subclass of it, so the same judges, plots and tables read any of them.
+
+    Parameters
+    ----------
+    images : (n, 64, 64) array in [0, 1], exactly as the attack returned them (never contrast-stretched).
+    identities : (n,) Olivetti person numbers, 0-39.
+    seconds : wall-clock seconds the attack took.
+    queries : (n,) queries spent on each person (0 for a white-box attack, which asks no API); default all 0.
+    signal : (n,) bool: did the answers ever move this person's image? Default: the image is not flat.
+    snapshots : {queries per person: images at that point}, for the budgets the caller asked to see.
+    stopped : why the attack ended before its budget ('' when it spent it); the images are what it had then.
+    attack : the attack's name, as `run_inversion` and the `invert` command spell it.
+    strategy : how the attack went about it, in words.
+    shared_queries : queries charged to no one person (e.g. the adaptive attacker's first look at the control).
+    """
+
+    images: np.ndarray
+    identities: np.ndarray
     seconds: float
-    queries_per_identity: int = 0  # black-box: the most queries spent on any one person
-    snapshots: dict = field(default_factory=dict)  # black-box: query budget -> images at that point
-    signal: np.ndarray | None = None  # (n,) bool: did the attack ever get information that moved this person's image?
-    queries: np.ndarray | None = None  # (n,) queries spent on each person (0 for white-box)
-    stopped: str = ""  # why the attack ended before its budget ('' when it spent it): the images are what it had then
+    queries: np.ndarray | None = None
+    signal: np.ndarray | None = None
+    snapshots: dict = field(default_factory=dict)
+    stopped: str = ""
+    attack: str = ""
+    strategy: str = ""
+    shared_queries: int = 0
 
     def __post_init__(self):
         n = len(self.identities)
@@ -38,14 +57,29 @@ class Reconstructions:
             flat = np.asarray(self.images, dtype=np.float32).reshape(n, -1)
             self.signal = np.ptp(flat, axis=1) >= 1e-3
         if self.queries is None:
-            self.queries = np.full(n, int(self.queries_per_identity), dtype=np.int64)
+            self.queries = np.zeros(n, dtype=np.int64)
         self.signal = np.asarray(self.signal, dtype=bool)
-        self.queries = np.asarray(self.queries, dtype=np.int64)
+        self.queries = np.broadcast_to(np.asarray(self.queries, dtype=np.int64), (n,)).copy()
+
+    @property
+    def queries_per_person(self) -> int:
+        """The most queries spent on any one person (the budget the attack used)."""
+        return int(self.queries.max()) if len(self.queries) else 0
+
+    @property
+    def total_queries(self) -> int:
+        """Every query the attack asked: each person's, and the shared ones."""
+        return int(self.queries.sum()) + int(self.shared_queries)
 
     @property
     def stalled(self) -> int:
         """How many people the attack got no signal for (their images are what the attack started from)."""
         return int((~self.signal).sum())
+
+    @property
+    def finished(self) -> bool:
+        """True when the attack spent its budget (it was not stopped early)."""
+        return not self.stopped
 
 
 def check_identities(identities, n_people: int = N_PEOPLE) -> np.ndarray:
@@ -127,11 +161,25 @@ def blur(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(img, kernel).reshape(-1, N_PIXELS)
 
 
-def invert_white_box(model, identities=None, iterations: int = 300, step_size: float = 0.1,
+def invert_white_box(model, identities=None, *, iterations: int = 300, step_size: float = 0.1,
                      l2_weight: float = 0.005, tv_weight: float = 0.02, start: str = "grey",
                      objective: str = "log_prob", denoise_every: int = 0, mean_face: np.ndarray | None = None,
                      update: Callable | None = None, progress: bool = True) -> Reconstructions:
-    """White-box MI-FACE on every identity at once: gradient descent on the input images."""
+    """White-box MI-FACE on every identity at once: gradient descent on the input images.
+
+    Parameters
+    ----------
+    model : a trained face model (or its torch network): the attacker holds its weights.
+    identities : person numbers to rebuild (default: all 40).
+    iterations : gradient steps.
+    step_size : how far each step moves the pixels.
+    l2_weight, tv_weight : the image prior: a pull towards grey, and towards smooth images (total variation).
+    start : 'grey', 'black', or 'mean_face' (the average training face: an assumption, pass `mean_face`).
+    objective : 'log_prob' (the kit's), 'one_minus_p' (the paper's) or 'logit' (IBM ART's).
+    denoise_every : blur the images every this many steps (0: never).
+    update : your own update step, `update(x, gradient, step_size) -> x` (lab 03's exercise).
+    progress : show a progress bar.
+    """
 
     ids = check_identities(identities)
     if iterations < 1:
@@ -150,7 +198,8 @@ def invert_white_box(model, identities=None, iterations: int = 300, step_size: f
         for p in frozen:
             p.requires_grad_(True)
     images = x.detach().clamp(0, 1).numpy().reshape(-1, SIDE, SIDE)
-    return Reconstructions(images, ids, time.perf_counter() - began)
+    return Reconstructions(images, ids, time.perf_counter() - began, attack="white-box",
+                           strategy="gradients of the model itself (no API)")
 
 
 def _descend(net, x, target, iterations, step_size, l2_weight, tv_weight, objective, denoise_every, update, progress):
@@ -291,39 +340,55 @@ def rng_order(n: int, generator: torch.Generator) -> np.ndarray:
     return torch.randperm(n, generator=generator).numpy()
 
 
-def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, directions: int = 50,
+def invert_black_box(api, identities=None, *, queries_per_person: int = 10_000, probes: int = 50,
                      sigma: float = 0.5, step_size: float = 3.0, l2_weight: float = 0.005, low_freq: int = 24,
                      checkpoints=(), seed: int = 0, progress: bool = True, repeats: int = 1,
                      find_signal: bool = True, patience: int = 2) -> Reconstructions:
-    """Black-box MI-FACE through a ModelAPI: only returned scores are used, every query is counted.
+    """Black-box MI-FACE through a query API: only returned scores are used, every query is counted.
 
     A person whose score the answers do not show (or show identically for every probe) gives the gradient
     estimate nothing; after `patience` such steps the attack spends a step's queries searching for a start
     that shows it. A person it never gets signal for is reported (`signal` False), not silently drawn.
-    `repeats` asks every probe that many times and averages the answers (against noise; it multiplies the bill).
+
+    Parameters
+    ----------
+    api : the model behind its API (`QueryAPI`: `ModelAPI`, `HttpModelAPI`, a gateway key, a `ProbeRouter`).
+    identities : person numbers to rebuild (default: all 40).
+    queries_per_person : the budget; no person gets more.
+    probes : antithetic probe pairs per step (each pair costs two queries).
+    sigma : the probes' radius, in units of one whole-image low-frequency direction.
+    step_size : how far each step moves along the estimated gradient.
+    l2_weight : the pull towards grey (the image prior).
+    low_freq : probes use the first low_freq x low_freq DCT frequencies (smooth images).
+    checkpoints : budgets at which to keep a snapshot of the images.
+    seed : fixes every random choice of the attack.
+    progress : show a progress bar.
+    repeats : ask every probe this many times and average the answers (against noise; multiplies the bill).
+    find_signal : search for a start that shows a person whose score the answers hide.
+    patience : steps without signal before that search.
     """
     from tqdm.auto import tqdm
 
     ids = check_identities(identities)
     if repeats < 1:
         raise ValueError(f"repeats must be 1 or more (got {repeats}).")
-    per_step = 2 * directions * repeats
-    if queries_per_identity < per_step:
-        raise ValueError(f"queries_per_identity must be at least {per_step} (2 x directions={directions} x "
-                         f"repeats={repeats}) for one gradient estimate; got {queries_per_identity}. Try 2,000 to 10,000.")
+    per_step = 2 * probes * repeats
+    if queries_per_person < per_step:
+        raise ValueError(f"queries_per_person must be at least {per_step} (2 x probes={probes} x "
+                         f"repeats={repeats}) for one gradient estimate; got {queries_per_person}. Try 2,000 to 10,000.")
     generator, basis = torch.Generator().manual_seed(seed), dct_basis(low_freq)
-    workspace = NesWorkspace(len(ids), directions, basis, generator)
+    workspace = NesWorkspace(len(ids), probes, basis, generator)
     x, average = start_images(len(ids)), None
-    search_cost = 2 * directions * repeats  # queries one search for a lost person costs
+    search_cost = 2 * probes * repeats  # queries one search for a lost person costs
     pending = sorted(int(c) for c in checkpoints if int(c) >= per_step)
     snapshots, began = {}, time.perf_counter()
     spent = np.zeros(len(ids), dtype=np.int64)
     ever, quiet = np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=int)
-    bar = tqdm(total=queries_per_identity, desc="black-box MI-FACE (queries per person)", disable=not progress, leave=False)
-    while spent.max() + per_step <= queries_per_identity:
-        lost = find_signal & (quiet >= patience) & (spent + search_cost + per_step <= queries_per_identity)
+    bar = tqdm(total=queries_per_person, desc="black-box MI-FACE (queries per person)", disable=not progress, leave=False)
+    while spent.max() + per_step <= queries_per_person:
+        lost = find_signal & (quiet >= patience) & (spent + search_cost + per_step <= queries_per_person)
         if lost.any():
-            x, found = search_for_signal(api, x, ids, lost, 2 * directions, basis, generator, repeats)
+            x, found = search_for_signal(api, x, ids, lost, 2 * probes, basis, generator, repeats)
             rows = np.flatnonzero(lost)
             spent[rows] += search_cost
             quiet[rows[found]] = 0
@@ -340,5 +405,6 @@ def invert_black_box(api, identities=None, queries_per_identity: int = 10_000, d
             snapshots[pending.pop(0)] = average.numpy().reshape(-1, SIDE, SIDE).copy()
         bar.update(int(spent.max()) - bar.n)
     bar.close()
-    return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, int(spent.max()),
-                           snapshots, signal=ever, queries=spent)
+    return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, queries=spent,
+                           signal=ever, snapshots=snapshots, attack="black-box",
+                           strategy="NES on the target's log-score as the API shows it")

@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..data.people import PeopleData
-from ..defences.output import OutputPolicy
+from ..data.synthetic_people import PeopleData
+from ..defences.output_policies import OutputPolicy
 from ..service.api import ModelAPI
 
 # The output granularities the labs compare, most to least detailed.

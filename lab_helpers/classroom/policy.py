@@ -13,7 +13,7 @@ import tomllib
 
 from ..defences.access import AccessPolicy, RateLimit, Role
 from ..defences.monitoring import AdaptiveDetector, BaselineDetector
-from ..defences.output import POLICY_SPELLINGS, parse_policy
+from ..defences.output_policies import POLICY_SPELLINGS, parse_policy
 
 CLASS_ROLES = ("app", "camera")  # red learners and the ordinary apps hold `app` keys; cameras hold `camera` keys
 DETECTORS = ("none", "baseline", "adaptive")
@@ -84,8 +84,7 @@ class BluePolicy:
     def summary(self) -> str:
         """One line a scoreboard can show, e.g. 'app: label, label_score · 600/min · adaptive detector, blocks'."""
         app = self.roles["app"]
-        outputs = ", ".join(p.kind if p.kind in ("label", "label_score", "probabilities") else p.describe()
-                            for p in app.outputs)
+        outputs = ", ".join(p.describe() if p.record.parameter else p.kind for p in app.outputs)
         watch = "no detector" if self.detector == "none" else f"{self.detector} detector"
         blocks = ", blocks" if self.block_on_alert and self.detector != "none" else ""
         return (f"app keys: {outputs} · burst {app.limit.burst:,}, {app.limit.per_minute:g}/min, "

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..attacks.evasion import AttackStopped, Pacing, ProbeRouter
-from ..attacks.priors import FacePrior, fit_pca_prior
+from ..attacks.face_priors import FacePrior, fit_pca_prior
 from ..attacks.with_prior import invert_prior_black_box, invert_prior_label_only
 from ..defences.monitoring import BaselineDetector
+from ..defences.output_policies import OUTPUT_KINDS
 from ..service.client import ApiError, HttpModelAPI
 
-SCORED = ("probabilities", "rounded", "top_k", "noisy")  # outputs whose answers carry the person's own score
+# outputs whose answers can carry the person's own score, most revealing first (exact scores before noisy ones)
+SCORED = tuple(k.name for k in sorted((k for k in OUTPUT_KINDS.values() if k.person_score),
+                                      key=lambda k: (-k.detail, not k.exact)))
 PROBE_OFFSET = 0.03  # the random offset on every 8x8 block of every probe when a detector watches (lab 06's evader)
 MIN_PER_PERSON = 64  # the fewest queries per person worth attacking with (the label-only search asks 50 at a time)
 
@@ -186,12 +189,12 @@ def attack_door(url: str, key: str | Sequence[str], door: str, people, prior: Fa
     attack, why = plan.attack, plan.why + (f"; {len(keys)} keys in turn" if len(keys) > 1 else "")
     stop_on = (ApiError, AttackStopped)  # a refusal it could not wait out: it keeps the faces it has
     if attack.startswith("black-box"):
-        result = invert_prior_black_box(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
+        result = invert_prior_black_box(sender, prior, ids, queries_per_person=queries_per_person, seed=seed, progress=progress,
                                         stop_on=stop_on)
     else:
         # the search for a start asks 50 random faces per person at a time: leave room for one round of it
         share = min(0.8, max(0.3, 50 / queries_per_person))
-        result = invert_prior_label_only(sender, prior, ids, queries_per_person, seed=seed, progress=progress,
+        result = invert_prior_label_only(sender, prior, ids, queries_per_person=queries_per_person, seed=seed, progress=progress,
                                          search_share=share, stop_on=stop_on)
     for api in apis.values():
         api.close()

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..service.server import listening_socket, serve_forever, start_app
 from .policy import POLICY_TEMPLATE
-from .target import HOUSE_KEYS, ORDINARY_CLIENTS, ClassTarget
+from .shared_target import HOUSE_KEYS, ORDINARY_CLIENTS, ClassTarget
 
 
 class Background:
@@ -111,7 +111,7 @@ class HouseAttacker(Background):
         super().__init__()
 
     def _run(self) -> None:
-        from ..attacks.priors import fit_pca_prior
+        from ..attacks.face_priors import fit_pca_prior
         from .red_team import attack_door
 
         prior = fit_pca_prior(self.target.setup.public)

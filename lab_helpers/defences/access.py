@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .output import POLICIES, OutputPolicy
+from .output_policies import POLICIES, OutputPolicy
 
 DAY = 86_400.0  # seconds
 

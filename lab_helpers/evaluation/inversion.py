@@ -7,16 +7,87 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..attacks.mi_face import Reconstructions
-from ..defences.output import OutputPolicy, parse_policy
+from ..defences.output_policies import OutputPolicy, parse_policy
 
-ATTACKS = ("white-box", "black-box", "adaptive", "label-only", "prior-white-box", "prior-black-box", "prior-label-only")
-PRIOR_ATTACKS = ("prior-white-box", "prior-black-box", "prior-label-only")
+if TYPE_CHECKING:  # the attacks load PyTorch: only when one runs (the command line's --help stays quick)
+    from ..attacks.mi_face import Reconstructions
+
 TARGET_KINDS = ("softmax", "mlp", "private")  # private: lab 08's recogniser of the private people (an MLP)
 PRIORS = ("pca", "generator")
+
+
+@dataclass(frozen=True)
+class AttackEntry:
+    """One attack `invert` offers: what it needs, and how to run it.
+
+    run(model, api, prior, ids, queries, seed, progress) -> Reconstructions; `model` is the target (white-box attacks
+    hold its weights), `api` the target behind the output control (every query counted), `prior` a face prior
+    learned from the public people's photos (None unless `needs_prior`).
+    """
+
+    run: Callable
+    needs_prior: bool = False
+
+
+def _white_box(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_white_box
+
+    return invert_white_box(model, ids, progress=progress)
+
+
+def _black_box(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_black_box
+
+    rec = invert_black_box(api, ids, queries_per_person=queries, seed=seed, progress=progress, find_signal=False)
+    rec.strategy = "naive: NES on the target's log-score as the API shows it, no adaptation"
+    return rec
+
+
+def _adaptive(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_adaptive
+
+    return invert_adaptive(api, ids, queries_per_person=queries, seed=seed, progress=progress)
+
+
+def _label_only(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_label_only
+
+    return invert_label_only(api, ids, queries_per_person=queries, seed=seed, progress=progress)
+
+
+def _prior_white_box(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_prior_white_box
+
+    return invert_prior_white_box(model, prior, ids, seed=seed, progress=progress)
+
+
+def _prior_black_box(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_prior_black_box
+
+    return invert_prior_black_box(api, prior, ids, queries_per_person=queries, seed=seed, progress=progress)
+
+
+def _prior_label_only(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_prior_label_only
+
+    return invert_prior_label_only(api, prior, ids, queries_per_person=queries, seed=seed, progress=progress)
+
+
+# the attacks `invert` offers, by the name the command line takes
+ATTACKS: dict[str, AttackEntry] = {
+    "white-box": AttackEntry(_white_box),
+    "black-box": AttackEntry(_black_box),
+    "adaptive": AttackEntry(_adaptive),
+    "label-only": AttackEntry(_label_only),
+    "prior-white-box": AttackEntry(_prior_white_box, needs_prior=True),
+    "prior-black-box": AttackEntry(_prior_black_box, needs_prior=True),
+    "prior-label-only": AttackEntry(_prior_label_only, needs_prior=True),
+}
+PRIOR_ATTACKS = tuple(name for name, entry in ATTACKS.items() if entry.needs_prior)
 
 
 def parse_people(spec: str, n_people: int = 40) -> np.ndarray:
@@ -36,33 +107,39 @@ def parse_people(spec: str, n_people: int = 40) -> np.ndarray:
 
 @dataclass
 class InversionRun:
-    """The reconstructions, the verdict of each judge, and what the run cost."""
+    """The reconstructions (which carry the attack, its strategy and its queries), the judges' verdict, the control."""
 
-    reconstructions: Reconstructions
+    reconstructions: "Reconstructions"
     verdict: dict
     policy: OutputPolicy
-    attack: str
-    strategy: str
     seconds: float
-    shared_queries: int = 0  # queries not spent on one person (the adaptive attacker's look at the control)
 
     def summary(self) -> dict:
         """One JSON-ready record: the judges' verdict, queries spent, people with no signal, seconds."""
         rec = self.reconstructions
-        return {"attack": self.attack, "output": self.policy.describe(), "strategy": self.strategy,
+        return {"attack": rec.attack, "output": self.policy.describe(), "strategy": rec.strategy,
                 "people": [int(p) for p in rec.identities], **{k: round(float(v), 4) for k, v in self.verdict.items()},
-                "queries_per_person": int(rec.queries.max()),
-                "queries_total": int(rec.queries.sum()) + self.shared_queries,
+                "queries_per_person": rec.queries_per_person, "queries_total": rec.total_queries,
                 "stalled": rec.stalled, "seconds": round(self.seconds, 2)}
 
 
 def run_inversion(target: str = "softmax", regularised: bool = False, attack: str = "black-box",
-                  output: str = "probabilities", queries: int = 2_000, people=None, seed: int = 0,
+                  output: str = "probabilities", queries_per_person: int = 2_000, people=None, seed: int = 0,
                   progress: bool = True, prior: str = "pca") -> InversionRun:
     """Train or load a target, put it behind an API with the output control, attack it, judge the result.
 
-    target 'private' is lab 08's recogniser of the private people (people default to all of them); the prior-*
-    attacks use a face prior learned from the public people's photos ('pca' or 'generator') and need it.
+    Parameters
+    ----------
+    target : 'softmax', 'mlp' (lab 03's targets) or 'private' (lab 08's recogniser of the private people).
+    regularised : the regularised target instead of the overfit one (softmax and mlp).
+    attack : a name in `ATTACKS`; the prior-* attacks need target 'private' (the prior is learned from the public
+        people's photos).
+    output : the output control, as `parse_policy` spells it ('probabilities', 'rounded:2', 'label', ...).
+    queries_per_person : the attack's budget (white-box attacks ask no API).
+    people : person numbers ('0-39', '3', '1,5,9' or a list); default every person the target enrols.
+    seed : fixes the attack's random choices and the control's noise.
+    progress : show progress bars.
+    prior : 'pca' (eigenfaces) or 'generator', for the prior-* attacks.
     """
     from ..data import load_faces
     from ..judges import closer_than_public, judge, train_evaluator
@@ -73,18 +150,19 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
         raise ValueError(f"--target {target!r}: valid targets are {', '.join(TARGET_KINDS)}.")
     if attack not in ATTACKS:
         raise ValueError(f"--attack {attack!r}: valid attacks are {', '.join(ATTACKS)}.")
-    if attack in PRIOR_ATTACKS and target != "private":
+    entry = ATTACKS[attack]
+    if entry.needs_prior and target != "private":
         raise ValueError(f"--attack {attack} needs --target private: a prior is learned from the public people, "
                          "so the target must enrol only the private ones.")
     if prior not in PRIORS:
         raise ValueError(f"--prior {prior!r}: valid priors are {', '.join(PRIORS)}.")
-    if queries < 1:
-        raise ValueError(f"--queries {queries}: give the queries per person, 1 or more (e.g. 2000).")
+    if queries_per_person < 1:
+        raise ValueError(f"--queries {queries_per_person}: give the queries per person, 1 or more (e.g. 2000).")
     policy = parse_policy(output)
     faces = load_faces(seed=0)
     public = None
     if target == "private":
-        from ..data.faces import public_private_split
+        from ..data.face_photos import public_private_split
 
         faces, public = public_private_split(faces)
         model = train_face_model(faces, "mlp", regularised=True, progress=progress)
@@ -100,53 +178,24 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
                              f"{', '.join(map(str, faces.people))}.")
     evaluator = train_evaluator(faces, progress=progress)
     api = ModelAPI(model.predict_proba, policy, input_size=4096, seed=seed)
-    began = time.perf_counter()
-    strategy, shared = "", 0
-    if attack in PRIOR_ATTACKS:
-        from ..attacks.priors import fit_pca_prior, train_generator_prior
-        from ..attacks.with_prior import invert_prior_black_box, invert_prior_label_only, invert_prior_white_box
+    face_prior = None
+    if entry.needs_prior:
+        from ..attacks.face_priors import fit_pca_prior, train_generator_prior
 
         face_prior = fit_pca_prior(public) if prior == "pca" else train_generator_prior(public, progress=progress)
-        if attack == "prior-white-box":
-            rec = invert_prior_white_box(model, face_prior, ids, seed=seed, progress=progress)
-            strategy = f"gradients of the model through the {face_prior.name} prior (no API)"
-        elif attack == "prior-black-box":
-            rec = invert_prior_black_box(api, face_prior, ids, queries, seed=seed, progress=progress)
-            strategy = f"NES on the target's log-score in the {face_prior.name} prior's latent space"
-        else:
-            rec = invert_prior_label_only(api, face_prior, ids, queries, seed=seed, progress=progress)
-            strategy = f"labels only: boundary repulsion in the {face_prior.name} prior's latent space"
-    elif attack == "white-box":
-        from ..attacks import invert_white_box
-
-        rec, strategy = invert_white_box(model, ids, progress=progress), "gradients of the model itself (no API)"
-    elif attack == "black-box":
-        from ..attacks import invert_black_box
-
-        rec = invert_black_box(api, ids, queries_per_identity=queries, seed=seed, progress=progress, find_signal=False)
-        strategy = "naive: NES on the target's log-score as the API shows it, no adaptation"
-    elif attack == "adaptive":
-        from ..attacks.adaptive import invert_adaptive
-
-        result = invert_adaptive(api, ids, queries_per_identity=queries, seed=seed, progress=progress)
-        rec, strategy = result.reconstructions, f"saw {result.observed.describe()}; {result.strategy}"
-        shared = result.observed.queries
-    else:
-        from ..attacks.label_only import invert_label_only
-
-        rec = invert_label_only(api, ids, queries_per_identity=queries, seed=seed, progress=progress)
-        strategy = "labels only: boundary attack"
+    began = time.perf_counter()
+    rec = entry.run(model, api, face_prior, ids, queries_per_person, seed, progress)
     seconds = time.perf_counter() - began
     verdict = judge(rec.images, rec.identities, faces, evaluator)
     scores = {"lineup": verdict.lineup, "correlation_top1": verdict.correlation_top1,
               "evaluator_top1": verdict.evaluator_top1, "evaluator_top5": verdict.evaluator_top5}
     if public is not None:
         scores["closer_than_public"] = closer_than_public(rec.images, rec.identities, faces, public, evaluator)
-    return InversionRun(rec, scores, policy, attack, strategy, seconds, shared)
+    return InversionRun(rec, scores, policy, seconds)
 
 
 def save_reconstructions(run: InversionRun, path) -> None:
     """The .npz an instructor or a script reads back: images, person numbers, queries and signal per person."""
     rec = run.reconstructions
     np.savez_compressed(path, images=np.clip(rec.images, 0, 1).astype(np.float32), identities=rec.identities,
-                        queries_per_identity=rec.queries, signal=rec.signal)
+                        queries_per_person=rec.queries, signal=rec.signal)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
+
 DAY = 86_400.0
 LOG_VERSION = 1  # bump when a triage log's recipe changes: the cached log is rebuilt
-OUTPUTS = {  # what a role may be given, by name, with the kit's usual parameter
-    "label": ("label", {}), "label_score": ("label_score", {}), "top_k": ("top_k", {"k": 3}),
-    "rounded": ("rounded", {"decimals": 2}), "probabilities": ("probabilities", {}), "noisy": ("noisy", {"noise_scale": 0.05}),
-}
+# what a role may be given, by kind, each at the kit's usual setting (OutputPolicy's defaults), least detail first
+OUTPUTS = tuple(sorted(OUTPUT_KINDS, key=lambda name: OUTPUT_KINDS[name].detail))
 ROLE_KEYS = ("output", "burst", "per_minute", "per_day")
 SPEC_KEYS = ("public", "analyst", "rate_limits", "granularity", "block_on_alert", "detector")
 DETECTORS = ("baseline", "adaptive")
@@ -40,11 +40,11 @@ _WORLD: dict[str, Any] = {}
 def lab_world() -> dict:
     """The faces, the patients, and the two served models of lab 06 (cached models; loaded once per process)."""
     if not _WORLD:
-        from ..data.faces import load_faces
-        from ..data.people import load_people
+        from ..data.face_photos import load_faces
+        from ..data.synthetic_people import load_people
         from ..service.server import face_endpoint, patient_endpoint
-        from ..targets.faces import train_face_model
-        from ..targets.tabular import train_tabular_model
+        from ..targets.face_classifiers import train_face_model
+        from ..targets.forests import train_tabular_model
 
         faces, people = load_faces(seed=0), load_people("healthcare")
         face_model = train_face_model(faces, "softmax", progress=False)
@@ -327,7 +327,7 @@ class LogTriage:
         if self.attack == "mi-face":
             from ..attacks.mi_face import invert_black_box
 
-            invert_black_box(api, identities=np.array([6, 19, 33]), queries_per_identity=1_000, seed=self.seed,
+            invert_black_box(api, identities=np.array([6, 19, 33]), queries_per_person=1_000, seed=self.seed,
                              progress=False)
         else:
             from ..attacks.probing import attribute_inference
@@ -394,7 +394,6 @@ def policy_from_spec(spec, clock=None):
     {...}, 'rate_limits', 'granularity', 'block_on_alert', 'detector'}; or from an AccessPolicy (detector
     'baseline', or a (policy, detector) pair). ValueError says what is wrong."""
     from ..defences.access import ROLES, AccessPolicy, RateLimit, Role
-    from ..defences.output import OutputPolicy
 
     kwargs = {"clock": clock} if clock is not None else {}
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], AccessPolicy):
@@ -423,7 +422,6 @@ def policy_from_spec(spec, clock=None):
                              + (f"; unknown {extra}" if extra else "") + ".")
         if given["output"] not in OUTPUTS:
             raise ValueError(f"{name}: output must be one of {', '.join(OUTPUTS)} (got {given['output']!r}).")
-        kind, params = OUTPUTS[given["output"]]
         numbers = {k: given[k] for k in ("burst", "per_minute", "per_day")}
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers.values()):
             raise ValueError(f"{name}: burst, per_minute and per_day must be numbers.")
@@ -431,7 +429,7 @@ def policy_from_spec(spec, clock=None):
             limit = RateLimit(int(numbers["burst"]), float(numbers["per_minute"]), int(numbers["per_day"]))
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
-        roles[name] = Role(name, (OutputPolicy(kind, **params),), limit)
+        roles[name] = Role(name, (OutputPolicy(given["output"]),), limit)
     flags = {k: spec.get(k, False) for k in ("rate_limits", "granularity", "block_on_alert")}
     if not all(isinstance(v, bool) for v in flags.values()):
         raise ValueError("rate_limits, granularity and block_on_alert must be true or false.")
@@ -467,7 +465,8 @@ class GatewayTask:
 
     def brief(self, prepare: bool = True) -> str:
         """What the learner is given besides the requirements."""
-        return ("Outputs: " + ", ".join(OUTPUTS) + " (top_k: 3 scores; rounded: 2 decimals; noisy: Laplace 0.05). "
+        usual = "; ".join(f"{p.kind}: {p.describe()}" for p in map(OutputPolicy, OUTPUTS) if p.record.parameter)
+        return ("Outputs: " + ", ".join(OUTPUTS) + f" ({usual}). "
                 "Rate limits count queries (one input = one query): burst, per_minute (refill), per_day (quota). "
                 "Detectors: baseline (per key: near-duplicates, one-field sweeps, heavy scores) or adaptive (per key and "
                 "source: scored answers per identity, probe clouds, people swept, new scores).")
@@ -564,7 +563,7 @@ class GatewayTask:
         from ..attacks.mi_face import invert_black_box
 
         people, per_person = self.mallory_budget
-        invert_black_box(api, identities=list(range(3, 3 + people)), queries_per_identity=per_person, progress=False)
+        invert_black_box(api, identities=list(range(3, 3 + people)), queries_per_person=per_person, progress=False)
 
     @staticmethod
     def _run(attack, client) -> None:
@@ -654,7 +653,6 @@ class ReleaseReview:
 
 
 def _face_card_v2():
-    from ..defences.output import OutputPolicy
     from ..governance.card import Approval, Audience, Measurement, ModelCard
 
     m = {"lab03-white-box": Measurement(0.375, 0.025, {}, "lab03-white-box", "03",
@@ -679,7 +677,6 @@ def _face_card_v2():
 
 
 def _dosing_card_v2():
-    from ..defences.output import OutputPolicy
     from ..governance.card import Approval, Audience, Measurement, ModelCard
 
     m = {"lab01-membership": Measurement(0.11, 0.0, {"unit": "score"}, "lab01-membership", "01",

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy
 
 KINDS = ("face", "tabular")
 ACCURACY_KEY = "utility-test-accuracy"
@@ -48,8 +48,8 @@ class Candidate:
     @property
     def kind(self) -> str:
         """'face' or 'tabular', from the data the model was trained on."""
-        from ..data.faces import FaceData
-        from ..data.people import PeopleData
+        from ..data.face_photos import FaceData
+        from ..data.synthetic_people import PeopleData
 
         if isinstance(self.data, FaceData):
             return "face"
@@ -226,7 +226,7 @@ def strongest_black_box(candidate: Candidate):
     Both attackers that know the control run (MI-FACE adapted to the output, and the boundary attack on labels
     alone); at each budget the better one counts. Returns evaluation.AttackOutcome.
     """
-    from ..evaluation.output import adaptive_attacks
+    from ..evaluation.output_controls import adaptive_attacks
 
     key = candidate.policy.describe()
     model, data, runs = _STRONGEST.get(key, (None, None, None))
@@ -288,19 +288,21 @@ def prior_leak(candidate: Candidate) -> Measurement:
     the nearest public face (and by the evaluator trained on the enrolled people)."""
     import numpy as np
 
-    from ..attacks.priors import fit_pca_prior
+    from ..attacks.face_priors import fit_pca_prior
     from ..attacks.with_prior import invert_prior_black_box, invert_prior_label_only
-    from ..data.faces import load_faces
+    from ..data.face_photos import load_faces
     from ..judges.reconstructions import closer_than_public, judge, train_evaluator
     from ..service.api import ModelAPI
 
     data, people = candidate.data, candidate.data.people
     public = load_faces(seed=0).only(np.setdiff1d(np.arange(data.n_people), people))  # everyone not enrolled
     api = ModelAPI(candidate.model.predict_proba, candidate.policy, input_size=4096)
-    if candidate.policy.kind == "label":
-        rec = invert_prior_label_only(api, fit_pca_prior(public), people, PRIOR_QUERIES, progress=False)
+    if not candidate.policy.shows_scores:
+        rec = invert_prior_label_only(api, fit_pca_prior(public), people, queries_per_person=PRIOR_QUERIES,
+                                      progress=False)
     else:
-        rec = invert_prior_black_box(api, fit_pca_prior(public), people, PRIOR_QUERIES, progress=False)
+        rec = invert_prior_black_box(api, fit_pca_prior(public), people, queries_per_person=PRIOR_QUERIES,
+                                     progress=False)
     evaluator = train_evaluator(data, progress=False)
     v = judge(rec.images, people, data, evaluator)
     closer = closer_than_public(rec.images, people, data, public, evaluator)
@@ -313,7 +315,7 @@ def prior_leak(candidate: Candidate) -> Measurement:
                 "or train with differential privacy (DP-SGD, lab 05), whose guarantee bounds exactly this.", allowed_rise=0.10)
 def face_membership_leak(candidate: Candidate) -> Measurement:
     """Lab 05's membership measure: lab 01's best threshold test, training photos vs held-out photos."""
-    from ..evaluation.training import face_membership
+    from ..evaluation.training_defences import face_membership
 
     test = face_membership(candidate.model, candidate.data)
     return Measurement(test.advantage, 0.0, {"unit": "score", "tpr": test.tpr, "fpr": test.fpr})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy
 from .card import (
     ACCURACY_KEY,
     MEASURES,
@@ -16,19 +16,9 @@ from .card import (
 
 # ---------------------------------------------------------------- the release gate
 
-DETAIL_RANK = {"label": 0, "label_score": 1, "top_k": 2, "noisy": 2, "rounded": 3, "probabilities": 4}
-
-
 def more_detailed(new: OutputPolicy, old: OutputPolicy) -> bool:
-    """Does the new output policy tell callers more than the old one?"""
-    rank_new, rank_old = DETAIL_RANK[new.kind], DETAIL_RANK[old.kind]
-    if new.kind == old.kind == "rounded":
-        return new.decimals > old.decimals
-    if new.kind == old.kind == "top_k":
-        return new.k > old.k
-    if new.kind == old.kind == "noisy":
-        return new.noise_scale < old.noise_scale
-    return rank_new > rank_old
+    """Does the new output policy tell callers more than the old one? (each kind's detail rank, `OUTPUT_KINDS`)"""
+    return new.tells_more_than(old)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..compute import one_thread, use_cpu_budget
-from ..data.faces import FaceData, split_per_person
+from ..data.face_photos import FaceData, split_per_person
 from ..paths import cache_dir, cache_lock, save_atomically
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_fetch_data(args: argparse.Namespace) -> int:
     """Download the face photos now, ahead of an offline class."""
-    from ..data.faces import FaceDataMissing, fetch_faces_bunch
+    from ..data.face_photos import FaceDataMissing, fetch_faces_bunch
 
     try:
         bunch = fetch_faces_bunch(download=True)
@@ -70,7 +70,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def cmd_make_tabular_data(args: argparse.Namespace) -> int:
     """Write the synthetic tabular data set(s) and their data cards into data/."""
-    from ..data.people import FRAMINGS, write_dataset
+    from ..data.synthetic_people import FRAMINGS, write_dataset
 
     for key in (list(FRAMINGS) if args.framing == "all" else [args.framing]):
         csv, card = write_dataset(key, n=args.rows, seed=args.seed)
@@ -80,7 +80,7 @@ def cmd_make_tabular_data(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the lab models on 127.0.0.1 with API keys, limits, an audit log and the probing detector (lab 06)."""
-    from ..data.faces import FaceDataMissing
+    from ..data.face_photos import FaceDataMissing
     from ..defences.access import AccessPolicy
     from ..defences.audit import AuditLogError, default_audit_path
     from ..defences.monitoring import AdaptiveDetector, BaselineDetector
@@ -199,8 +199,8 @@ def cmd_invert(args: argparse.Namespace) -> int:
     from ..evaluation.inversion import run_inversion, save_reconstructions
 
     try:
-        run = run_inversion(args.target, args.regularised, args.attack, args.output, args.queries, args.people,
-                            args.seed, progress=not args.quiet, prior=args.prior)
+        run = run_inversion(args.target, args.regularised, args.attack, args.output, queries_per_person=args.queries,
+                            people=args.people, seed=args.seed, progress=not args.quiet, prior=args.prior)
     except ValueError as exc:
         print(f"invert: {exc}", file=sys.stderr)
         return 2
@@ -278,20 +278,23 @@ def make_parser() -> argparse.ArgumentParser:
     invert.add_argument("--target", default="softmax",
                         help="softmax, mlp, or private (lab 08: enrols the private people only) (default softmax)")
     invert.add_argument("--regularised", action="store_true", help="the regularised target instead of the overfit one")
+    from ..evaluation.inversion import ATTACKS, PRIOR_ATTACKS
+
     invert.add_argument("--attack", default="black-box",
-                        help="white-box, black-box, adaptive, label-only, or with --target private: prior-white-box, "
-                             "prior-black-box, prior-label-only (default black-box)")
+                        help=", ".join(a for a in ATTACKS if a not in PRIOR_ATTACKS) + ", or with --target private: "
+                             + ", ".join(PRIOR_ATTACKS) + " (default black-box)")
     invert.add_argument("--prior", default="pca", help="for prior-* attacks: pca (eigenfaces) or generator (default pca)")
     invert.add_argument("--output", default="probabilities",
                         help="what the API returns: probabilities, noisy:0.01, rounded:2, top_k:3, label_score, label")
-    invert.add_argument("--queries", type=int, default=2_000, help="queries per person (default 2000)")
+    invert.add_argument("--queries", "--queries-per-person", dest="queries", type=int, default=2_000,
+                        help="queries per person (default 2000)")
     invert.add_argument("--people", default=None,
                         help="person numbers, e.g. 0-39, 3, 1,5,9 (default: every person the target enrols)")
     invert.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    invert.add_argument("--out", default=None, help="save images, identities, queries_per_identity and signal to FILE.npz")
+    invert.add_argument("--out", default=None, help="save images, identities, queries_per_person and signal to FILE.npz")
     invert.add_argument("--quiet", action="store_true", help="no progress bars on standard error")
     invert.set_defaults(func=cmd_invert)
-    from .class_target import add_class_target
+    from .class_commands import add_class_target
 
     add_class_target(sub)
     return parser

@@ -78,7 +78,7 @@ def check_package(name: str, minimum: str, why: str) -> Check:
 
 def check_face_data() -> Check:
     """Whether the Olivetti faces are already on this machine."""
-    from ..data.faces import candidate_data_homes, find_face_data
+    from ..data.face_photos import candidate_data_homes, find_face_data
 
     home = find_face_data()
     if home is not None:

@@ -13,7 +13,7 @@ def prepare_classroom(notebooks: list[Path] | None = None) -> bool:
     the whole kit, write the mock exam's audit logs)."""
     from tqdm.auto import tqdm
 
-    from ..data.faces import FaceDataMissing, fetch_faces_bunch
+    from ..data.face_photos import FaceDataMissing, fetch_faces_bunch
     from ..exam.pbq import TASKS, LogTriage
     from .notebooks import error_outputs, execute_notebook
 

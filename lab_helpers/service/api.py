@@ -1,12 +1,30 @@
 """`ModelAPI`: a model behind a black-box interface that counts queries and answers under an output policy."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy, parse_policy
+
+
+@runtime_checkable
+class QueryAPI(Protocol):
+    """What an attack needs from a model behind an API, and all it gets: answers, counted.
+
+    Implemented by `ModelAPI` (in process), `HttpModelAPI` (the lab 06 service over HTTP), `WatchedAPI` (a key of the
+    in-process gateway a detector watches), the exam's `ServiceClient`, and the attacker's own `ProbeRouter` (several
+    keys, randomised probes); every attack takes any of them.
+    """
+
+    queries: int  # inputs answered so far (one image or record = one query)
+
+    def query(self, x: Any) -> np.ndarray:
+        """Scores as the caller sees them, one row per input (withheld scores 0; a label-only answer one-hot)."""
+
+    def answer(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(the model's top label per input, the scores as `query` gives them)."""
 
 
 class ModelAPI:
@@ -16,7 +34,10 @@ class ModelAPI:
                  columns: Sequence[str] | None = None, input_size: int | None = None,
                  class_names: Sequence[str] | None = None, seed: int = 0, **policy_params):
         self._predict_proba = predict_proba
-        self.policy = policy if isinstance(policy, OutputPolicy) else OutputPolicy(policy, **policy_params)
+        if isinstance(policy, OutputPolicy):
+            self.policy = policy
+        else:  # 'rounded:2' as the command line spells it, or 'rounded' with decimals=2
+            self.policy = parse_policy(policy) if ":" in str(policy) else OutputPolicy(policy, **policy_params)
         self.columns = list(columns) if columns is not None else None
         self.input_size = input_size
         self.class_names = list(class_names) if class_names is not None else None
@@ -56,8 +77,8 @@ class ModelAPI:
         out = []
         for top, row in zip(labels, answers):
             item = {"label": names[int(top)]}
-            if self.policy.kind != "label":
-                item["scores"] = {names[i]: float(s) for i, s in enumerate(row) if s > 0 or self.policy.kind in ("probabilities", "rounded", "noisy")}
+            if self.policy.shows_scores:
+                item["scores"] = {names[i]: float(s) for i, s in enumerate(row) if s > 0 or self.policy.record.every_score}
             out.append(item)
         return out
 

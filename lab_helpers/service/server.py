@@ -24,7 +24,7 @@ import numpy as np
 from ..defences.access import DAY, AccessPolicy, ApiKey
 from ..defences.audit import AuditLog, AuditLogError, AuditUnavailable, clean_text, delete_log, verify_log
 from ..defences.monitoring import Detector, sketch_images, sketch_records, source_of
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy
 from .api import ModelAPI
 
 N_PIXELS = 4096
@@ -760,13 +760,13 @@ def lab_models(names=LAB_MODELS, progress: bool = False) -> list[ServedModel]:
         raise ValueError(f"Unknown model(s) {unknown}; the lab serves: {', '.join(LAB_MODELS)}.")
     served = []
     if "faces" in names:
-        from ..data.faces import load_faces
-        from ..targets.faces import train_face_model
+        from ..data.face_photos import load_faces
+        from ..targets.face_classifiers import train_face_model
 
         served.append(face_endpoint(train_face_model(load_faces(seed=0), "softmax", progress=progress)))
     if "patients" in names:
-        from ..data.people import load_people
-        from ..targets.tabular import train_tabular_model
+        from ..data.synthetic_people import load_people
+        from ..targets.forests import train_tabular_model
 
         data = load_people("healthcare")
         served.append(patient_endpoint(train_tabular_model(data, name="overfit"), data))

@@ -158,7 +158,7 @@ class Dashboard:
 def simulate_dashboard(limit, dashboard: Dashboard = Dashboard(), days: int = 2) -> dict:
     """Run a dashboard's schedule against a rate limit on a simulated clock: how many refreshes were refused."""
     from ..defences.access import AccessPolicy, Role, SimulatedClock
-    from ..defences.output import OutputPolicy
+    from ..defences.output_policies import OutputPolicy
 
     clock = SimulatedClock()
     policy = AccessPolicy(roles={"dashboard": Role("dashboard", (OutputPolicy("rounded", decimals=2),), limit)},
@@ -312,11 +312,11 @@ class WatchedAPI:
                                    "status": 403, "n_inputs": len(chunk), "output": None})
             raise ApiError(403, f"key suspended: {gw.suspended[self.key_id]}")
         if self.api is not None:
-            labels, scores = self.api.answer(chunk if self.kind == "image" else pd.DataFrame(chunk, columns=self.columns))
+            numbers, scores = self.api.answer(chunk if self.kind == "image" else pd.DataFrame(chunk, columns=self.columns))
             names = self.api.class_names or [str(i) for i in range(scores.shape[1])]
-            labels = [names[int(i)] for i in labels]
+            labels = [names[int(i)] for i in numbers]
         else:
-            labels, scores = None, np.zeros((len(chunk), 0))
+            numbers, labels, scores = np.zeros(0, dtype=np.int64), None, np.zeros((len(chunk), 0))
         if self.kind == "image":
             sketches = sketch_images(np.asarray(chunk))
         else:
@@ -332,10 +332,19 @@ class WatchedAPI:
             gw.alerts.append(alert.__dict__ | {"request_id": request_id})
             if gw.block_on_alert:
                 gw.suspended.setdefault(alert.key_id, f"probing alert ({alert.rule})")
-        return scores
+        return numbers, scores
+
+    def answer(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores) as `ModelAPI.answer` gives them, through the watched gateway."""
+        parts = self._send_all(x)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def query(self, x) -> np.ndarray:
         """Answer a batch (one row per query), in requests of at most max_batch inputs, as the HTTP client does."""
+        return np.concatenate([scores for _, scores in self._send_all(x)])
+
+    def _send_all(self, x) -> list:
+        """Send a batch in requests of at most max_batch inputs: [(labels, scores)] per request."""
         import pandas as pd
 
         if self.kind == "record":  # records as a list of dicts (a DataFrame is slow to build per request)
@@ -344,7 +353,7 @@ class WatchedAPI:
         else:
             arr = np.asarray(x, dtype=np.float32).reshape(-1, 4096)
             chunks = [arr[i:i + self.max_batch] for i in range(0, len(arr), self.max_batch)]
-        return np.concatenate([self._send(chunk) for chunk in chunks])
+        return [self._send(chunk) for chunk in chunks]
 
     def reset_count(self) -> None:
         """Start counting queries from zero."""

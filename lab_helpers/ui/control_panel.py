@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
 from ..formatting import percent
 from ..paths import cache_dir, cache_lock, save_atomically
 from .plots import NO_SIGNAL, PROJECTOR_MIN_PT, flat_images, stretch_for_display
@@ -28,21 +28,19 @@ SETTINGS = (
     OutputPolicy("top_k", k=10), OutputPolicy("top_k", k=5), OutputPolicy("top_k", k=3),
     OutputPolicy("label_score"), OutputPolicy("label"),
 )
-PARAMETER = {"rounded": "decimals", "top_k": "k", "noisy": "noise_scale"}  # the one knob of each policy
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 6  # 6: the adaptive attacker's curve is the better of its two attacks at each budget; 4: naive and adaptive attackers; 3: no score floor; 2: subpackages (pickled classes moved)
+CACHE_VERSION = 7  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
     """(kind, parameter value or None): how the panel and its cache name a setting."""
-    knob = PARAMETER.get(policy.kind)
-    return (policy.kind, getattr(policy, knob) if knob else None)
+    return (policy.kind, policy.value)
 
 
 def find_setting(kind: str, value=None) -> OutputPolicy:
     """The panel's setting for a policy kind and parameter value, or a clear error listing the valid ones."""
     for policy in SETTINGS:
-        if setting_key(policy) == (kind, value if kind in PARAMETER else None):
+        if setting_key(policy) == (kind, value if kind in OUTPUT_KINDS and OUTPUT_KINDS[kind].parameter else None):
             return policy
     valid = ", ".join(f"{k}={v}" if v is not None else k for k, v in map(setting_key, SETTINGS))
     raise ValueError(f"The panel has no setting {kind}={value!r}. Valid settings: {valid}.")
@@ -50,7 +48,7 @@ def find_setting(kind: str, value=None) -> OutputPolicy:
 
 def parameter_values(kind: str) -> list:
     """The values the panel's slider offers for one policy kind (empty when the policy has no knob)."""
-    return [setting_key(p)[1] for p in SETTINGS if p.kind == kind and kind in PARAMETER]
+    return [p.value for p in SETTINGS if p.kind == kind and p.record.parameter]
 
 
 def honest_user_utility(labels: np.ndarray, scores: np.ndarray, truth: np.ndarray, exact: np.ndarray) -> dict:
@@ -102,7 +100,7 @@ def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_
                     budget: int, seed: int, labels=None) -> SettingResult:
     """Run the naive and the adaptive attackers, attribute inference and the utility measures at this setting."""
     from ..attacks.probing import attribute_inference, make_api
-    from ..evaluation.output import attack_output_setting
+    from ..evaluation.output_controls import attack_output_setting
     from ..service.api import ModelAPI
 
     attacks = attack_output_setting(face_model, policy, faces, evaluator, budget, seed, labels=labels)
@@ -171,7 +169,7 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
         if path.exists():
             results = pickle.loads(path.read_bytes())
         else:
-            from ..evaluation.output import label_attack
+            from ..evaluation.output_controls import label_attack
 
             labels = label_attack(face_model, faces, evaluator, budget, seed)  # the same at every setting: run once
             results = {setting_key(p): measure_setting(p, face_model, faces, evaluator, tabular_model, people, budget,
@@ -210,13 +208,12 @@ def _budget_text(queries: int | None, budget: int) -> str:
 
 def ranking_note(policy: OutputPolicy) -> str:
     """What the honest user's top-5 is made of under this policy (it can be no more than what is shown)."""
-    if policy.kind == "label":
-        return "no scores shown: the label is the only candidate, so this is top-1"
-    if policy.kind == "label_score":
-        return "one score shown: the label is the only candidate, so this is top-1"
-    if policy.kind == "top_k":
-        return f"ranked from the {policy.k} scores shown"
-    return "ranked from all 40 scores shown"
+    shown = policy.record.scores_shown(policy.value)
+    if shown is None:
+        return "ranked from all 40 scores shown"
+    if shown <= 1:
+        return f"{'no scores' if shown == 0 else 'one score'} shown: the label is the only candidate, so this is top-1"
+    return f"ranked from the {shown} scores shown"
 
 
 def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
@@ -246,9 +243,7 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
                      data.pictures[(key, "adaptive")], d.lineup)
 
 
-POLICY_CHOICES = (("full probabilities", "probabilities"), ("noise", "noisy"), ("rounded", "rounded"),
-                  ("top-k", "top_k"), ("label + score", "label_score"), ("label only", "label"))
-KNOB_LABELS = {"rounded": "decimals", "top_k": "k", "noisy": "noise scale"}
+POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values())  # the panel's buttons, in order
 
 
 class ControlPanel:
@@ -283,7 +278,7 @@ class ControlPanel:
         try:
             self.knob.options = values or ["-"]
             self.knob.value = values[0] if values else "-"
-            self.knob.description = KNOB_LABELS.get(kind, "")
+            self.knob.description = OUTPUT_KINDS[kind].knob
             self.knob.disabled = not values
         finally:
             self._switching = False

@@ -20,8 +20,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     """Start (or resume) a class target: doors per blue team, keys for the roster, scoreboard, ordinary traffic."""
     from ..classroom.policy import PolicyFileError
     from ..classroom.session import serve_class
-    from ..classroom.target import ClassSetupError, ClassTarget
-    from ..data.faces import FaceDataMissing
+    from ..classroom.shared_target import ClassSetupError, ClassTarget
+    from ..data.face_photos import FaceDataMissing
 
     try:
         teams = _blue_teams(args.blue)

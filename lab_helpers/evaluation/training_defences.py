@@ -14,11 +14,11 @@ from ..attacks.membership import (
     best_threshold_test,
     true_label_confidence,
 )
-from ..data.faces import FaceData
+from ..data.face_photos import FaceData
 
 if TYPE_CHECKING:
     import pandas as pd
-from ..defences.training import DELTA, EPSILONS, advantage_bound, train_private_models
+from ..defences.dp_sgd import DELTA, EPSILONS, advantage_bound, train_private_models
 
 WEIGHT_DECAYS = (0.0, 1e-2, 1e-1, 1.0, 3.0, 10.0)  # the weight-decay sweep (lab 03's regularised target: 1e-2)
 EPOCH_BUDGETS = (3, 10, 30, 100, 300, 1000)  # the early-stopping sweep (lab 03's overfit target: 1000)
@@ -95,7 +95,7 @@ def regularisation_sweep(faces: FaceData, evaluator, weight_decays=WEIGHT_DECAYS
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from ..targets.faces import train_face_model
+    from ..targets.face_classifiers import train_face_model
 
     jobs = [("weight decay", wd, dict(regularised=True, weight_decay=float(wd))) for wd in weight_decays]
     jobs += [("early stopping", n, dict(regularised=False, epochs=int(n))) for n in epoch_budgets]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..compute import one_thread
-from ..data.faces import FaceData, load_faces, public_private_split
+from ..data.face_photos import FaceData, load_faces, public_private_split
 from ..judges.reconstructions import (
     Evaluator,
     closer_than_public,
@@ -129,7 +129,7 @@ def class_setup(progress: bool = False) -> ClassSetup:
     """Lab 08's split, target (MLP, regularised) and evaluator, shared with lab 08's caches."""
     with _SETUP_LOCK:
         if 0 not in _SETUPS:
-            from ..targets.faces import train_face_model
+            from ..targets.face_classifiers import train_face_model
 
             private, public = public_private_split(load_faces(seed=0))
             target = train_face_model(private, "mlp", regularised=True, progress=progress)

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..compute import one_thread
-from ..data.faces import FaceData
+from ..data.face_photos import FaceData
 from ..paths import cache_dir, cache_lock, save_atomically
 
 N_PIXELS = 4096

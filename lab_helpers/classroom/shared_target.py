@@ -4,7 +4,7 @@ Each door (/doors/<team>/) is a lab 06 `ModelService` built from the team's poli
 round (folder/round-N/<team>.sqlite). Every learner's key works at every door with role `app`, as the ordinary
 apps' keys do; the ordinary traffic (two door cameras, two apps per door) runs inside the service and measures
 what each door still gives legitimate callers. /class/submit takes a red learner's reconstruction and has it
-judged (`referee.py`); /class/scoreboard shows the round. class.sqlite keeps the roster (secret hashes only), the
+judged (`class_model.py`); /class/scoreboard shows the round. class.sqlite keeps the roster (secret hashes only), the
 rounds and their policies, the submissions and the ordinary traffic's results, so a restart keeps the scores.
 """
 # No `from __future__ import annotations` here: FastAPI must see the real `Request` class in class_routes.
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..defences.access import ROLES, AccessPolicy, RateLimit, Role, hash_secret
 from ..defences.audit import AuditLog
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy
 from ..service.server import (
     InputError,
     ModelService,
@@ -35,7 +35,7 @@ from ..service.server import (
     secret_of,
 )
 from .policy import BluePolicy, PolicyFileError, parse_blue_policy, read_blue_policy
-from .referee import JUDGES, ClassSetup, class_setup
+from .class_model import JUDGES, ClassSetup, class_setup
 from .scoreboard import png_data_uri
 
 TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")

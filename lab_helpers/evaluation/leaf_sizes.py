@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..attacks.membership import membership_advantage
-from ..data.people import PeopleData
-from ..targets.tabular import LEAF_SIZES, train_tabular_model
+from ..data.synthetic_people import PeopleData
+from ..targets.forests import LEAF_SIZES, train_tabular_model
 
 
 def leaf_size_sweep(data: PeopleData, leaf_sizes: tuple[int, ...] = LEAF_SIZES, seed: int = 0) -> pd.DataFrame:

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..data.people import PeopleData
-from ..targets.tabular import REGULARISED_LEAF, TabularModel, train_tabular_model
+from ..data.synthetic_people import PeopleData
+from ..targets.forests import REGULARISED_LEAF, TabularModel, train_tabular_model
 
 
 @dataclass

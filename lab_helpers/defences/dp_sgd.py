@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..compute import one_thread
-from ..data.faces import FaceData
+from ..data.face_photos import FaceData
 from ..paths import cache_dir, cache_lock, save_atomically
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 def train_private_model(faces: FaceData, epsilon: float = INF, delta: float = DELTA, progress: bool = True,
                         **overrides) -> PrivateModel:
     """A DP face model for a target ε (inf: no DP), loaded from data/cache/ when trained before with these settings."""
-    from ..targets.faces import people_digest
+    from ..targets.face_classifiers import people_digest
 
     check_privacy_budget(epsilon, delta, len(faces.y_train))
     spec = replace(DPSpec(epsilon=float(epsilon), delta=float(delta), people=people_digest(faces)), **overrides)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..attacks.probing import GROUPS, group_rows, make_api, pick_best, prior_only_guess
-from ..data.people import PeopleData
-from ..defences.minimisation import MinimisedData, Variant
+from ..data.synthetic_people import PeopleData
+from ..defences.dropped_columns import MinimisedData, Variant
 
 
 def label_scores_over_hidden(api, data: PeopleData, used: list[str], idx: np.ndarray) -> np.ndarray:

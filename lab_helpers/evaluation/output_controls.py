@@ -16,7 +16,7 @@ import numpy as np
 from ..attacks.adaptive import invert_adaptive
 from ..attacks.label_only import invert_label_only
 from ..attacks.mi_face import Reconstructions, invert_black_box
-from ..defences.output import OutputPolicy
+from ..defences.output_policies import OutputPolicy
 from ..judges.reconstructions import judge
 from ..service.api import ModelAPI
 
@@ -53,7 +53,7 @@ def label_attack(face_model, faces, evaluator, budget: int = 2_000, seed: int = 
     """The boundary attack on labels alone. Every setting sends the model's own label, so one run serves them all."""
     ids = faces.people
     api = ModelAPI(face_model.predict_proba, "label", input_size=4096, seed=seed)
-    rec = invert_label_only(api, ids, queries_per_identity=budget, seed=seed, progress=False,
+    rec = invert_label_only(api, ids, queries_per_person=budget, seed=seed, progress=False,
                             checkpoints=tuple(c for c in checkpoints if c < budget))
     return _outcome("adaptive labels", rec, "the boundary attack on the label alone, in the style of BREP-MI", faces, evaluator, budget)
 
@@ -73,7 +73,7 @@ def attack_output_setting(face_model, policy: OutputPolicy, faces, evaluator, bu
     def api() -> ModelAPI:
         return ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed)
 
-    naive = invert_black_box(api(), ids, queries_per_identity=budget, seed=seed, progress=False, find_signal=False,
+    naive = invert_black_box(api(), ids, queries_per_person=budget, seed=seed, progress=False, find_signal=False,
                              checkpoints=marks)
     out = {"naive": _outcome("naive", naive, "lab 03's attack as built for exact scores", faces, evaluator, budget)}
     out.update(adaptive_attacks(face_model, policy, faces, evaluator, budget, seed, checkpoints, labels))
@@ -86,11 +86,10 @@ def adaptive_attacks(face_model, policy: OutputPolicy, faces, evaluator, budget:
     ids = faces.people
     marks = tuple(c for c in checkpoints if c < budget)
     out = {"adaptive labels": labels or label_attack(face_model, faces, evaluator, budget, seed, checkpoints)}
-    if policy.kind != "label":
+    if policy.shows_scores:
         api = ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed)
-        scores = invert_adaptive(api, ids, queries_per_identity=budget, seed=seed, progress=False, checkpoints=marks)
-        out["adaptive scores"] = _outcome("adaptive scores", scores.reconstructions,
-                                          f"saw {scores.observed.describe()}; {scores.strategy}", faces, evaluator, budget)
+        scores = invert_adaptive(api, ids, queries_per_person=budget, seed=seed, progress=False, checkpoints=marks)
+        out["adaptive scores"] = _outcome("adaptive scores", scores, scores.strategy, faces, evaluator, budget)
     adaptive = list(out.values())
     strongest = max(adaptive, key=lambda o: o.verdict.lineup)
     # the adaptive attacker picks whichever attack works: at each budget, the best lineup either reached

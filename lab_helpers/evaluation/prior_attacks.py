@@ -17,14 +17,14 @@ import numpy as np
 
 from ..attacks.mi_face import invert_black_box, invert_white_box
 from ..attacks.label_only import invert_label_only
-from ..attacks.priors import FacePrior, fit_pca_prior, train_generator_prior
+from ..attacks.face_priors import FacePrior, fit_pca_prior, train_generator_prior
 from ..attacks.with_prior import (
     invert_prior_black_box,
     invert_prior_label_only,
     invert_prior_white_box,
     public_lookup,
 )
-from ..data.faces import FaceData, load_faces, public_private_split
+from ..data.face_photos import FaceData, load_faces, public_private_split
 from ..judges.reconstructions import Evaluator, closer_than_public, judge, train_evaluator
 from ..paths import cache_dir, cache_lock, save_atomically
 from ..service.api import ModelAPI
@@ -71,7 +71,7 @@ def prior_lab(kind: str = "mlp", regularised: bool = True, progress: bool = True
     """The lab 08 set-up (models from data/cache/ after the first run, about two minutes then)."""
     key = (kind, regularised)
     if key not in _LABS:
-        from ..targets.faces import train_face_model
+        from ..targets.face_classifiers import train_face_model
 
         faces = load_faces(seed=0)
         private, public = public_private_split(faces)
@@ -107,15 +107,15 @@ def run_prior_attack(lab: PriorLab, attack: str, prior: str | None = None, budge
                 invert_prior_white_box(target, lab.prior(prior), ids, seed=seed, progress=progress))
     if attack == "black-box":
         api = lab.api(policy or "probabilities", target)
-        return (invert_black_box(api, ids, queries_per_identity=budget, seed=seed, progress=progress,
+        return (invert_black_box(api, ids, queries_per_person=budget, seed=seed, progress=progress,
                                  checkpoints=checkpoints) if prior is None else
-                invert_prior_black_box(api, lab.prior(prior), ids, budget, seed=seed, progress=progress,
+                invert_prior_black_box(api, lab.prior(prior), ids, queries_per_person=budget, seed=seed, progress=progress,
                                        checkpoints=checkpoints))
     if attack == "label-only":
         api = lab.api(policy or "label", target)
-        return (invert_label_only(api, ids, queries_per_identity=max(budget, 300), seed=seed, progress=progress,
+        return (invert_label_only(api, ids, queries_per_person=max(budget, 300), seed=seed, progress=progress,
                                   checkpoints=checkpoints) if prior is None else
-                invert_prior_label_only(api, lab.prior(prior), ids, budget, seed=seed, progress=progress,
+                invert_prior_label_only(api, lab.prior(prior), ids, queries_per_person=budget, seed=seed, progress=progress,
                                         checkpoints=checkpoints))
     if attack == "public lookup":
         return public_lookup(lab.api(policy or "probabilities", target), lab.public, ids)
@@ -193,8 +193,8 @@ DEFENCES = {
 
 def defended_model(lab: PriorLab, setting: dict, progress: bool = False):
     """The private recogniser retrained with one training defence (cached)."""
-    from ..defences.training import train_private_model
-    from ..targets.faces import train_face_model
+    from ..defences.dp_sgd import train_private_model
+    from ..targets.face_classifiers import train_face_model
 
     setting = dict(setting)
     if "dp" in setting:

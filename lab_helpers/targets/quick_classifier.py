@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from ..data.faces import FaceData
+from ..data.face_photos import FaceData
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from ..data.people import PeopleData
+from ..data.synthetic_people import PeopleData
 
 OVERFIT_LEAF = 1  # every tree grows until each leaf holds a single training record: memorisation
 REGULARISED_LEAF = 20  # every leaf must hold 20 records: the trees can only learn patterns many people share
