@@ -40,9 +40,22 @@ def labs_dir() -> Path:
     return kit_root() / "labs"
 
 
+def note_cache_entry(path: Path) -> None:
+    """Append a cache entry's path to the file in LAB_CACHE_LOG, when set (`prepare` learns what each lab uses)."""
+    log = os.environ.get("LAB_CACHE_LOG")
+    if log:
+        try:
+            entry = Path(path).resolve().relative_to(cache_dir().resolve())
+        except ValueError:  # an entry outside the cache folder (a test's own folder): not part of a lab's cache
+            return
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(entry.as_posix() + "\n")
+
+
 @contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on a cache entry while it is checked and built: two kernels never build it twice."""
+    note_cache_entry(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as handle:
         try:

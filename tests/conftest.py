@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(items):
     from lab_helpers.kit import KERNEL_STALL_ERRORS
 
     for item in items:
+        if any(item.get_closest_marker(m) for m in ("notebook", "browser", "hub")):
+            item.add_marker(pytest.mark.slow)  # the quick lane (pytest -m "not slow") leaves them out
         if item.get_closest_marker("notebook"):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
         if item.get_closest_marker("browser"):

@@ -1,6 +1,7 @@
 """Classroom tools: presentation mode with Voilà (a real server on loopback) and `prepare` for an offline room."""
 from __future__ import annotations
 
+import json
 import urllib.request
 from pathlib import Path
 
@@ -50,6 +51,27 @@ def test_prepare_runs_notebooks_and_reports_failures(tmp_path, capsys):
     assert not prepare_classroom([good, bad])
     out = capsys.readouterr().out
     assert "good.ipynb: ok" in out and "bad.ipynb: FAILED" in out and "ZeroDivisionError" in out
+
+
+def test_prepare_stamps_each_lab_with_the_cache_entries_it_used_and_doctor_reads_them(tmp_path, monkeypatch):
+    from lab_helpers.kit import prepare_classroom
+    from lab_helpers.kit.doctor import check_caches
+    from lab_helpers.kit.prepare import lab_caches, stamp_path
+
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+    lab = tmp_path / "03_face_reconstruction.ipynb"  # a lab's name, using one cache entry as a lab's model would
+    code = ("from lab_helpers.paths import cache_dir, cache_lock\n"
+            "entry = cache_dir() / 'models' / 'tiny.pt'\n"
+            "with cache_lock(entry):\n"
+            "    entry.write_text('weights')\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), lab)
+    assert not lab_caches()["03"].warm and "cold for 00-09" in check_caches().detail
+    assert prepare_classroom([lab])
+    stamp = json.loads(stamp_path("03").read_text())
+    assert stamp["entries"] == ["models/tiny.pt"] and stamp["seconds"] > 0
+    assert lab_caches()["03"].warm and "warm for 03; cold for 00-02, 04-09" in check_caches().detail
+    (tmp_path / "cache" / "models" / "tiny.pt").unlink()  # an entry gone: the lab is cold again
+    assert not lab_caches()["03"].warm and lab_caches()["03"].missing == 1
 
 
 def test_present_stops_voila_when_its_terminal_closes_or_it_is_killed():

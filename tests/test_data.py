@@ -7,7 +7,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from lab_helpers.data import faces as data_mod
+from lab_helpers.data import face_photos as data_mod
 from lab_helpers.data import FaceDataMissing, candidate_data_homes, load_faces, split_per_person
 from lab_helpers.paths import FACE_FILE_NAME
 

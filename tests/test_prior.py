@@ -121,12 +121,12 @@ def test_a_stopped_prior_attack_keeps_the_faces_it_had_and_says_why(lab):
     for attack, output in ((invert_prior_black_box, "probabilities"), (invert_prior_label_only, "label")):
         inner = lab.api(output)
         with pytest.raises(ApiError):  # without stop_on, a refusal is an error, as before
-            attack(_Refusing(inner, 250), lab.pca, ids, 300, progress=False)
+            attack(_Refusing(inner, 250), lab.pca, ids, queries_per_person=300, progress=False)
         inner = lab.api(output)
-        rec = attack(_Refusing(inner, 250), lab.pca, ids, 300, progress=False, stop_on=(ApiError,))
+        rec = attack(_Refusing(inner, 250), lab.pca, ids, queries_per_person=300, progress=False, stop_on=(ApiError,))
         assert rec.stopped.startswith("HTTP 403") and inner.queries <= 250 and rec.images.shape == (4, 64, 64)
         assert np.isfinite(rec.images).all() and rec.signal.any()  # faces it had, for people it had a signal for
-        full = attack(lab.api(output), lab.pca, ids, 300, progress=False, stop_on=(ApiError,))
+        full = attack(lab.api(output), lab.pca, ids, queries_per_person=300, progress=False, stop_on=(ApiError,))
         assert full.stopped == "" and full.queries.max() <= 300
 
 

@@ -34,7 +34,12 @@ def test_binder_installs_cpu_only_torch_and_every_requirement():
     # Binder runs its own JupyterHub: a second jupyterhub (or nbgitpuller) in the image would mismatch it
     assert requirement_names(KIT / "requirements.txt") - HUB_ONLY <= requirement_names(binder)
     assert not HUB_ONLY & requirement_names(binder)
-    assert "pip install --no-deps -e ." in (KIT / "binder" / "postBuild").read_text()
+    post_build = (KIT / "binder" / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post_build
+    # a Binder session always starts from the image: the image is built warm, every lab prepared
+    steps = [line.split("||")[0].strip() for line in post_build.splitlines() if line and not line.startswith("#")]
+    assert "python -m lab_helpers prepare" in steps and steps.index("python -m lab_helpers prepare") > steps.index(
+        "python -m lab_helpers fetch-data")
 
 
 def test_readme_has_binder_badge_opening_lab_00_and_says_the_url_is_a_placeholder():

@@ -104,12 +104,43 @@ def check_cpu_and_memory() -> list[Check]:
     ]
 
 
+def _lab_list(numbers: list[str]) -> str:
+    """'00-02, 05, 08-09' for a sorted list of lab numbers."""
+    runs: list[list[int]] = []
+    for n in sorted(int(x) for x in numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]:02d}" if len(r) == 1 else f"{r[0]:02d}-{r[-1]:02d}" for r in runs)
+
+
+def check_caches() -> Check:
+    """Which labs start warm (their models and measured attacks already cached by `prepare`), and which start cold.
+
+    A cold lab still runs: its first run trains and measures what it needs (and caches it), so this is never a
+    problem to fix, only a wait to expect.
+    """
+    from .prepare import lab_caches
+
+    labs = lab_caches()
+    warm = [n for n, c in labs.items() if c.warm]
+    cold = [n for n, c in labs.items() if not c.warm]
+    if not cold:
+        return Check("caches", True, f"warm for every lab ({_lab_list(warm)}): each starts from the cache")
+    parts = [f"warm for {_lab_list(warm)}"] if warm else []
+    parts.append(f"cold for {_lab_list(cold)}: a first run there trains and measures what it needs (then caches "
+                 "it); `python -m lab_helpers prepare` warms every lab ahead of class")
+    return Check("caches", True, "; ".join(parts))
+
+
 def run_checks() -> list[Check]:
     """Every check the doctor makes, in report order."""
     checks = [check_python()]
     checks += [check_package(n, m, w) for n, (m, w) in REQUIRED.items()]
     checks.append(check_face_data())
     checks += check_cpu_and_memory()
+    checks.append(check_caches())
     return checks
 
 
