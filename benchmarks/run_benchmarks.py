@@ -199,7 +199,7 @@ def prior_rows() -> dict:
         rec = run_prior_attack(lab, attack, prior, budget=1_000)
         at_1000[name] = (judge_prior(rec.images, lab), int(rec.queries.max()), time.perf_counter() - began)
     began = time.perf_counter()
-    curve = budget_table(lab, progress=False, generator_max=10_000)
+    curve = budget_table(lab, progress=False, prior_max={"pca": 10_000, "generator": 10_000})
     curve_seconds = time.perf_counter() - began
     judges = ("evaluator top-1", "closer than any public face", "lineup", "correlation top-1")
     match = {(j, a): queries_to_match(curve, j, candidate=a) for j in judges for a in ("PCA prior", "generator prior")}

@@ -28,6 +28,19 @@ if "LAB_DATA_HOME" not in os.environ and (SHARED_FACES / "olivetti_py3.pkz").is_
 pytest_plugins = ["pytester"]
 
 
+# The labs whose first run costs most go first, so the long runs do not make the tail of the suite; lab 08 before
+# labs 07 and 09, which use lab 08's models (they would wait for them on the cache's lock otherwise).
+HEAVY_LABS_FIRST = ("08", "05", "06", "03", "09", "07", "04")
+
+
+def _lab_of(item) -> str | None:
+    """'08' for the notebook test of labs/08_... or solutions/08_..., else None."""
+    if not item.get_closest_marker("notebook") or "[" not in item.nodeid:
+        return None
+    name = item.nodeid.split("[", 1)[1].split("/", 1)[-1]
+    return name[:2] if name[:2].isdigit() else None
+
+
 def pytest_collection_modifyitems(items):
     from lab_helpers.kit import KERNEL_STALL_ERRORS
 
@@ -38,10 +51,22 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("browser"))  # one JupyterLab server, on one worker
-    # The real-browser tests go last, so the models and caches they need are already built by the other tests.
+        if _lab_of(item):  # a lab's solution, then its learner copy, on one worker: the copy starts from warm caches
+            item.add_marker(pytest.mark.xdist_group(f"lab{_lab_of(item)}"))
+
     # Models and caches are shared through data/cache/: a lock beside each entry makes the first process that
     # needs it build it while any other waits and then loads it, so nothing is trained twice in a run.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Order: the heaviest labs first (solutions/ before labs/ within each), then everything else as collected, the
+    # real-browser tests last (the models and caches they need are built by then).
+    def order(item):
+        lab = _lab_of(item)
+        if item.get_closest_marker("browser"):
+            return (2, 0, "")
+        if lab in HEAVY_LABS_FIRST:
+            return (0, HEAVY_LABS_FIRST.index(lab), "0" if "[solutions/" in item.nodeid else "1")
+        return (1, 0, "")
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")

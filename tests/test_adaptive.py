@@ -59,6 +59,7 @@ def test_a_person_without_signal_is_reported_and_left_as_it_started(softmax):
     assert (rec.queries == BUDGET).all() and api.queries == rec.queries.sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ["noisy:0.05", "rounded:1", "top_k:3", "label_score"])
 def test_the_adaptive_attacker_beats_controls_that_stop_the_naive_one(faces, softmax, evaluator, spec):
     naive_api, adaptive_api = api_for(softmax, spec), api_for(softmax, spec)
@@ -89,6 +90,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("args, named", [(["--output", "rounded:-1"], "decimals"), (["--output", "bogus"], "label_score"),
                                          (["--queries", "0"], "--queries"), (["--people", "40"], "0 to 39"),
                                          (["--attack", "grey-box"], "label-only"), (["--target", "cnn"], "softmax")])
+@pytest.mark.slow
 def test_invert_refuses_bad_arguments_in_one_line_naming_what_is_valid(args, named):
     result = run_cli(*args)
     assert result.returncode == 2 and result.stdout == ""
@@ -96,6 +98,7 @@ def test_invert_refuses_bad_arguments_in_one_line_naming_what_is_valid(args, nam
     assert len(lines) == 1 and named in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_invert_prints_the_verdict_as_json_and_saves_the_images(tmp_path):
     out = tmp_path / "run.npz"
     result = run_cli("--attack", "adaptive", "--output", "top_k:3", "--queries", "600", "--people", "0-3,9",

@@ -191,6 +191,7 @@ def round_one(classroom):
     return runs
 
 
+@pytest.mark.slow
 @pytestmark_group
 @pytest.mark.timeout(600)
 def test_twenty_red_learners_attack_at_once_while_ordinary_traffic_flows(classroom, round_one):
@@ -253,6 +254,7 @@ def _image_of(setup, person: int, photo: int = 0) -> np.ndarray:
     return setup.private.images[setup.private.labels == person][photo]
 
 
+@pytest.mark.slow
 @pytestmark_group
 @pytest.mark.timeout(300)
 def test_an_image_with_no_information_recovers_no_one(setup):
@@ -267,6 +269,7 @@ def test_an_image_with_no_information_recovers_no_one(setup):
     assert setup.uninformed_people() <= {int(p) for p in setup.people}
 
 
+@pytest.mark.slow
 def test_submissions_are_judged_by_referees_not_the_target_and_bounded(classroom, round_one):
     url, keys, setup = classroom["url"], classroom["keys"], classroom["setup"]
     runs = classroom["runs"]
@@ -357,6 +360,7 @@ def test_a_new_round_reads_the_changed_policy_without_a_restart(classroom, round
     assert 'href="gallery?round=1"' in httpx.get(f"{url}/class/scoreboard", trust_env=False).text
 
 
+@pytest.mark.slow
 @pytestmark_group
 @pytest.mark.timeout(300)
 def test_every_request_is_in_an_intact_audit_log_and_a_restart_keeps_the_scores(classroom, round_one, setup):
@@ -473,6 +477,7 @@ def test_the_attacker_plans_for_the_door_s_output_and_its_published_detector():
 BASELINE_BLOCKS = POLICY_TEMPLATE.replace("block_on_alert = false", "block_on_alert = true")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_house_attacker_knows_the_detector_and_finishes_where_an_unaware_attack_is_suspended(tmp_path):
     # the door publishes a baseline detector that suspends: the same attack blind to it is flagged within about 60
@@ -499,6 +504,7 @@ def test_the_house_attacker_knows_the_detector_and_finishes_where_an_unaware_att
         handle.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_house_attacker_measures_every_door_with_the_kit_s_attack(tmp_path):
     from lab_helpers.classroom import practice_class
@@ -528,6 +534,7 @@ def test_the_house_attacker_measures_every_door_with_the_kit_s_attack(tmp_path):
         handle.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_lab_09_numbers_and_its_self_check_pass_and_fail_for_the_right_reasons(tmp_path, capsys):
     from lab_helpers.classroom import new_practice_round, practice_class

@@ -13,6 +13,7 @@ from lab_helpers.kit import DASHBOARDS, dashboard_path, start_presentation
 KIT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("lab", sorted(DASHBOARDS))
 def test_presentation_serves_the_dashboard_without_a_traceback(lab, artifacts):
@@ -40,6 +41,7 @@ def test_dashboards_are_committed_without_outputs(path):
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
 
 
+@pytest.mark.slow
 def test_prepare_runs_notebooks_and_reports_failures(tmp_path, capsys):
     from lab_helpers.kit import prepare_classroom
 
@@ -74,6 +76,7 @@ def test_prepare_stamps_each_lab_with_the_cache_entries_it_used_and_doctor_reads
     assert not lab_caches()["03"].warm and lab_caches()["03"].missing == 1
 
 
+@pytest.mark.slow
 def test_present_stops_voila_when_its_terminal_closes_or_it_is_killed():
     import signal as _signal
     import socket

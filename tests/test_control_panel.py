@@ -20,6 +20,7 @@ def panel(faces):
                          train_overfit_and_regularised(people)["overfit"], people, budget=2000, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", SETTINGS, ids=lambda p: p.describe())
 def test_handler_gives_a_complete_view_at_every_setting(panel, policy):
     view = panel_view(panel, *setting_key(policy))

@@ -50,6 +50,7 @@ def test_white_box_recovers_faces(faces, evaluator, softmax):
     assert rec.seconds > 0  # recorded for the learner; how fast is a benchmark, not a test
 
 
+@pytest.mark.slow
 def test_white_box_works_on_every_target(faces, evaluator):
     for kind in ("softmax", "mlp"):
         for regularised in (False, True):
@@ -98,6 +99,7 @@ def test_the_self_check_names_each_mistake_a_learner_makes(faces, evaluator, sof
     assert "clamp(0, 1)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evaluator, softmax):
     api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
     rec = invert_black_box(api, PEOPLE, queries_per_person=5000, checkpoints=(200, 1000), progress=False)

@@ -384,6 +384,7 @@ def test_start_up_errors_are_one_line_saying_what_to_do(args, says):
     assert run.returncode == 2 and len(lines) == 1 and says in lines[0] and "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_one_line(tmp_path):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -60,6 +60,7 @@ def test_labs_01_to_03_are_registered_measures():
         measure("x", "04", "audio", "t", "a", 0.1)
 
 
+@pytest.mark.slow
 def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
     white, black = face_card.measurements["lab03-white-box"], face_card.measurements["lab03-black-box"]
     assert 0.2 <= white.value <= 0.7 and white.chance == pytest.approx(1 / 40)  # lab 07: "must be protected like the photos"
@@ -83,12 +84,14 @@ def test_dosing_card_measures_labs_01_and_02(dosing_card):
     assert advantage.describe() == f"{advantage.value:.2f} (chance 0.00)"
 
 
+@pytest.mark.slow
 def test_card_survives_save_and_load(face_card, tmp_path):
     again = ModelCard.load(face_card.save(tmp_path / "card.json"))
     assert again.to_markdown() == face_card.to_markdown()
     assert again.external_policy == OutputPolicy("label")
 
 
+@pytest.mark.slow
 def test_gate_blocks_exposed_scores_on_the_small_budget_attack_only(face_card, face_v2_model, faces):
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "probabilities", "2"), progress=False)
     checks = {c.key: c for c in gate.checks}
@@ -101,6 +104,7 @@ def test_gate_blocks_exposed_scores_on_the_small_budget_attack_only(face_card, f
     assert gate.table().loc[checks["lab04-black-box-cheap"].title, "result"] == "BLOCK"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy, passes", [("rounded:2", False), ("label_score", True), ("top_k:3", True)])
 def test_gate_judges_each_kiosk_policy_by_the_strongest_attack(face_card, face_v2_model, faces, policy, passes):
     from lab_helpers.defences.output_policies import parse_policy
@@ -111,6 +115,7 @@ def test_gate_judges_each_kiosk_policy_by_the_strongest_attack(face_card, face_v
     assert {c.key: c for c in gate.checks}["lab03-black-box"].after >= face_card.measurements["lab03-black-box"].value - 0.05
 
 
+@pytest.mark.slow
 def test_gate_passes_the_same_retrain_with_labels_only(face_card, face_v2_model, faces):
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "label", "2"), progress=False)
     assert gate.passed and gate.message().startswith("RELEASE PASSED") and gate.notes == []

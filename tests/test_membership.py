@@ -61,6 +61,7 @@ def test_membership_advantage_is_larger_for_the_overfit_model(people, patient_mo
     assert overfit > 3 * regularised
 
 
+@pytest.mark.slow
 def test_sweep_gap_and_advantage_fall_together(sweep):
     assert list(sweep.columns) == ["min_samples_leaf", "train_accuracy", "test_accuracy", "gap", "advantage"]
     assert sweep["gap"].corr(sweep["advantage"]) > 0.9

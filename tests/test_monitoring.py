@@ -233,6 +233,7 @@ def test_benign_patterns_are_what_they_say(faces, people):
     assert {role_of(e.user) for p in patterns.values() for e in p} == {"public", "analyst"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_each_benign_pattern_trips_the_baseline_but_not_the_adaptive_detector(faces, people, face_model, pattern):
     """Three seeds of 24 hours each: today's detector raises its false alarm every time, the adaptive one never."""
@@ -244,6 +245,7 @@ def test_each_benign_pattern_trips_the_baseline_but_not_the_adaptive_detector(fa
         assert adaptive == []
 
 
+@pytest.mark.slow
 def test_a_day_of_ordinary_traffic_with_the_benign_patterns_raises_no_adaptive_alarm(faces, people, face_model):
     for seed in (0, 1):
         events = ordinary_traffic(faces, people, start=0.0, seed=seed, patterns=True)

@@ -21,6 +21,7 @@ def test_run(tmp_path):
     ("1 / 0", 0),  # an error in a cell: fails at once, never retried
     ("assert False, 'wrong number'", 0),
 ])
+@pytest.mark.slow
 def test_only_a_stalled_kernel_is_retried(pytester, code, reruns):
     pytester.makepyfile(TEST_FILE.format(code=code))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "rerunfailures")

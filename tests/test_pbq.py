@@ -80,6 +80,7 @@ def triage_logs():
     return {name: (task, task.path()) for name, task in TASKS.items() if isinstance(task, LogTriage)}
 
 
+@pytest.mark.slow
 def test_the_triage_logs_are_real_audit_logs_with_one_probing_client(triage_logs):
     from lab_helpers.defences import AdaptiveDetector, read_alerts, read_requests, scan_log, verify_log
 
@@ -136,6 +137,7 @@ def _shown(q, field):
     return field_choice_order(q, field)
 
 
+@pytest.mark.slow
 def test_the_triage_log_is_built_the_same_way_every_time(tmp_path, monkeypatch, triage_logs):
     from lab_helpers.defences import read_requests
 
@@ -169,6 +171,7 @@ def test_a_policy_spec_is_checked_with_one_line_messages():
     assert not grade_question(q, {**CLINIC, "detector": "psychic"}).answered
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_clinic_gateway_is_graded_by_running_the_attacks_one_mark_per_requirement():
     q = QUESTIONS["pbq-gateway-clinic"]
@@ -184,6 +187,7 @@ def test_the_clinic_gateway_is_graded_by_running_the_attacks_one_mark_per_requir
     assert no_quota.credit == pytest.approx(0.8) and "more than 1,000 answers" in no_quota.message
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_ward_gateway_needs_the_adaptive_detector_and_a_quota_between_two_needs():
     q = QUESTIONS["pbq-gateway-ward"]

@@ -48,6 +48,7 @@ def test_public_and_private_people_never_overlap_and_keep_their_numbers(faces):
         public_private_split(faces, n_public=40)
 
 
+@pytest.mark.slow
 def test_judges_on_the_private_people_use_their_own_chance_levels(lab):
     photos = lab.private.X_test[::3]
     verdict = judge(photos, lab.private.y_test[::3], lab.private, lab.evaluator)
@@ -67,6 +68,7 @@ def test_a_face_the_attacker_already_held_scores_zero_on_the_closer_than_public_
     assert closer_than_public(held, lab.private.y_test[::3], lab.private, lab.public, lab.evaluator) == 0.0
 
 
+@pytest.mark.slow
 def test_the_priors_draw_faces_from_public_photos_only(lab):
     pca, gen = lab.pca, lab.generator
     assert pca.dim == 60 and 0.8 <= pca.explained <= 0.95 and gen.dim == 32
@@ -130,6 +132,7 @@ def test_a_stopped_prior_attack_keeps_the_faces_it_had_and_says_why(lab):
         assert full.stopped == "" and full.queries.max() <= 300
 
 
+@pytest.mark.slow
 def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at_1000_queries(lab):
     pixels = judge_prior(invert_black_box(lab.api(), lab.people, queries_per_person=1_000, progress=False).images, lab)
     eigen = judge_prior(invert_prior_black_box(lab.api(), lab.pca, lab.people, queries_per_person=1_000, progress=False).images, lab)
@@ -142,11 +145,13 @@ def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at
     assert pixels["lineup"] >= eigen["lineup"]  # the pixel-based judges favour the template
 
 
+@pytest.mark.slow
 def test_the_cost_curve_and_queries_to_match(lab):
     curve = budget_table(lab, progress=False)
     attacks = set(curve["attack"])
     assert {"MI-FACE (no prior)", "PCA prior", "generator prior", "public lookup (no inversion)"} == attacks
-    assert curve[curve["attack"] == "generator prior"]["queries per person"].max() == 3_000
+    furthest = curve.groupby("attack")["queries per person"].max()
+    assert (furthest["generator prior"], furthest["PCA prior"], furthest["MI-FACE (no prior)"]) == (1_000, 3_000, 10_000)
     closer = "closer than any public face"
     match = queries_to_match(curve, closer)
     assert match is not None and match <= 1_000  # lab 08: "about ten times fewer" queries
@@ -154,6 +159,7 @@ def test_the_cost_curve_and_queries_to_match(lab):
     assert pixels.loc[10_000, "evaluator top-1"] >= pixels.loc[1_000, "evaluator top-1"]
 
 
+@pytest.mark.slow
 def test_training_defences_against_the_prior_attacker(lab):
     table = defence_table(lab, progress=False)
     base = table.iloc[0]
@@ -201,6 +207,7 @@ def test_the_model_card_adds_the_prior_attacker_for_a_model_of_some_people(lab, 
     assert 0.2 <= leak.value <= 0.6 and leak.details["queries"] == 20 * 1_000
 
 
+@pytest.mark.slow
 def test_invert_command_runs_the_prior_attacks(tmp_path):
     out = tmp_path / "eigen.npz"
     run = subprocess.run([sys.executable, "-m", "lab_helpers", "invert", "--target", "private", "--attack",

@@ -27,6 +27,7 @@ def regularised(faces, evaluator):
     return regularisation_sweep(faces, evaluator, progress=False)
 
 
+@pytest.mark.slow
 def test_epsilon_comes_from_the_accountant_and_noise_grows_as_epsilon_shrinks(sweep):
     private = sweep.drop(index=INF)
     assert np.allclose(private["ε spent (Opacus)"], private.index, rtol=0.02)
@@ -35,6 +36,7 @@ def test_epsilon_comes_from_the_accountant_and_noise_grows_as_epsilon_shrinks(sw
     assert np.all(np.diff(sigmas) > 0) and sigmas[-1] > 10  # ε = 1 needs a lot of noise on 280 photos
 
 
+@pytest.mark.slow
 def test_test_accuracy_falls_as_epsilon_shrinks(sweep):
     acc = sweep["test accuracy"]
     assert np.all(np.diff(acc.to_numpy()) <= 0.02)
@@ -59,6 +61,7 @@ def test_mi_face_against_dp_tracks_utility(sweep):
     assert sweep.loc[1.0, "correlation top-1"] <= 0.2 and sweep.loc[1.0, "lineup"] <= 0.5
 
 
+@pytest.mark.slow
 def test_regularisation_cuts_membership_but_not_mi_face(regularised):
     decay = regularised[regularised["defence"] == "weight decay"]
     weakest, strongest = decay.iloc[0], decay.iloc[-1]
@@ -115,6 +118,7 @@ def test_unsupported_layers_are_named_in_plain_words(faces):
     assert len(attention) == 1 and "layer '1' (MultiheadAttention)" in attention[0] and "replacement" in attention[0]
 
 
+@pytest.mark.slow
 def test_training_is_cached_and_deterministic(faces):
     spec = dict(epochs=3, seed=321)
     first = train_private_model(faces, 10.0, progress=False, **spec)

@@ -268,6 +268,7 @@ def test_every_request_is_in_the_audit_log_without_secrets(live):
     assert not any(secret.encode() in data for secret in keys.values())
 
 
+@pytest.mark.slow
 def test_twenty_four_concurrent_clients_lose_no_request(models, faces, tmp_path):
     policy = AccessPolicy(rate_limits=False)
     keys = {f"client-{i:02d}": policy.issue_key(f"client-{i:02d}", "analyst") for i in range(24)}
@@ -359,6 +360,7 @@ def test_client_raises_api_error_with_retry_after(models, faces, tmp_path):
             HttpModelAPI(server.url, key, "voices")
 
 
+@pytest.mark.slow
 def test_cli_serve_starts_answers_and_stops(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "lab_helpers", "serve", "--port", "0", "--models", "patients",
@@ -388,6 +390,7 @@ def test_cli_serve_starts_answers_and_stops(tmp_path):
     assert "Stopped" in out and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_one_control_at_a_time_over_http(models, faces, people, tmp_path):
     """The notebook's claims, on a smaller budget: what each control does to the two attacks."""
     from lab_helpers.judges import lineup_accuracy

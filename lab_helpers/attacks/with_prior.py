@@ -45,7 +45,7 @@ def _labels(api, images: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(api.answer(np.asarray(images, dtype=np.float32).reshape(len(images), -1))[0]).astype(int)
 
 
-def invert_prior_white_box(model, prior: FacePrior, identities=None, *, iterations: int = 300, starts: int = 8,
+def invert_prior_white_box(model, prior: FacePrior, identities=None, *, iterations: int = 300, starts: int = 2,
                            step_size: float = 0.05, prior_weight: float = PRIOR_WEIGHT, seed: int = 0,
                            progress: bool = True) -> Reconstructions:
     """White-box inversion through the prior: maximise log p(person | G(z)) over z, best of several starts.
@@ -56,7 +56,8 @@ def invert_prior_white_box(model, prior: FacePrior, identities=None, *, iteratio
     prior : the face prior learned from public photos (`fit_pca_prior`, `train_generator_prior`).
     identities : person numbers to rebuild (default: all 40).
     iterations : Adam steps in the prior's latent space.
-    starts : random starts per person; the one the model is surest of is kept.
+    starts : random starts per person; the one the model is surest of is kept (on lab 08's target, 2 starts reached
+        what 8 did on every judge, within one person of 20, in a quarter of the time).
     step_size : Adam's learning rate.
     prior_weight : the pull towards the prior's centre, so G(z) stays a face.
     seed : fixes the starts.
