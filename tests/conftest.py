@@ -41,11 +41,23 @@ def _lab_of(item) -> str | None:
     return name[:2] if name[:2].isdigit() else None
 
 
+# Fixtures that build an expensive shared measurement (a test file's own fixture, by file): a test that uses one is
+# slow however quick its own body is, so the quick lane leaves it out.
+SLOW_FIXTURES = {
+    "test_control_panel.py": {"panel"},  # lab 04's panel: two attackers at 13 output settings
+    "test_prior.py": {"lab"},  # lab 08's models and priors
+    "test_class_target.py": {"setup", "classroom", "round_one"},  # the class target's models and a live round
+    "test_privacy.py": {"sweep", "regularised"},  # DP-SGD and weight-decay sweeps
+    "test_pbq.py": {"triage_logs"},  # real audit logs written by the service
+}
+
+
 def pytest_collection_modifyitems(items):
     from lab_helpers.kit import KERNEL_STALL_ERRORS
 
     for item in items:
-        if any(item.get_closest_marker(m) for m in ("notebook", "browser", "hub")):
+        heavy = SLOW_FIXTURES.get(item.path.name, set()) & set(getattr(item, "fixturenames", ()))
+        if heavy or any(item.get_closest_marker(m) for m in ("notebook", "browser", "hub")):
             item.add_marker(pytest.mark.slow)  # the quick lane (pytest -m "not slow") leaves them out
         if item.get_closest_marker("notebook"):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
