@@ -1,5 +1,6 @@
 """Benchmarks, run on one CPU: the kit's MI-FACE against IBM ART's MIFace, the black-box attack against its compute
-floor, and every lab's run time and peak memory (cold cache and warm cache). Writes docs/performance.md.
+floor, and every lab's run time and peak memory (its first run from an empty cache, and warm: lab_starts.py).
+Writes docs/performance.md.
 
     pip install -r benchmarks/requirements.txt
     taskset -c 0 python benchmarks/run_benchmarks.py            # everything (about 25 minutes)
@@ -12,7 +13,6 @@ import datetime as dt
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,9 +21,7 @@ import torch
 
 KIT = Path(__file__).resolve().parent.parent
 PEOPLE = np.arange(40)
-# Budgets a lab must keep on one CPU (Binder: 1 CPU, 2 GB). Tests never assert on time; this report says it loudly.
-WARM_SECONDS_BUDGET = 120
-PEAK_MB_BUDGET = 1536
+# A lab's budgets on one CPU (Binder: 1 CPU, 2 GB) live in lab_starts.py; tests never assert on time, reports do.
 
 
 def matmul_rate(repeats: int = 30) -> float:
@@ -89,31 +87,10 @@ def black_box_row(faces, model, evaluator, queries: int = 10_000) -> tuple:
 
 
 def lab_rows() -> list[tuple]:
-    """(notebook, cold seconds, cold peak MB, warm seconds, warm peak MB) for every solution notebook."""
-    from tqdm.auto import tqdm
+    """(notebook, cold seconds, cold peak MB, warm seconds, warm peak MB) for every solution notebook (lab_starts.py)."""
+    from lab_starts import lab_row
 
-    from lab_helpers.kit import execute_notebook
-
-    rows = []
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cwd:
-        os.environ["LAB_CACHE_DIR"] = cache  # an empty cache: the first run trains and measures everything
-        for path in tqdm(sorted((KIT / "solutions").glob("*.ipynb")), desc="labs, cold and warm"):
-            cold = execute_notebook(path, Path(cwd), cell_timeout=1200)
-            warm = execute_notebook(path, Path(cwd), cell_timeout=1200)
-            rows.append((path.name, cold.seconds, cold.peak_mb, warm.seconds, warm.peak_mb))
-        del os.environ["LAB_CACHE_DIR"]
-    return rows
-
-
-def over_budget(labs: list[tuple]) -> list[str]:
-    """One line for every lab over a budget: warm run over about two minutes, or a peak over 1.5 GB."""
-    lines = []
-    for name, cold_s, cold_mb, warm_s, warm_mb in labs:
-        if warm_s > WARM_SECONDS_BUDGET:
-            lines.append(f"{name}: warm run {warm_s:.0f} s, over the {WARM_SECONDS_BUDGET} s budget")
-        if max(cold_mb, warm_mb) > PEAK_MB_BUDGET:
-            lines.append(f"{name}: peak {max(cold_mb, warm_mb):.0f} MB, over the {PEAK_MB_BUDGET} MB budget")
-    return lines
+    return [lab_row(path) for path in sorted((KIT / "solutions").glob("*.ipynb"))]
 
 
 def slider_row(faces, model, evaluator, moves: int = 3) -> tuple[float, float]:
@@ -336,18 +313,9 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
                   f"slowest {1000 * slider[1]:.1f} ms (budget: well under 300 ms; the tests check only that a move "
                   "runs no attack).", ""]
     if labs:
-        lines += ["## Every lab on one CPU", "",
-                  "Cold: empty cache (models trained, attacks measured), labs run in order so a later lab reuses the models "
-                  "an earlier one trained, as in a class. Warm: the same notebook again with the cache "
-                  "(what a learner sees after `python -m lab_helpers prepare`). Peak memory is the kernel's own high-water mark "
-                  "(Binder allows 2 GB).", "",
-                  "| notebook | cold: seconds | cold: peak MB | warm: seconds | warm: peak MB |", "|---|---|---|---|---|"]
-        lines += [f"| {n} | {cs:.0f} | {cm:.0f} | {ws:.0f} | {wm:.0f} |" for n, cs, cm, ws, wm in labs]
-        lines += ["", f"All labs, cold: {sum(r[1] for r in labs) / 60:.1f} min; warm: {sum(r[3] for r in labs) / 60:.1f} min; "
-                  f"largest peak: {max(max(r[2], r[4]) for r in labs):.0f} MB.", ""]
-        over = over_budget(labs)
-        lines += [f"Budgets: a warm run within {WARM_SECONDS_BUDGET} s and a peak within {PEAK_MB_BUDGET} MB per lab. "
-                  + ("**OVER BUDGET:** " + "; ".join(over) + "." if over else "Every lab is within both."), ""]
+        from lab_starts import report as lab_report
+
+        lines += [lab_report(labs, None, cpus)]
     return "\n".join(lines)
 
 
@@ -388,6 +356,8 @@ def main() -> None:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
     print(text)
+    from lab_starts import over_budget
+
     for line in over_budget(labs):
         print(f"OVER BUDGET: {line}", file=sys.stderr)
     if over_budget(labs):

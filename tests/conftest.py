@@ -52,6 +52,7 @@ SLOW_FIXTURES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (loadgroup) from the markers added here
 def pytest_collection_modifyitems(items):
     from lab_helpers.kit import KERNEL_STALL_ERRORS
 
