@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -73,3 +74,31 @@ def test_saved_executed_notebooks_reference_only_widgets_they_hold(artifacts):
         pytest.skip("no executed notebooks saved yet: test_notebook_runs_clean writes them")
     problems = {f"{p.parent.name}/{p.name}": dead_widget_outputs(nbformat.read(p, as_version=4)) for p in saved}
     assert {name: found for name, found in problems.items() if found} == {}
+
+
+@pytest.mark.slow
+def test_a_labs_solution_and_learner_copy_run_on_one_worker_in_order(pytester):
+    """The suite relies on xdist's loadgroup (tests/conftest.py groups each lab's two notebook runs): a pytest or
+    xdist upgrade that silently stops grouping (pytest-xdist issue 1386, pytest 9.2) must fail here."""
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile(test_pairs="""
+        import os, pathlib, time, pytest
+
+        @pytest.mark.notebook
+        @pytest.mark.parametrize("path", [f"{side}/{n:02d}_x.ipynb" for side in ("solutions", "labs") for n in range(4)])
+        def test_notebook_runs_clean(path):
+            time.sleep(0.2)
+            with open(os.environ["RECORD"], "a") as f:
+                f.write(f"{path} {os.environ.get('PYTEST_XDIST_WORKER')} {time.monotonic()}\\n")
+        """)
+    record = pytester.path / "record.txt"
+    os.environ["RECORD"] = str(record)
+    try:
+        result = pytester.runpytest("-n", "2", "--dist", "loadgroup", "-p", "xdist", "-q")
+    finally:
+        del os.environ["RECORD"]
+    result.assert_outcomes(passed=8)
+    runs = {line.split()[0]: (line.split()[1], float(line.split()[2])) for line in record.read_text().splitlines()}
+    for n in range(4):
+        solution, learner = runs[f"solutions/{n:02d}_x.ipynb"], runs[f"labs/{n:02d}_x.ipynb"]
+        assert solution[0] == learner[0] and solution[1] < learner[1], f"lab {n:02d}: {solution} then {learner}"

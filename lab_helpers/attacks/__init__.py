@@ -1,4 +1,4 @@
-"""The attacks: MI-FACE (white-box, black-box, adaptive to the output control), membership tests, attribute inference."""
+"""The attacks: MI-FACE (white-box, black-box), the attackers that adapt to an output control, work from labels alone or evade a detector, face priors and the attacks through them, membership tests, attribute inference by probing."""
 
 from ..lazy import attach_stub
 

@@ -141,17 +141,30 @@ class RedRun:
 
 
 def attack_door(url: str, key: str | Sequence[str], door: str, people, prior: FacePrior | None = None, public=None,
-                queries_per_person: int = 300, patience: float = 60.0, seed: int = 0, submit: bool = True,
+                *, queries_per_person: int = 300, patience: float = 60.0, seed: int = 0, submit: bool = True,
                 progress: bool = False, rules: dict | None = None) -> RedRun:
     """Attack these people through a door with the attack its output and detector allow, then submit each reconstruction.
 
-    key: your key, or several (a red team pooling its keys: the requests go round them, the first one submits).
-    prior: the attacker's face prior (default: eigenfaces fitted to `public`, the public photos). rules: the door's
-    published detector (default: read from the class target's /class/doors; {} attacks as if nobody watched). The
-    budget is cut to what the keys' quotas still allow, and under a blocking detector's default counts per key
+    The budget is cut to what the keys' quotas still allow, and under a blocking detector's default counts per key
     (`plan_attack`). A refusal it cannot wait out (a suspension, a quota used up by someone else's requests, rate
     limits beyond its patience) ends the attack: the run says what stopped it and submits the faces it had, as a
     competent attacker would. Only people it got a signal for are submitted (`RedRun.no_signal` names the others).
+
+    Parameters
+    ----------
+    url : the class target's address, e.g. http://127.0.0.1:8800.
+    key : your key, or several (a red team pooling its keys: the requests go round them, the first one submits).
+    door : the blue team's door to attack.
+    people : the private person numbers to rebuild.
+    prior : the attacker's face prior (default: eigenfaces fitted to `public`).
+    public : the public photos the attacker holds (needed when no prior is given).
+    queries_per_person : the budget per person, before the keys' quotas cut it.
+    patience : seconds the attack may wait out rate limits (429 with Retry-After) before it stops.
+    seed : fixes the attack's random choices.
+    submit : send each reconstruction to the referees (False: attack only).
+    progress : show progress bars.
+    rules : the door's published detector (default: read from the class target's /class/doors; {} attacks as if
+        nobody watched).
     """
     if prior is None:
         if public is None:

@@ -1,4 +1,4 @@
-"""Defences measured: each at several settings, attacked and judged, with the model's accuracy beside; one inversion run."""
+"""Defences measured: each at several settings, attacked and judged, with the model's accuracy beside; one inversion run; lab 08's attacker with a prior."""
 
 from ..lazy import attach_stub
 

@@ -1,4 +1,4 @@
-"""Referees independent of the target: an evaluator CNN, a correlation judge and a lineup, for reconstructed faces."""
+"""Referees independent of the target, for reconstructed faces: an evaluator CNN, a correlation judge, a lineup, and the closer-than-any-public-face check."""
 
 from ..lazy import attach_stub
 

@@ -1,4 +1,4 @@
-"""The kit's own tooling: the command line, doctor, building labs from solutions, prepare, present."""
+"""The kit's own tooling: the command line, doctor, building labs from solutions, prepare, present, grading with nbgrader, and the class-target commands."""
 
 from ..lazy import attach_stub
 
