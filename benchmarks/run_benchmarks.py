@@ -228,7 +228,7 @@ def repeat_rows(faces, model, evaluator, steps_budget: int = 2_000, scales=(0.00
                 api = ModelAPI(model.predict_proba, "noisy", input_size=4096, noise_scale=scale)
                 rec = invert_black_box(api, PEOPLE, queries_per_person=steps_budget * r, repeats=r, sigma=sigma,
                                        progress=False)
-                rows.append((scale, sigma, r, api.queries // 40, judge(rec.images, PEOPLE, faces, evaluator).lineup))
+                rows.append((scale, sigma, r, api.queries // 40, judge(rec.images, PEOPLE, faces, evaluator).template_lineup))
     return rows
 
 
@@ -248,7 +248,7 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
         "| attack | seconds | lineup | correlation top-1 | evaluator top-1 | evaluator top-5 |", "|---|---|---|---|---|---|",
     ]
     for name, seconds, v in white:
-        lines.append(f"| {name} | {seconds:.2f} | {pct(v.lineup)} | {pct(v.correlation_top1)} | {pct(v.evaluator_top1)} | {pct(v.evaluator_top5)} |")
+        lines.append(f"| {name} | {seconds:.2f} | {pct(v.template_lineup)} | {pct(v.template_correlation)} | {pct(v.recognised_top1)} | {pct(v.recognised_top5)} |")
     art = {n.split("(")[1]: s for n, s, _ in white if n.startswith("ART")}
     kit = {n.split("(")[1]: s for n, s, _ in white if n.startswith("kit, ART")}
     default = next(s for n, s, _ in white if n.startswith("kit default"))
@@ -262,8 +262,8 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
     lines += [f"## Black-box MI-FACE, 40 identities x {queries // 40:,} queries (full probabilities)", "",
               "| wall time | compute floor (forward passes at the measured rate) | ratio | lineup | correlation top-1 | evaluator top-1 |",
               "|---|---|---|---|---|---|",
-              f"| {seconds:.1f} s | {gflop:.0f} GFLOP = {gflop / rate:.1f} s | {seconds / (gflop / rate):.1f}x | {pct(v.lineup)} | "
-              f"{pct(v.correlation_top1)} | {pct(v.evaluator_top1)} |", ""]
+              f"| {seconds:.1f} s | {gflop:.0f} GFLOP = {gflop / rate:.1f} s | {seconds / (gflop / rate):.1f}x | {pct(v.template_lineup)} | "
+              f"{pct(v.template_correlation)} | {pct(v.recognised_top1)} |", ""]
     if outputs:
         budget = max(outputs[0][1].lineup_by_budget)
         lines += [f"## Output controls against the naive and the adaptive attacker (up to {budget:,} queries per person)", "",
@@ -275,8 +275,8 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
                   "strongest adaptive attack | seconds |", "|---|---|---|---|---|---|---|"]
         for name, naive, strong, seconds in outputs:
             reach = [o.queries_to() for o in (naive, strong)]
-            lines.append(f"| {name} | {reach[0] or f'not within {budget:,}'} | {pct(naive.verdict.lineup)} | "
-                         f"{reach[1] or f'not within {budget:,}'} | {pct(strong.verdict.lineup)} | {strong.name} | {seconds:.0f} |")
+            lines.append(f"| {name} | {reach[0] or f'not within {budget:,}'} | {pct(naive.verdict.template_lineup)} | "
+                         f"{reach[1] or f'not within {budget:,}'} | {pct(strong.verdict.template_lineup)} | {strong.name} | {seconds:.0f} |")
         lines.append("")
     if targets:
         budget = max(targets[0][2].lineup_by_budget)
@@ -287,7 +287,7 @@ def report(cpus: int, rate: float, iterations: int, white, black, labs, slider=N
                   "| target | output | queries to 80 % | lineup | strongest attack | seconds |", "|---|---|---|---|---|---|"]
         for name, setting, strong, seconds in targets:
             reach = strong.queries_to()
-            lines.append(f"| {name} | {setting} | {reach or f'not within {budget:,}'} | {pct(strong.verdict.lineup)} | "
+            lines.append(f"| {name} | {setting} | {reach or f'not within {budget:,}'} | {pct(strong.verdict.template_lineup)} | "
                          f"{strong.name} | {seconds:.0f} |")
         lines.append("")
     if repeats:

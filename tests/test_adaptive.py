@@ -68,8 +68,8 @@ def test_the_adaptive_attacker_beats_controls_that_stop_the_naive_one(faces, sof
     rec = result
     before = judge(naive.images, PEOPLE, faces, evaluator)
     after = judge(rec.images, PEOPLE, faces, evaluator)
-    assert before.lineup <= 0.35  # the naive attacker is near chance (20 %) under this control
-    assert after.lineup >= 0.55 and after.correlation_top1 >= 0.3  # the adaptive one is not
+    assert before.template_lineup <= 0.35  # the naive attacker is near chance (20 %) under this control
+    assert after.template_lineup >= 0.55 and after.template_correlation >= 0.3  # the adaptive one is not
     # within the same budget, every query counted: the attack's per person, the look at the control shared
     assert rec.queries.max() <= BUDGET and adaptive_api.queries == rec.queries.sum() + result.observed.queries == rec.total_queries
 
@@ -106,7 +106,8 @@ def test_invert_prints_the_verdict_as_json_and_saves_the_images(tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["people"] == [0, 1, 2, 3, 9] and record["queries_per_person"] <= 600
-    for key in ("lineup", "correlation_top1", "evaluator_top1", "evaluator_top5", "stalled", "seconds", "queries_total"):
+    for key in ("recognised_top1", "recognised_top5", "recognised_nearest", "template_lineup", "template_correlation",
+                "contrast_grey_levels", "faint", "stalled", "seconds", "queries_total"):
         assert key in record
     saved = np.load(out)
     assert saved["images"].shape == (5, 64, 64) and 0 <= saved["images"].min() and saved["images"].max() <= 1

@@ -32,8 +32,8 @@ def test_handler_gives_a_complete_view_at_every_setting(panel, policy):
 
 def test_label_only_is_no_better_than_full_probabilities_and_near_chance(panel):
     full, label = panel.results[("probabilities", None)], panel.results[("label", None)]
-    assert full.face.lineup >= 0.85 and full.face.correlation_top1 >= 0.7
-    assert label.face.lineup <= full.face.lineup and label.face.lineup <= 0.3
+    assert full.face.template_lineup >= 0.85 and full.face.template_correlation >= 0.7
+    assert label.face.template_lineup <= full.face.template_lineup and label.face.template_lineup <= 0.3
     assert label.attribute["accuracy"] <= full.attribute["accuracy"] + 0.02
 
 
@@ -43,8 +43,8 @@ MILD = [("noisy", 0.001), ("rounded", 4), ("rounded", 3), ("top_k", 10), ("top_k
 
 def test_lab_04_words_the_coarse_settings_stop_the_naive_attack_and_the_mild_ones_do_not(panel):
     """Lab 04 §4 names which settings take this (non-adaptive) attack to 30 % or less, and which leave it above."""
-    assert {s for s in panel.results if panel.results[s].face.lineup <= 0.30} == set(COARSE)
-    assert all(panel.results[s].face.lineup > 0.30 for s in MILD)
+    assert {s for s in panel.results if panel.results[s].face.template_lineup <= 0.30} == set(COARSE)
+    assert all(panel.results[s].face.template_lineup > 0.30 for s in MILD)
 
 
 def test_the_panel_says_what_the_honest_users_ranking_is_made_of(panel):
@@ -55,13 +55,13 @@ def test_the_panel_says_what_the_honest_users_ranking_is_made_of(panel):
 
 
 def test_coarser_rounding_never_helps_the_black_box_attack_much(panel):
-    lineups = [panel.results[("rounded", d)].face.lineup for d in (4, 3, 2, 1)]
+    lineups = [panel.results[("rounded", d)].face.template_lineup for d in (4, 3, 2, 1)]
     assert lineups[0] >= 0.5 and lineups[-1] <= 0.3
     assert all(b <= a + 0.05 for a, b in zip(lineups, lineups[1:]))
 
 
 def test_white_box_is_untouched_and_labels_keep_top1(panel):
-    assert panel.white_box.lineup >= 0.9
+    assert panel.white_box.template_lineup >= 0.9
     top1 = {r.utility["top1"] for r in panel.results.values()}
     assert len(top1) == 1 and top1.pop() >= 0.9
     assert panel.results[("probabilities", None)].utility["score_error"] == 0
@@ -134,7 +134,7 @@ def test_exercise_answer_and_self_check(panel, capsys):
 def test_the_adaptive_attacker_recovers_faces_at_every_setting(panel):
     """Lab 04's headline: at every output setting the attacker who adapts stays far above chance, within the budget."""
     for key, r in panel.results.items():
-        assert r.adaptive.lineup >= 0.6 and r.adaptive.lineup >= r.face.lineup - 0.02, key
+        assert r.adaptive.template_lineup >= 0.6 and r.adaptive.template_lineup >= r.face.template_lineup - 0.02, key
         assert r.queries_to("adaptive") is not None and r.queries_to("adaptive") <= panel.budget, key
     full = panel.results[("probabilities", None)]
     assert full.queries_to("adaptive") < max(r.queries_to("adaptive") for r in panel.results.values())  # cost rose

@@ -211,7 +211,7 @@ def test_baseline_detector_misses_the_evader_which_still_rebuilds_the_faces(face
     assert gateway.alerts == [] and run.finished and run.answered == len(TARGETS) * PER_PERSON
     assert max(run.per_key.values()) <= 5_400 and 1.0 <= run.days < 1.1  # 4,500 per key in any 24 hours
     verdict = judge(run.images, TARGETS, faces, evaluator)
-    assert verdict.lineup >= 0.85 and verdict.correlation_top1 >= 0.6
+    assert verdict.template_lineup >= 0.85 and verdict.template_correlation >= 0.6
 
 
 def test_adaptive_detector_flags_the_evader_within_a_thousand_queries_and_blocking_stops_it(faces, face_model,
@@ -222,7 +222,7 @@ def test_adaptive_detector_flags_the_evader_within_a_thousand_queries_and_blocki
     assert first is not None and first["queries"] <= 1_000 and first["minutes"] <= 30
     assert run.stopped_by.startswith("every key refused") and run.answered <= 1_000
     assert set(gateway.suspended) == set(KEYS)
-    assert judge(run.images, TARGETS, faces, evaluator).lineup <= 0.4  # about chance (20 %)
+    assert judge(run.images, TARGETS, faces, evaluator).template_lineup <= 0.4  # about chance (20 %)
 
 
 def test_adaptive_detector_watching_sees_every_rule_an_inversion_trips(face_model):
@@ -266,7 +266,7 @@ def test_what_no_detector_catches_a_slow_attacker_with_many_keys_and_sources(fac
     pacing = Pacing(batch=100, gap_seconds=150, per_key_per_day=400, max_days=10)  # 200 an hour, 400 a day per key
     run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=pacing, clock=clock)
     assert gateway.alerts == [] and run.finished and 3 <= run.days <= 4
-    assert judge(run.images, TARGETS, faces, evaluator).lineup >= 0.85
+    assert judge(run.images, TARGETS, faces, evaluator).template_lineup >= 0.85
 
 
 def test_evader_over_http_is_stopped_by_the_adaptive_detector_and_the_log_replays_the_same(

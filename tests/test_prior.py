@@ -53,7 +53,7 @@ def test_judges_on_the_private_people_use_their_own_chance_levels(lab):
     photos = lab.private.X_test[::3]
     verdict = judge(photos, lab.private.y_test[::3], lab.private, lab.evaluator)
     assert verdict.chance_top1 == pytest.approx(1 / 20) and verdict.chance_top5 == pytest.approx(5 / 20)
-    assert verdict.evaluator_top1 >= 0.8 and verdict.correlation_top1 >= 0.8
+    assert verdict.recognised_top1 >= 0.8 and verdict.template_correlation >= 0.8
     sims = similarity_to_people(photos, lab.private)
     assert np.isinf(sims[:, lab.public.people]).all()  # a public person is never a candidate
     predicted = lab.evaluator.top_k(lab.public.X_test, 3)

@@ -72,6 +72,13 @@ class Reconstructions:
         return int(self.queries.sum()) + int(self.shared_queries)
 
     @property
+    def contrast_grey_levels(self) -> np.ndarray:
+        """Each person's image contrast as returned, in 8-bit grey levels (under a few: it looks uniform grey)."""
+        from ..data.face_photos import contrast_grey_levels
+
+        return contrast_grey_levels(self.images)
+
+    @property
     def stalled(self) -> int:
         """How many people the attack got no signal for (their images are what the attack started from)."""
         return int((~self.signal).sum())

@@ -77,6 +77,20 @@ PUBLIC_SPLIT_SEED = 7  # which Olivetti people are "public" (the attacker holds 
 N_PUBLIC = 20
 
 
+GREY_LEVEL = 1 / 255  # one step of an 8-bit grey scale
+FAINT_GREY_LEVELS = 4.0  # an image whose contrast is under this many grey levels looks uniform grey to a person
+
+
+def contrast_grey_levels(images) -> np.ndarray:
+    """Each image's contrast as it is, in 8-bit grey levels: the spread from its 2nd to its 98th percentile pixel.
+
+    A picture under a few grey levels looks uniform grey; it shows a face only once a display stretches its contrast,
+    and a person shown it as it is recognises no one.
+    """
+    flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    return (np.percentile(flat, 98, axis=1) - np.percentile(flat, 2, axis=1)) / GREY_LEVEL
+
+
 def public_private_split(faces: FaceData, n_public: int = N_PUBLIC, seed: int = PUBLIC_SPLIT_SEED) -> tuple[FaceData, FaceData]:
     """(private, public): the recogniser enrols the private people; the attacker holds the public people's photos.
 

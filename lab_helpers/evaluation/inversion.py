@@ -115,10 +115,14 @@ class InversionRun:
     seconds: float
 
     def summary(self) -> dict:
-        """One JSON-ready record: the judges' verdict, queries spent, people with no signal, seconds."""
+        """One JSON-ready record: the judges' verdict (recognised, template leak, visible: `judges.Verdict`), queries
+        spent, people with no signal, seconds."""
+        from ..judges.reconstructions import contrast_grey_levels
+
         rec = self.reconstructions
         return {"attack": rec.attack, "output": self.policy.describe(), "strategy": rec.strategy,
-                "people": [int(p) for p in rec.identities], **{k: round(float(v), 4) for k, v in self.verdict.items()},
+                "people": [int(p) for p in rec.identities], **{k: int(v) if k == "faint" else round(float(v), 4) for k, v in self.verdict.items()},
+                "contrast_grey_levels_per_person": [round(float(c), 2) for c in contrast_grey_levels(rec.images)],
                 "queries_per_person": rec.queries_per_person, "queries_total": rec.total_queries,
                 "stalled": rec.stalled, "seconds": round(self.seconds, 2)}
 
@@ -187,8 +191,9 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
     rec = entry.run(model, api, face_prior, ids, queries_per_person, seed, progress)
     seconds = time.perf_counter() - began
     verdict = judge(rec.images, rec.identities, faces, evaluator)
-    scores = {"lineup": verdict.lineup, "correlation_top1": verdict.correlation_top1,
-              "evaluator_top1": verdict.evaluator_top1, "evaluator_top5": verdict.evaluator_top5}
+    scores = {key: getattr(verdict, key) for key in ("recognised_top1", "recognised_top5", "recognised_nearest",
+                                                      "template_lineup", "template_correlation", "contrast_grey_levels")}
+    scores["faint"] = verdict.faint
     if public is not None:
         scores["closer_than_public"] = closer_than_public(rec.images, rec.identities, faces, public, evaluator)
     return InversionRun(rec, scores, policy, seconds)

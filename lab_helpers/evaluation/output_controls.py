@@ -43,8 +43,8 @@ def _outcome(name: str, rec: Reconstructions, strategy: str, faces, evaluator, b
     """Judge the final images and every snapshot the attack kept."""
     ids = rec.identities
     verdict = judge(rec.images, ids, faces, evaluator)
-    by_budget = {int(b): judge(images, ids, faces, evaluator).lineup for b, images in rec.snapshots.items()}
-    by_budget[int(budget)] = verdict.lineup
+    by_budget = {int(b): judge(images, ids, faces, evaluator).template_lineup for b, images in rec.snapshots.items()}
+    by_budget[int(budget)] = verdict.template_lineup
     return AttackOutcome(name, verdict, rec, strategy, by_budget)
 
 
@@ -91,7 +91,7 @@ def adaptive_attacks(face_model, policy: OutputPolicy, faces, evaluator, budget:
         scores = invert_adaptive(api, ids, queries_per_person=budget, seed=seed, progress=False, checkpoints=marks)
         out["adaptive scores"] = _outcome("adaptive scores", scores, scores.strategy, faces, evaluator, budget)
     adaptive = list(out.values())
-    strongest = max(adaptive, key=lambda o: o.verdict.lineup)
+    strongest = max(adaptive, key=lambda o: o.verdict.template_lineup)
     # the adaptive attacker picks whichever attack works: at each budget, the best lineup either reached
     envelope = {b: max(o.lineup_by_budget.get(b, 0.0) for o in adaptive) for b in strongest.lineup_by_budget}
     out["strongest"] = AttackOutcome(strongest.name, strongest.verdict, strongest.reconstructions,

@@ -93,8 +93,8 @@ def judge_prior(images: np.ndarray, lab: PriorLab, identities=None) -> dict:
     """Every judge's score (shares in [0, 1]): evaluator top-1 and top-5, correlation, lineup, closer than public."""
     ids = lab.people if identities is None else np.asarray(identities)
     v = judge(images, ids, lab.private, lab.evaluator)
-    return {"evaluator top-1": v.evaluator_top1, "evaluator top-5": v.evaluator_top5,
-            "correlation top-1": v.correlation_top1, "lineup": v.lineup,
+    return {"evaluator top-1": v.recognised_top1, "evaluator top-5": v.recognised_top5,
+            "correlation top-1": v.template_correlation, "lineup": v.template_lineup,
             "closer than any public face": closer_than_public(images, ids, lab.private, lab.public, lab.evaluator,
                                                               lab.photo_features)}
 

@@ -69,8 +69,8 @@ def defence_row(model, faces: FaceData, evaluator) -> dict:
     """One sweep row: utility, MI-FACE success by each judge, and the membership test's advantage."""
     verdict = mi_face_verdict(model, faces, evaluator)
     return {"train accuracy": model.train_accuracy, "test accuracy": model.test_accuracy,
-            "evaluator top-1": verdict.evaluator_top1, "correlation top-1": verdict.correlation_top1,
-            "lineup": verdict.lineup, "membership advantage": face_membership(model, faces).advantage,
+            "evaluator top-1": verdict.recognised_top1, "correlation top-1": verdict.template_correlation,
+            "lineup": verdict.template_lineup, "membership advantage": face_membership(model, faces).advantage,
             "membership noise level": membership_noise_level(model, faces)}
 
 

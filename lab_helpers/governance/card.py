@@ -212,7 +212,7 @@ def white_box_leak(candidate: Candidate) -> Measurement:
     people = candidate.data.people
     rec = invert_white_box(candidate.model, people, progress=False)
     v = judge(rec.images, people, candidate.data, _evaluator(candidate.data))
-    return Measurement(v.evaluator_top1, v.chance_top1, {"evaluator_top5": v.evaluator_top5, "correlation_top1": v.correlation_top1, "lineup": v.lineup})
+    return Measurement(v.recognised_top1, v.chance_top1, {"evaluator_top5": v.recognised_top5, "correlation_top1": v.template_correlation, "lineup": v.template_lineup})
 
 
 BLACK_BOX_QUERIES = 2_000  # per person: a patient attacker's budget, a few seconds for all 40 people
@@ -245,8 +245,8 @@ def _black_box_measurement(candidate: Candidate, budget: int) -> Measurement:
     queries_to_80 = best.queries_to(0.8)
     return Measurement(best.lineup_by_budget[budget], best.verdict.chance_lineup, {
         "budget": budget, "attack": best.name, "strategy": best.strategy,
-        "queries_to_80": queries_to_80, "final_lineup": best.verdict.lineup,
-        "evaluator_top1": best.verdict.evaluator_top1, "correlation_top1": best.verdict.correlation_top1,
+        "queries_to_80": queries_to_80, "final_lineup": best.verdict.template_lineup,
+        "evaluator_top1": best.verdict.recognised_top1, "correlation_top1": best.verdict.template_correlation,
         "policy": candidate.policy.describe()})
 
 
@@ -306,7 +306,7 @@ def prior_leak(candidate: Candidate) -> Measurement:
     evaluator = train_evaluator(data, progress=False)
     v = judge(rec.images, people, data, evaluator)
     closer = closer_than_public(rec.images, people, data, public, evaluator)
-    return Measurement(closer, 0.0, {"evaluator_top1": v.evaluator_top1, "lineup": v.lineup, "queries": api.queries,
+    return Measurement(closer, 0.0, {"evaluator_top1": v.recognised_top1, "lineup": v.template_lineup, "queries": api.queries,
                                      "policy": candidate.policy.describe()})
 
 

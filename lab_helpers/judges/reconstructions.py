@@ -1,5 +1,14 @@
-"""Judging reconstructions, never with the target model: an independent CNN evaluator, a correlation judge,
-and a lineup test like the human study of Fredrikson et al. (2015)."""
+"""Judging reconstructions, never with the target model, in three words.
+
+- **Recognised** (the headline, the field's standard since GMI: attack accuracy by an evaluation model independent
+  of the target): an evaluator CNN names the person (top-1, top-5), and a second strict judge of another kind, the
+  nearest held-out photo in the evaluator's feature space.
+- **Template leak**: the pixel lineup (closer to the person's photos than to four others') and correlation judges.
+  They count a faint template that matches the person's average photo: identity information, enough to confirm a
+  guess, not a face anyone would recognise. Fredrikson et al. (2015) ran their lineup with people, who see far less
+  in a faint pattern than a pixel correlation does.
+- **Visible**: each image's contrast as the attack returned it, in 8-bit grey levels.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..compute import one_thread, use_cpu_budget
-from ..data.face_photos import FaceData, split_per_person
+from ..data.face_photos import FAINT_GREY_LEVELS, FaceData, contrast_grey_levels, split_per_person
 from ..paths import cache_dir, cache_lock, save_atomically
 
 if TYPE_CHECKING:
@@ -186,14 +195,43 @@ def lineup_accuracy(images: np.ndarray, identities: np.ndarray, faces: FaceData,
     return float(np.mean(score))
 
 
+def amplification(images: np.ndarray) -> np.ndarray:
+    """How many times each image's contrast must be stretched to span the whole grey scale (1 for a full-range image)."""
+    return 255.0 / np.maximum(contrast_grey_levels(images), 1e-3)
+
+
+def nearest_photo_top1(images: np.ndarray, identities: np.ndarray, faces: FaceData, evaluator: Evaluator,
+                       photo_features: np.ndarray | None = None) -> float:
+    """The second strict judge: is the held-out photo nearest each image, in the evaluator's feature space, of the right
+    person? The photos are ones the target never trained on (its test photos); the rule is a nearest neighbour, not the
+    evaluator's own classifier, so the two strict judges can disagree (chance: 1 in the number of people)."""
+    ids = np.asarray(identities)
+    f = evaluator.features(images)
+    photos = evaluator.features(faces.X_test.reshape(-1, 64, 64)) if photo_features is None else photo_features
+    d = (f ** 2).sum(1)[:, None] - 2 * f @ photos.T + (photos ** 2).sum(1)[None, :]
+    return float((np.asarray(faces.y_test)[d.argmin(1)] == ids).mean())
+
+
 @dataclass
 class Verdict:
-    """How recognisable a set of reconstructions is, by three judges; chance levels alongside."""
+    """How well reconstructions recovered the people, in the kit's three words, with chance levels alongside.
 
-    evaluator_top1: float
-    evaluator_top5: float
-    correlation_top1: float
-    lineup: float
+    **Recognised** (the headline: strict judges independent of the target): `recognised_top1` and `recognised_top5`,
+    the evaluator CNN names the person first or among its five; `recognised_nearest`, the held-out photo nearest the
+    image in the evaluator's feature space is the person's (a nearest-neighbour rule, not the evaluator's classifier).
+    **Template leak** (matches the person's photos better than chance: enough to confirm a guess, not a face anyone
+    would recognise): `template_lineup` (closer to the person's photos than to four others'), `template_correlation`
+    (the person's average photo is the most correlated of all). **Visible**: `contrast_grey_levels`, the median image's
+    contrast as returned, in 8-bit grey levels, and `faint`, how many are under FAINT_GREY_LEVELS.
+    """
+
+    recognised_top1: float
+    recognised_top5: float
+    recognised_nearest: float
+    template_lineup: float
+    template_correlation: float
+    contrast_grey_levels: float
+    faint: int = 0
     chance_top1: float = 1 / 40
     chance_top5: float = 5 / 40
     chance_lineup: float = 1 / 5
@@ -204,15 +242,19 @@ class Verdict:
 
 
 def judge(images: np.ndarray, identities: np.ndarray, faces: FaceData, evaluator: Evaluator) -> Verdict:
-    """Judge reconstructions with the evaluator (top-1, top-5), the correlation judge and the lineup test.
+    """Judge reconstructions: recognised (the evaluator's top-1 and top-5, the nearest held-out photo), template leak
+    (lineup, correlation) and visible (contrast in grey levels).
 
     Chance levels follow the people `faces` holds (1 in 40 for all of them, 1 in 20 for the private half).
     """
     ids = np.asarray(identities)
     top5 = evaluator.top_k(images, 5)
     n = len(faces.people)
+    contrast = contrast_grey_levels(images)
     return Verdict(float((top5[:, 0] == ids).mean()), float((top5 == ids[:, None]).any(1).mean()),
-                   correlation_top1(images, ids, faces), lineup_accuracy(images, ids, faces), 1 / n, min(1.0, 5 / n))
+                   nearest_photo_top1(images, ids, faces, evaluator), lineup_accuracy(images, ids, faces),
+                   correlation_top1(images, ids, faces), float(np.median(contrast)),
+                   int((contrast < FAINT_GREY_LEVELS).sum()), 1 / n, min(1.0, 5 / n))
 
 
 def closer_than_public(images: np.ndarray, identities: np.ndarray, private: FaceData, public: FaceData,
@@ -237,12 +279,25 @@ def closer_than_public(images: np.ndarray, identities: np.ndarray, private: Face
     return float((to_person < to_public).mean())
 
 
+JUDGE_COLUMNS = {  # Verdict field -> its table column, the recognised judges first
+    "recognised_top1": "recognised: evaluator top-1 %", "recognised_top5": "recognised: evaluator top-5 %",
+    "recognised_nearest": "recognised: nearest photo %", "template_lineup": "template: lineup (1 of 5) %",
+    "template_correlation": "template: correlation top-1 %", "contrast_grey_levels": "contrast (grey levels)",
+}
+
+
 def verdict_table(verdicts: dict) -> "pd.DataFrame":
-    """One row per attack setting, each judge's accuracy in percent, chance levels in the last row."""
+    """One row per attack setting: each judge's share in percent (recognised first), the median contrast in grey
+    levels, and chance levels in the last row."""
     import pandas as pd
 
-    columns = {"evaluator_top1": "evaluator top-1 %", "evaluator_top5": "evaluator top-5 %",
-               "correlation_top1": "correlation top-1 %", "lineup": "lineup (1 of 5) %"}
-    rows = {name: {label: round(100 * getattr(v, key), 1) for key, label in columns.items()} for name, v in verdicts.items()}
-    rows["chance"] = {"evaluator top-1 %": 2.5, "evaluator top-5 %": 12.5, "correlation top-1 %": 2.5, "lineup (1 of 5) %": 20.0}
+    rows = {name: {label: round(getattr(v, key) if key == "contrast_grey_levels" else 100 * getattr(v, key), 1)
+                   for key, label in JUDGE_COLUMNS.items()} for name, v in verdicts.items()}
+    first = next(iter(verdicts.values()), Verdict(0, 0, 0, 0, 0, 0))
+    rows["chance"] = {JUDGE_COLUMNS["recognised_top1"]: round(100 * first.chance_top1, 1),
+                      JUDGE_COLUMNS["recognised_top5"]: round(100 * first.chance_top5, 1),
+                      JUDGE_COLUMNS["recognised_nearest"]: round(100 * first.chance_top1, 1),
+                      JUDGE_COLUMNS["template_lineup"]: round(100 * first.chance_lineup, 1),
+                      JUDGE_COLUMNS["template_correlation"]: round(100 * first.chance_top1, 1),
+                      JUDGE_COLUMNS["contrast_grey_levels"]: None}
     return pd.DataFrame(rows).T

@@ -30,6 +30,7 @@ from .control_panel import (
 )
 from .plots import (
     NO_SIGNAL as NO_SIGNAL,
+    amplification_captions as amplification_captions,
     epsilon_label as epsilon_label,
     flat_images as flat_images,
     for_display as for_display,

@@ -170,9 +170,9 @@ def check_reconstructions(verdict, images=None, update=None) -> bool:
     """Self-check for lab 03: a correct update step, and reconstructions recognisable far above chance."""
     if is_placeholder(update):
         return nothing_to_check("write my_update_step in the exercise cell")
-    lineup, corr = verdict.lineup, verdict.correlation_top1
+    lineup, corr = verdict.template_lineup, verdict.template_correlation
     print(f"  lineup: {percent(lineup)} (chance {percent(verdict.chance_lineup)}); correlation judge top-1: "
-          f"{percent(corr)} (chance {percent(verdict.chance_top1)}); evaluator top-1: {percent(verdict.evaluator_top1)}")
+          f"{percent(corr)} (chance {percent(verdict.chance_top1)}); evaluator top-1: {percent(verdict.recognised_top1)}")
     problem = update_step_problem(update) if update is not None else None
     if problem:
         print(f"✘ {problem}.")
@@ -219,8 +219,8 @@ def check_output_choice(choice, data, **requirements) -> bool:
         return False
     r = data.results[choice]
     print(f"  {r.policy.describe()}: top-5 from what is shown {percent(r.utility['top5'])}, score error "
-          f"{r.utility['score_error']:.3f}, adaptive attacker's lineup {percent(r.adaptive.lineup)} "
-          f"(naive attacker's {percent(r.face.lineup)})")
+          f"{r.utility['score_error']:.3f}, adaptive attacker's lineup {percent(r.adaptive.template_lineup)} "
+          f"(naive attacker's {percent(r.face.template_lineup)})")
     if choice in good:
         print(f"✔ Meets all three requirements. All settings that do: {good}")
         return True

@@ -17,7 +17,7 @@ import numpy as np
 from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
 from ..formatting import percent
 from ..paths import cache_dir, cache_lock, save_atomically
-from .plots import NO_SIGNAL, PROJECTOR_MIN_PT, flat_images, stretch_for_display
+from .plots import PROJECTOR_MIN_PT, STRETCH_NOTE, amplification_captions, caption_colour, stretch_for_display
 
 # The settings the panel offers, from most to least detail. top_k with k=1 is the same as label_score.
 SETTINGS = (
@@ -29,7 +29,7 @@ SETTINGS = (
     OutputPolicy("label_score"), OutputPolicy("label"),
 )
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 7  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
+CACHE_VERSION = 8  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
@@ -137,19 +137,19 @@ def _cache_path(face_model, tabular_model, budget: int, seed: int):
 
 
 def row_picture(images: np.ndarray, caption: str) -> bytes:
-    """A PNG of one row of faces, each contrast-stretched for display; an image that never moved is drawn grey."""
+    """A PNG of one row of faces, each contrast-stretched for display with its stretch under it; an image that never
+    moved is drawn grey and says 'no signal'."""
     from matplotlib.figure import (
         Figure,  # drawn off screen: no pyplot state, nothing shown in the notebook
     )
 
-    fig = Figure(figsize=(1.4 * len(images), 2.1))
+    fig = Figure(figsize=(1.4 * len(images), 2.7))
     axes = fig.subplots(1, len(images))
-    for ax, img, flat, person in zip(axes, stretch_for_display(images), flat_images(images), ROW_IDENTITIES):
+    for ax, img, words, person in zip(axes, stretch_for_display(images), amplification_captions(images), ROW_IDENTITIES):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"person {person}" + (f"\n{NO_SIGNAL}" if flat else ""), fontsize=PROJECTOR_MIN_PT,
-                     color="#b3261e" if flat else "black")
+        ax.set_title(f"person {person}\n{words}", fontsize=PROJECTOR_MIN_PT, color=caption_colour(words))
         ax.axis("off")
-    fig.suptitle(caption, fontsize=PROJECTOR_MIN_PT + 1)
+    fig.suptitle(f"{caption}\n({STRETCH_NOTE})", fontsize=PROJECTOR_MIN_PT + 1)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
@@ -223,13 +223,13 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     stalled = f" — no signal for {r.naive_stalled} of 40" if r.naive_stalled else ""
     rows = [
         ("<b>Attackers</b> (black-box MI-FACE, lineup: chance 20 %)", "", f"{data.budget:,} queries per person"),
-        ("naive attacker (lab 03's attack, does not adapt)", f'<span class="bb-lineup">{percent(f.lineup)}</span>',
-         f"evaluator top-1 {percent(f.evaluator_top1)}{stalled}"),
-        ("adaptive attacker (knows the control)", f'<span class="ad-lineup">{percent(d.lineup)}</span>',
-         f"evaluator top-1 {percent(d.evaluator_top1)}; {html.escape(r.adaptive_attack.split(':')[0])}"),
+        ("naive attacker (lab 03's attack, does not adapt)", f'<span class="bb-lineup">{percent(f.template_lineup)}</span>',
+         f"evaluator top-1 {percent(f.recognised_top1)}{stalled}"),
+        ("adaptive attacker (knows the control)", f'<span class="ad-lineup">{percent(d.template_lineup)}</span>',
+         f"evaluator top-1 {percent(d.recognised_top1)}; {html.escape(r.adaptive_attack.split(':')[0])}"),
         ("queries to a lineup of 80 %: naive / adaptive", "",
          f"{_budget_text(r.queries_to('naive'), data.budget)} / {_budget_text(r.queries_to('adaptive'), data.budget)}"),
-        ("white-box MI-FACE, lineup — unchanged", percent(w.lineup), "uses gradients, not the answers"),
+        ("white-box MI-FACE, lineup — unchanged", percent(w.template_lineup), "uses gradients, not the answers"),
         ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{percent(a["accuracy"])}</span>', f"prior-only guess {percent(a['baseline'])}"),
         ("<b>Honest users</b>", "", ""),
         ("top-1 accuracy (the label)", percent(u["top1"]), "the label is always sent"),
@@ -239,8 +239,8 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
     key = setting_key(r.policy)
     return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
-                     f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.lineup, a["accuracy"],
-                     data.pictures[(key, "adaptive")], d.lineup)
+                     f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.template_lineup, a["accuracy"],
+                     data.pictures[(key, "adaptive")], d.template_lineup)
 
 
 POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values())  # the panel's buttons, in order
@@ -305,7 +305,7 @@ def acceptable_settings(data: PanelData, min_top5: float = 0.98, max_score_error
                         max_lineup: float = 0.30, attacker: str = "adaptive") -> list[tuple]:
     """Settings that keep the users' requirements and hold the attacker (adaptive or naive) to max_lineup."""
     def lineup(r: SettingResult) -> float:
-        return r.adaptive.lineup if attacker == "adaptive" else r.face.lineup
+        return r.adaptive.template_lineup if attacker == "adaptive" else r.face.template_lineup
 
     return [key for key, r in data.results.items()
             if r.utility["top5"] >= min_top5 and r.utility["score_error"] <= max_score_error and lineup(r) <= max_lineup]

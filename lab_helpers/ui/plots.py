@@ -4,8 +4,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-FLAT = 1e-3  # an image whose pixels span less than this never moved from its start: the attack got no signal
+FLAT = 1e-6  # an image whose pixels span less than this never moved from its start: the attack got no signal
 NO_SIGNAL = "no signal"
+FAINT_COLOUR = "#8a4b00"  # the caption of an image under a few grey levels (6.5:1 on white; the word says it too)
 PROJECTOR_WIDTH_PX = 1240  # a 1280 x 720 projector, less the page's margins: a dashboard figure fits in this
 PROJECTOR_MIN_PT = 12  # no title, label or caption on a dashboard smaller than this
 
@@ -14,6 +15,33 @@ def flat_images(images: np.ndarray) -> np.ndarray:
     """One bool per image: True where the image is flat (its pixels span less than FLAT), i.e. it never moved."""
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
     return np.ptp(flat, axis=1) < FLAT
+
+
+def amplification_captions(images: np.ndarray) -> list[str]:
+    """What each image's caption must say when it is drawn contrast-stretched: 'no signal' for an image that never
+    moved, else the stretch, e.g. '×3.7' — and 'faint, ×260' for one under a few grey levels as the attack returned it,
+    which looks uniform grey until it is stretched that much."""
+    from ..data.face_photos import FAINT_GREY_LEVELS, contrast_grey_levels
+
+    x = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    flat, levels = flat_images(x), contrast_grey_levels(x)
+    span = np.maximum(np.ptp(x, axis=1), FLAT)
+    captions = []
+    for is_flat, grey, stretch in zip(flat, levels, 1.0 / span):
+        if is_flat:
+            captions.append(NO_SIGNAL)
+        else:
+            factor = f"×{stretch:,.0f}" if stretch >= 10 else f"×{stretch:.1f}"
+            captions.append(f"faint, {factor}" if grey < FAINT_GREY_LEVELS else factor)
+    return captions
+
+
+def caption_colour(caption: str) -> str:
+    """Black for an ordinary stretch, red for no signal, brown for a faint image (the words say it too)."""
+    return "#b3261e" if caption == NO_SIGNAL else FAINT_COLOUR if caption.startswith("faint") else "black"
+
+
+STRETCH_NOTE = "contrast stretched for display by the factor under each image; faint: under 4 grey levels as returned"
 
 
 def stretch_for_display(images: np.ndarray) -> np.ndarray:
@@ -155,33 +183,34 @@ def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities
     real, reconstructed = np.asarray(real).reshape(-1, 64, 64), np.asarray(reconstructed).reshape(-1, 64, 64)
     n = len(reconstructed)
     nrows = 2 * int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size + 0.4, nrows * size * 1.2), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size + 0.4, nrows * size * 1.45), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, person in enumerate(identities):
         r, c = 2 * (i // ncols), i % ncols
         axes[r, c].imshow(real[i], cmap="gray", vmin=0, vmax=1)
         axes[r, c].set_title(f"person {person}", fontsize=font)
-    shown, flat = stretch_for_display(reconstructed), flat_images(reconstructed)
+    shown, captions = stretch_for_display(reconstructed), amplification_captions(reconstructed)
     for i in range(n):
         r, c = 2 * (i // ncols), i % ncols
         axes[r + 1, c].imshow(shown[i], cmap="gray", vmin=0, vmax=1)
-        if flat[i]:
-            axes[r + 1, c].set_title(NO_SIGNAL, fontsize=font, color="#b3261e")
+        axes[r + 1, c].set_title(captions[i], fontsize=font, color=caption_colour(captions[i]))
     for r in range(0, nrows, 2):
         axes[r, 0].text(-8, 32, "real", rotation=90, va="center", ha="right", fontsize=font)
         axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=font)
-    fig.suptitle(title, fontsize=font + 2)
+    fig.suptitle(f"{title}\n({STRETCH_NOTE})", fontsize=font + 2)
     fig.tight_layout()
     return fig
 
 
 def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt.Figure:
-    """Attack accuracy by each judge against the number of queries per identity, with chance lines."""
+    """Attack success by each judge (recognised first, then the template leak) against the queries per person."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    for key, label, colour in [("lineup", "lineup (pick of 5)", "#1b7f3b"), ("correlation_top1", "correlation judge top-1", "#4a6fa5"),
-                               ("evaluator_top1", "evaluator CNN top-1", "#b3261e")]:
-        ax.plot(budgets, [getattr(v, key) for v in verdicts], "o-", color=colour, label=label)
+    for key, label, colour, marker in [("recognised_top1", "recognised: evaluator top-1", "#b3261e", "o-"),
+                                       ("recognised_nearest", "recognised: nearest photo", "#e66101", "s-"),
+                                       ("template_lineup", "template: lineup (pick of 5)", "#1b7f3b", "^--"),
+                                       ("template_correlation", "template: correlation top-1", "#4a6fa5", "v--")]:
+        ax.plot(budgets, [getattr(v, key) for v in verdicts], marker, color=colour, label=label)
     ax.axhline(1 / 5, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
     ax.axhline(1 / 40, color="grey", ls=":", label="chance, top-1 (2.5 %)")
     ax.set_xscale("log")
@@ -203,13 +232,13 @@ def plot_granularity_summary(data) -> plt.Figure:
     names = [r.policy.describe().replace("scores ", "").replace(" only", "") for r in results]
     x = np.arange(len(results))
     fig, ax = plt.subplots(figsize=(12, 6.4))
-    ax.plot(x, [r.adaptive.lineup for r in results], "D-", color="#b3261e", lw=2.5,
+    ax.plot(x, [r.adaptive.template_lineup for r in results], "D-", color="#b3261e", lw=2.5,
             label="adaptive attacker (knows the control): lineup")
-    ax.plot(x, [r.face.lineup for r in results], "o-", color="#1b7f3b", label="naive attacker (lab 03's attack): lineup")
-    ax.plot(x, [r.face.correlation_top1 for r in results], "s--", color="#4a6fa5", lw=1,
+    ax.plot(x, [r.face.template_lineup for r in results], "o-", color="#1b7f3b", label="naive attacker (lab 03's attack): lineup")
+    ax.plot(x, [r.face.template_correlation for r in results], "s--", color="#4a6fa5", lw=1,
             label="naive attacker: correlation top-1")
     ax.plot(x, [r.attribute["accuracy"] for r in results], "^-", color="#8a4fa5", label="attribute inference (lab 02): accuracy")
-    ax.axhline(data.white_box.lineup, color="#1b7f3b", ls="--", lw=1, label="white-box MI-FACE: lineup (any setting)")
+    ax.axhline(data.white_box.template_lineup, color="#1b7f3b", ls="--", lw=1, label="white-box MI-FACE: lineup (any setting)")
     ax.axhline(0.2, color="#1b7f3b", ls=":", label="chance, lineup (20 %)")
     ax.axhline(results[0].attribute["baseline"], color="#8a4fa5", ls=":", label="prior-only guess, attribute")
     ax.set_xticks(x, names, rotation=35, ha="right", fontsize=PROJECTOR_MIN_PT)
