@@ -70,8 +70,19 @@ def test_the_adaptive_attacker_beats_controls_that_stop_the_naive_one(faces, sof
     after = judge(rec.images, PEOPLE, faces, evaluator)
     assert before.template_lineup <= 0.35  # the naive attacker is near chance (20 %) under this control
     assert after.template_lineup >= 0.55 and after.template_correlation >= 0.3  # the adaptive one is not
+    # and its faces are recognised by the strict evaluator, at a contrast a person sees (the boundary attack's)
+    assert after.recognised_top1 >= before.recognised_top1 + 0.05 and after.faint <= 2
+    assert "boundary attack" in result.strategy
     # within the same budget, every query counted: the attack's per person, the look at the control shared
     assert rec.queries.max() <= BUDGET and adaptive_api.queries == rec.queries.sum() + result.observed.queries == rec.total_queries
+
+
+def test_scores_only_keeps_the_counter_move_on_the_scores(softmax):
+    result = invert_adaptive(api_for(softmax, "rounded:2"), PEOPLE[:4], queries_per_person=600, progress=False,
+                             scores_only=True)
+    assert "probe radius 32" in result.strategy and result.observed.kind == "rounded"
+    exact = invert_adaptive(api_for(softmax, "probabilities"), PEOPLE[:4], queries_per_person=600, progress=False)
+    assert "probe radius 0.5" in exact.strategy  # exact scores: climbing them beats the boundary attack
 
 
 def test_repeating_a_probe_multiplies_the_bill_and_averages_the_noise(softmax):

@@ -100,18 +100,18 @@ def test_control_panel_answers_in_the_browser(browser, jupyter_lab, artifacts):
     label_only.scroll_into_view_if_needed()
     picture = page.locator("img.bb-picture")
     page.wait_for_function("() => document.querySelector('img.bb-picture')?.src?.length > 0")
-    page.wait_for_function("() => /\\d/.test(document.querySelector('.bb-lineup')?.innerText || '')")  # rendered
-    before_text = page.evaluate("() => document.querySelector('.bb-lineup').innerText")
+    page.wait_for_function("() => /\\d/.test(document.querySelector('.bb-recognised')?.innerText || '')")  # rendered
+    before_text = page.evaluate("() => document.querySelector('.bb-recognised').innerText")
     before_src = picture.get_attribute("src")
     page.screenshot(path=str(shots / "lab04-full-probabilities.png"))
     label_only.click()
     # the HTML widget re-renders: wait until it shows a number again, and a different one
-    page.wait_for_function("t => { const e = document.querySelector('.bb-lineup'); "
+    page.wait_for_function("t => { const e = document.querySelector('.bb-recognised'); "
                            "return e && /\\d/.test(e.innerText) && e.innerText !== t; }", arg=before_text)
     page.wait_for_function("s => document.querySelector('img.bb-picture').src !== s", arg=before_src)
     page.screenshot(path=str(shots / "lab04-label-only.png"))
-    after = page.evaluate("() => document.querySelector('.bb-lineup').innerText")
-    assert after != before_text and int(after.split()[0]) < int(before_text.split()[0]), (before_text, after)
+    after = page.evaluate("() => document.querySelector('.bb-recognised').innerText")
+    assert after != before_text and float(after.split()[0]) < float(before_text.split()[0]), (before_text, after)
     assert page.locator("text=Setting: label only").count() >= 1
     page.close()
 

@@ -222,6 +222,10 @@ def test_twenty_red_learners_attack_at_once_while_ordinary_traffic_flows(classro
     for name, run in runs.items():
         assert by_name[name]["queries"] == run.queries, name
         assert by_name[name]["submissions"] == sum("error" not in v for v in run.verdicts.values()), name
+        # template only: people whose face the correlation referee matched but who were not recognised
+        matched = {p for p, v in run.verdicts.items() if v.get("judges", {}).get("correlation")}
+        recognised = {p for p, v in run.verdicts.items() if v.get("recovered")}
+        assert by_name[name]["template_only"] == len(matched - recognised), name
         # a 403 that stops an attack is a suspension; a key is suspended only where an alert flagged it, and only
         # at the door that blocks (its last answer may have been the one that raised the alert)
         if run.stopped_by == "HTTP 403":
@@ -400,7 +404,8 @@ def test_every_request_is_in_an_intact_audit_log_and_a_restart_keeps_the_scores(
 def test_the_scoreboard_page_escapes_names_and_reloads_only_a_live_round():
     board = {"round": 2, "rounds": [1, 2], "current": True, "started": time.time() - 600, "people": 20,
              "red": [{"learner": "O'Neil & <Co>", "team": "red-1", "key_id": "x", "recovered": 3, "evaluator": 4,
-                      "closer than public": 3, "correlation": 5, "submissions": 9, "copies": 0, "queries": 12345,
+                      "closer than public": 3, "correlation": 5, "template_only": 2, "submissions": 9, "copies": 0,
+                      "queries": 12345,
                       "alerts": 1, "suspended_at": ["blue-1"]}],
              "blue": [{"team": "blue-1", "members": ["Bo"], "policy": "app keys: label", "utility": 0.5,
                        "ordinary_sent": 10, "utility_by_kind": {"camera": 1.0, "app": 0.0}, "people_recovered": 3,
@@ -409,6 +414,7 @@ def test_the_scoreboard_page_escapes_names_and_reloads_only_a_live_round():
     assert "O&#x27;Neil &amp; &lt;Co&gt;" in page and "<Co>" not in page
     assert 'http-equiv="refresh" content="5"' in page and "3 of 20" in page and "12,345" in page
     assert 'class="suspended"' in page and "50&nbsp;%" in page and "not run" in page
+    assert "<th>Template only</th>" in page and "<td>2</td>" in page and "Recovered means recognised" in page
     assert 'http-equiv="refresh"' not in render_scoreboard(board | {"current": False})
 
 

@@ -111,6 +111,22 @@ def test_black_box_from_full_scores_beats_chance_and_counts_queries(faces, evalu
     assert early.template_lineup >= 0.6 and v.recognised_top1 >= early.recognised_top1
 
 
+@pytest.mark.slow
+def test_black_box_from_full_scores_is_recognised_about_as_often_as_white_box_by_10000_queries(faces, evaluator, softmax):
+    # Issue 24's goal, by both strict judges: at least 0.8 of white-box's rate (42.5 % and 45 %) at 10,000 queries
+    # per person, measured 37.5-42.5 % and 42.5-50 % over seeds 0-2; at 2,000, 15-17.5 % and 12.5-15 %.
+    api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
+    rec = invert_black_box(api, PEOPLE, queries_per_person=10_000, checkpoints=(2_000,), progress=False)
+    late, early = judge(rec.images, PEOPLE, faces, evaluator), judge(rec.snapshots[2_000], PEOPLE, faces, evaluator)
+    assert late.recognised_top1 >= 0.3 and late.recognised_nearest >= 0.3
+    assert early.recognised_top1 >= 0.1 and early.recognised_nearest >= 0.1
+    # coarse to fine is what makes the difference at 2,000: all 24 x 24 frequencies from the start recognise 2.5-10 %
+    fixed = invert_black_box(ModelAPI(softmax.predict_proba, "probabilities", input_size=4096), PEOPLE,
+                             queries_per_person=2_000, low_freq=24, step_size=3.0, progress=False)
+    old = judge(fixed.images, PEOPLE, faces, evaluator)
+    assert early.recognised_top1 + early.recognised_nearest > old.recognised_top1 + old.recognised_nearest + 0.1
+
+
 def test_black_box_from_labels_only_is_at_chance(faces, evaluator, softmax):
     api = ModelAPI(softmax.predict_proba, "label", input_size=4096)
     v = judge(invert_black_box(api, PEOPLE, queries_per_person=1000, progress=False).images, PEOPLE, faces, evaluator)
@@ -127,6 +143,9 @@ def test_bad_budget_start_objective_and_shape_say_what_is_valid(softmax):
     api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
     with pytest.raises(ValueError, match="at least 100"):
         invert_black_box(api, [0], queries_per_person=0)
+    for schedule in (0, 65, ((100, 8), (2_000, 16))):
+        with pytest.raises(ValueError, match="schedule starting at 0"):
+            invert_black_box(api, [0], queries_per_person=1_000, low_freq=schedule)
     with pytest.raises(ValueError, match="valid starts"):
         invert_white_box(softmax, [0], start="white")
     with pytest.raises(ValueError, match="valid objectives"):

@@ -65,11 +65,13 @@ def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
     white, black = face_card.measurements["lab03-white-box"], face_card.measurements["lab03-black-box"]
     assert 0.2 <= white.value <= 0.7 and white.chance == pytest.approx(1 / 40)  # lab 07: "must be protected like the photos"
     cheap = face_card.measurements["lab04-black-box-cheap"]
-    # lab 07: the strongest attack on labels alone matches "almost every face" at 2,000 queries per person,
-    # "about 70 %" after 200, with images the evaluator rarely recognises (templates, not photos)
-    assert black.details["attack"] == "adaptive labels" and black.details["budget"] == 2_000 and cheap.details["budget"] == 200
-    assert 0.9 <= black.value <= 1.0 and 0.6 <= cheap.value <= 0.8 and black.chance == 0.2
-    assert black.details["evaluator_top1"] <= 0.2 and black.details["queries_to_80"] in (500, 1_000)
+    # lab 07: through labels alone the strongest attack (the boundary attack) is recognised by the strict evaluator
+    # about one time in five after 5,000 queries per person (measured 22.5 %), one in ten after 1,000 (10 %), while
+    # its template leaks for nearly everyone (lineup about 97 %)
+    assert black.details["attack"] == "adaptive labels" and black.details["budget"] == 5_000 and cheap.details["budget"] == 1_000
+    assert 0.12 <= black.value <= 0.35 and 0.05 <= cheap.value <= 0.2 and black.chance == pytest.approx(1 / 40)
+    assert cheap.value <= black.value and black.details["template_lineup"] >= 0.9
+    assert black.details["nearest_photo"] >= 0.075
     assert black.seconds > 0
     text = face_card.to_markdown()
     assert percent(white.value) in text and "label only" in text and "Restricted" in text and "DPO" in text
@@ -92,27 +94,30 @@ def test_card_survives_save_and_load(face_card, tmp_path):
 
 
 @pytest.mark.slow
-def test_gate_blocks_exposed_scores_on_the_small_budget_attack_only(face_card, face_v2_model, faces):
+def test_gate_blocks_exposed_scores_on_change_control_while_the_measured_leak_barely_moves(face_card, face_v2_model, faces):
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "probabilities", "2"), progress=False)
     checks = {c.key: c for c in gate.checks}
-    assert not gate.passed and [c.key for c in gate.failed] == ["lab04-black-box-cheap"]
-    # lab 07's words: the patient attacker moves "only a few points", the cheap one to "close to 100 %"
-    assert checks["lab03-black-box"].passed and 0 <= checks["lab03-black-box"].worse_by <= 0.08
-    assert checks["lab04-black-box-cheap"].after >= 0.9 and checks["lab03-white-box"].passed
+    assert not gate.passed and [c.key for c in gate.failed] == ["output-change"]
+    # lab 07's words: by the strict evaluator full probabilities add "a few points" to what labels already give
+    for key in ("lab03-black-box", "lab04-black-box-cheap"):
+        assert checks[key].passed and -0.1 <= checks[key].worse_by <= 0.1, key
+    assert checks["lab03-white-box"].passed
     message = gate.message()
-    assert message.startswith("RELEASE BLOCKED") and "labels only" in message and "needs the privacy owner's approval" in message
-    assert gate.table().loc[checks["lab04-black-box-cheap"].title, "result"] == "BLOCK"
+    assert message.startswith("RELEASE BLOCKED") and "full probabilities" in message and "needs the privacy owner's approval" in message
+    assert gate.table().loc[checks["output-change"].title, "result"] == "BLOCK"
+    assert gate.table().loc[checks["output-change"].title, "approved"] == "label only"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("policy, passes", [("rounded:2", False), ("label_score", True), ("top_k:3", True)])
-def test_gate_judges_each_kiosk_policy_by_the_strongest_attack(face_card, face_v2_model, faces, policy, passes):
+@pytest.mark.parametrize("policy", ["rounded:2", "label_score", "top_k:3"])
+def test_gate_blocks_every_unapproved_kiosk_policy_and_measures_it_by_the_strongest_attack(face_card, face_v2_model,
+                                                                                           faces, policy):
     from lab_helpers.defences.output_policies import parse_policy
 
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, parse_policy(policy), "2"), progress=False)
-    assert gate.passed is passes
-    # the label is in every answer, so the boundary attack is always available: no policy leaks less than labels
-    assert {c.key: c for c in gate.checks}["lab03-black-box"].after >= face_card.measurements["lab03-black-box"].value - 0.05
+    assert [c.key for c in gate.failed] == ["output-change"]
+    # the label is in every answer, so the boundary attack is always available: no policy leaks much less than labels
+    assert {c.key: c for c in gate.checks}["lab03-black-box"].after >= face_card.measurements["lab03-black-box"].value - 0.1
 
 
 @pytest.mark.slow
@@ -219,4 +224,4 @@ def test_a_measure_can_skip_candidates_it_does_not_apply_to(patients, dosing_car
     candidate = Candidate("dosing", train_tabular_model(data, 20, seed=0), data, "probabilities", "2")
     assert [m.key for m in measures_for(candidate)] == ["lab01-membership"]
     gate = release_gate(dosing_card, candidate, progress=False)
-    assert [c.key for c in gate.checks] == ["lab01-membership", "utility-test-accuracy"]
+    assert [c.key for c in gate.checks] == ["lab01-membership", "utility-test-accuracy", "output-change"]

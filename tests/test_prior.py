@@ -21,7 +21,7 @@ from lab_helpers.attacks import (
     public_lookup,
 )
 from lab_helpers.data import public_private_split
-from lab_helpers.evaluation import budget_table, defence_table, judge_prior, prior_lab, queries_to_match
+from lab_helpers.evaluation import budget_table, defence_table, judge_prior, prior_lab, queries_without_prior
 from lab_helpers.judges import closer_than_public, judge, similarity_to_people
 from lab_helpers.service import ApiError, ModelAPI
 from lab_helpers.targets import FaceModelSpec
@@ -138,25 +138,32 @@ def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at
     eigen = judge_prior(invert_prior_black_box(lab.api(), lab.pca, lab.people, queries_per_person=1_000, progress=False).images, lab)
     lookup = judge_prior(public_lookup(lab.api(), lab.public, lab.people).images, lab)
     closer = "closer than any public face"
-    # lab 08's words: "several times as many" on the evaluator; the lookup scores 0 on the closer check
-    assert eigen["evaluator top-1"] >= 0.2 and pixels["evaluator top-1"] <= 0.15
-    assert eigen[closer] >= 0.2 and pixels[closer] <= 0.1 and lookup[closer] == 0.0
+    # lab 08's words at 1,000 queries per person: the eigenface attack is ahead of the pixel attack by both strict
+    # judges (measured 35 % and 35 % against 25 % and 25 %; chance 5 %), and the lookup scores 0 on the closer check
+    assert eigen["evaluator top-1"] >= 0.2 and eigen[closer] >= 0.2 and lookup[closer] == 0.0
+    assert eigen["evaluator top-1"] + eigen[closer] >= pixels["evaluator top-1"] + pixels[closer] + 0.1
     assert lookup["evaluator top-1"] >= 0.1  # some public people look like private ones
     assert pixels["lineup"] >= eigen["lineup"]  # the pixel-based judges favour the template
 
 
 @pytest.mark.slow
-def test_the_cost_curve_and_queries_to_match(lab):
+def test_the_cost_curve_and_what_the_prior_saves(lab):
     curve = budget_table(lab, progress=False)
     attacks = set(curve["attack"])
     assert {"MI-FACE (no prior)", "PCA prior", "generator prior", "public lookup (no inversion)"} == attacks
     furthest = curve.groupby("attack")["queries per person"].max()
     assert (furthest["generator prior"], furthest["PCA prior"], furthest["MI-FACE (no prior)"]) == (1_000, 3_000, 10_000)
-    closer = "closer than any public face"
-    match = queries_to_match(curve, closer)
-    assert match is not None and match <= 1_000  # lab 08: "about ten times fewer" queries
+    # lab 08: what the eigenface attack gets at 1,000 queries per person costs the pixel attack "about four to five
+    # times as many" (measured about 4,500 on the closer check and 5,500 on the evaluator)
+    for judge in ("closer than any public face", "evaluator top-1"):
+        needed = queries_without_prior(curve, judge)
+        assert needed is not None and 2_000 <= needed <= 10_000, (judge, needed)
+    # ... and with enough queries the pixel attack goes further than the prior, which levels off
     pixels = curve[curve["attack"] == "MI-FACE (no prior)"].set_index("queries per person")
-    assert pixels.loc[10_000, "evaluator top-1"] >= pixels.loc[1_000, "evaluator top-1"]
+    eigen = curve[curve["attack"] == "PCA prior"]
+    assert pixels.loc[10_000, "evaluator top-1"] >= eigen["evaluator top-1"].max()
+    with pytest.raises(ValueError, match="no 'PCA prior' row at 500"):
+        queries_without_prior(curve, "lineup", budget=500)
 
 
 @pytest.mark.slow

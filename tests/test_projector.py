@@ -34,13 +34,15 @@ def small_texts(fig) -> list[tuple[str, float]]:
 
 def fake_panel():
     def result(name, adaptive, naive):
-        return SimpleNamespace(policy=SimpleNamespace(describe=lambda n=name: n), adaptive=SimpleNamespace(template_lineup=adaptive),
-                               face=SimpleNamespace(template_lineup=naive, template_correlation=naive / 2),
+        return SimpleNamespace(policy=SimpleNamespace(describe=lambda n=name: n),
+                               adaptive=SimpleNamespace(template_lineup=adaptive, recognised_top1=adaptive / 5),
+                               face=SimpleNamespace(template_lineup=naive, template_correlation=naive / 2,
+                                                    recognised_top1=naive / 5),
                                attribute={"accuracy": 0.6, "baseline": 0.4})
     names = ["full probabilities", "scores with Laplace noise (scale 0.001)", "scores rounded to 2 decimals",
              "top 3 scores only", "top label and its score", "label only"]
     return SimpleNamespace(results={n: result(n, 1.0, 0.9 - 0.1 * i) for i, n in enumerate(names)},
-                           white_box=SimpleNamespace(template_lineup=1.0), budget=2_000)
+                           white_box=SimpleNamespace(template_lineup=1.0, recognised_top1=0.4), budget=2_000)
 
 
 @pytest.mark.parametrize("make", ["reconstruction grid (lab 03 dashboard)", "output settings (lab 04 dashboard)"])

@@ -111,7 +111,8 @@ GLOSSED = {  # a term, and the words that must stand near its first use in that 
 
 def test_glossary_explains_the_terms_and_every_lab_links_to_it():
     glossary = (KIT / "docs" / "glossary.md").read_text()
-    for term in ("NES", "DCT basis", "total variation", "softmax", "MLP", "TPR − FPR", "DP-SGD", "lineup"):
+    for term in ("NES", "DCT basis", "total variation", "softmax", "MLP", "TPR − FPR", "DP-SGD", "lineup", "recognised",
+                 "query multiplier"):
         assert f"**{term}" in glossary or f"{term}" in glossary.split("|")[1::3].__str__(), term
     for path in sorted((KIT / "solutions").glob("*.ipynb")):
         nb = json.loads(path.read_text())

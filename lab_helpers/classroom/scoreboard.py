@@ -45,6 +45,7 @@ def render_scoreboard(board: dict, refresh: int = REFRESH_SECONDS) -> str:
             f"<tr{cls}><td>{escape(r['learner'])}</td><td class=\"text\">{escape(r['team'])}</td>"
             f"<td class=\"{'good' if r['recovered'] else ''}\">{r['recovered']} of {people}</td>"
             f"<td>{r['evaluator']}</td><td>{r['closer than public']}</td><td>{r['correlation']}</td>"
+            f"<td>{r.get('template_only', 0)}</td>"
             f"<td>{r['submissions']}</td><td>{r['queries']:,}</td><td>{r['alerts']}</td>"
             f"<td class=\"text\">{escape(', '.join(r['suspended_at'])) or 'no'}</td></tr>")
     blue_rows = []
@@ -57,7 +58,7 @@ def render_scoreboard(board: dict, refresh: int = REFRESH_SECONDS) -> str:
             f"<td class=\"{'bad' if b['people_recovered'] else 'good'}\">{b['people_recovered']} of {people}</td>"
             f"<td>{house}</td><td>{b['red_queries']:,}</td><td>{b['alerts_on_red']}</td><td>{b['false_alarms']}</td></tr>"
             f"<tr><td></td><td class=\"text\" colspan=\"9\"><small>{escape(b['policy'])}</small></td></tr>")
-    empty = '<tr><td colspan="10" class="text">no one yet</td></tr>'
+    empty = '<tr><td colspan="11" class="text">no one yet</td></tr>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{head}
 <title>Round {n} - red team vs blue team</title><style>{STYLE}</style></head>
@@ -66,10 +67,12 @@ def render_scoreboard(board: dict, refresh: int = REFRESH_SECONDS) -> str:
 <p class="note">{'Live: this page reloads every ' + str(int(refresh)) + ' s' if board['current'] else 'A finished round'}
  &middot; {minutes:.0f} min since the round started &middot; {people} private people to recover &middot; <nav>{rounds}</nav></p>
 <h2>Red learners</h2>
-<p class="note">Recovered: the evaluator names the person <em>and</em> the face is closer to their private photos than to
-any public one (both referees are independent of the target). Queries and alerts are summed over every door.</p>
+<p class="note">Recovered means recognised: the evaluator names the person <em>and</em> the face is closer to their
+private photos than to any public one (both referees are independent of the target). Template only: people whose
+face matched their photos pixel by pixel (correlation) but was not recognised — a template that confirms a guess, not
+a face anyone would put a name to; it scores nothing. Queries and alerts are summed over every door.</p>
 <table><thead><tr><th>Learner</th><th class="text">Team</th><th>People recovered</th><th>Evaluator</th>
-<th>Closer than public</th><th>Correlation</th><th>Submissions</th><th>Queries</th><th>Alerts</th>
+<th>Closer than public</th><th>Correlation</th><th>Template only</th><th>Submissions</th><th>Queries</th><th>Alerts</th>
 <th class="text">Suspended at</th></tr></thead><tbody>{''.join(red_rows) or empty}</tbody></table>
 <h2>Blue teams</h2>
 <p class="note">Utility: the share of ordinary requests that the door answered with what they need (door cameras a

@@ -363,7 +363,9 @@ class ClassTarget:
                 f"{verdict['copy_score']}); submit what your attack reconstructed" if verdict["copy"] else
                 "recovered: the evaluator names the person and it is closer to their private photos than to any "
                 "public face" if verdict["recovered"] else "not recovered: " + ", ".join(
-                    f"{j} {'yes' if verdict[j] else 'no'}" for j in JUDGES))
+                    f"{j} {'yes' if verdict[j] else 'no'}" for j in JUDGES)
+                + (" (a template leak: it matches their photos, but no referee recognises the face)"
+                   if verdict["correlation"] else ""))
         return Reply(200, {"round": n, "door": door, "person": person, "recovered": verdict["recovered"],
                            "judges": {j: verdict[j] for j in JUDGES}, "copy": verdict["copy"],
                            "tries_left": TRIES_PER_PERSON - used - 1, "verdict": note})
@@ -408,6 +410,7 @@ class ClassTarget:
                 or (not current and policies[t].block_on_alert and counts[t][1].get(k)) for k in ids)]
             red.append({"learner": lr.learner, "team": lr.team, "key_id": lr.key_id, "keys": len(ids),
                         "recovered": len({s[2] for s in mine if s[7]}),
+                        "template_only": len({s[2] for s in mine if s[5]} - {s[2] for s in mine if s[7]}),
                         **{judge: len({s[2] for s in mine if s[3 + i]}) for i, judge in enumerate(JUDGES)},
                         "submissions": len(mine), "copies": sum(s[6] for s in mine),
                         "queries": sum(c[0].get(k, (0, 0))[0] for c in counts.values() for k in ids),

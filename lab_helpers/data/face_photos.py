@@ -78,6 +78,7 @@ N_PUBLIC = 20
 
 
 GREY_LEVEL = 1 / 255  # one step of an 8-bit grey scale
+FLAT = 1e-6  # an image whose pixels span less than this never moved from its start: the attack got no signal
 FAINT_GREY_LEVELS = 4.0  # an image whose contrast is under this many grey levels looks uniform grey to a person
 
 

@@ -19,7 +19,7 @@ from .prior_attacks import (
     defence_table as defence_table,
     judge_prior as judge_prior,
     prior_lab as prior_lab,
-    queries_to_match as queries_to_match,
+    queries_without_prior as queries_without_prior,
     run_prior_attack as run_prior_attack,
 )
 from .output_controls import (

@@ -32,7 +32,7 @@ from ..service.api import ModelAPI
 
 BUDGETS = (100, 300, 1_000, 3_000, 10_000)  # queries per person
 ATTACKS = ("MI-FACE (no prior)", "PCA prior", "generator prior")
-TABLE_VERSION = 5
+TABLE_VERSION = 6
 # The largest budget the lab runs each prior attack to (the pixel attack goes to the largest of BUDGETS): both
 # priors have levelled off by then (measured to 10,000 by the benchmark), and a first run of lab 08 must fit in two
 # minutes on one CPU. `budget_table(lab, prior_max={...})` runs them further.
@@ -176,13 +176,20 @@ def budget_table(lab: PriorLab, budgets=BUDGETS, progress: bool = True, prior_ma
     return pd.DataFrame(rows)
 
 
-def queries_to_match(table, judge: str, reference: str = ATTACKS[0], candidate: str = ATTACKS[1]) -> int | None:
-    """The fewest queries per person at which `candidate` reaches what `reference` reached at its largest budget."""
-    ref = table[table["attack"] == reference]
-    goal = float(ref.loc[ref["queries per person"].idxmax(), judge])
-    cand = table[table["attack"] == candidate].sort_values("queries per person")
-    reached = cand[cand[judge] >= goal - 1e-9]
-    return int(reached["queries per person"].iloc[0]) if len(reached) else None
+def queries_without_prior(table, judge: str, prior: str = ATTACKS[1], budget: int = 1_000) -> float | None:
+    """Queries per person the attack without a prior (pixel MI-FACE) needs to reach what `prior` reached at `budget`,
+    by `judge`, interpolated on a log scale between the measured budgets (None: not within the largest budget).
+
+    Divided by `budget`, it is how many times cheaper the prior makes that result for the attacker.
+    """
+    from .output_controls import queries_needed
+
+    with_prior = table[(table["attack"] == prior) & (table["queries per person"] == budget)]
+    if with_prior.empty:
+        raise ValueError(f"The table has no {prior!r} row at {budget:,} queries per person.")
+    pixels = table[table["attack"] == ATTACKS[0]]
+    curve = dict(zip(pixels["queries per person"].astype(int), pixels[judge].astype(float)))
+    return queries_needed(curve, float(with_prior[judge].iloc[0]) - 1e-9)
 
 
 # ---------------------------------------------------------------- training defences against the prior attacker

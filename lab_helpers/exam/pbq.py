@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
 
 DAY = 86_400.0
-LOG_VERSION = 1  # bump when a triage log's recipe changes: the cached log is rebuilt
+LOG_VERSION = 2  # bump when a triage log's recipe changes: the cached log is rebuilt
 # what a role may be given, by kind, each at the kit's usual setting (OutputPolicy's defaults), least detail first
 OUTPUTS = tuple(sorted(OUTPUT_KINDS, key=lambda name: OUTPUT_KINDS[name].detail))
 ROLE_KEYS = ("output", "burst", "per_minute", "per_day")
@@ -657,8 +657,9 @@ def _face_card_v2():
 
     m = {"lab03-white-box": Measurement(0.375, 0.025, {}, "lab03-white-box", "03",
                                         "White-box MI-FACE (if the model file leaks): evaluator top-1"),
-         "lab03-black-box": Measurement(1.0, 0.2, {}, "lab03-black-box", "03",
-                                        "Strongest black-box attack through the API (2,000 queries per person): lineup"),
+         "lab03-black-box": Measurement(0.2, 0.025, {}, "lab03-black-box", "03",
+                                        "Strongest black-box attack through the API (5,000 queries per person): "
+                                        "recognised (evaluator top-1)"),
          "lab05-face-membership": Measurement(0.39, 0.0, {"unit": "score"}, "lab05-face-membership", "05",
                                               "Membership test on the face model: advantage (TPR - FPR)")}
     return ModelCard(

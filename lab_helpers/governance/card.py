@@ -215,8 +215,8 @@ def white_box_leak(candidate: Candidate) -> Measurement:
     return Measurement(v.recognised_top1, v.chance_top1, {"evaluator_top5": v.recognised_top5, "correlation_top1": v.template_correlation, "lineup": v.template_lineup})
 
 
-BLACK_BOX_QUERIES = 2_000  # per person: a patient attacker's budget, a few seconds for all 40 people
-SMALL_BUDGET = 200  # per person: an attacker held to a few thousand queries in all (rate limits, lab 06)
+BLACK_BOX_QUERIES = 5_000  # per person: a patient attacker's budget, a few seconds for all 40 people
+SMALL_BUDGET = 1_000  # per person: an attacker held to 40,000 queries in all (rate limits, lab 06)
 _STRONGEST: dict[str, tuple] = {}
 
 
@@ -224,7 +224,7 @@ def strongest_black_box(candidate: Candidate):
     """The strongest adaptive attack through the candidate's output policy (lab 04), run once per candidate and policy.
 
     Both attackers that know the control run (MI-FACE adapted to the output, and the boundary attack on labels
-    alone); at each budget the better one counts. Returns evaluation.AttackOutcome.
+    alone); at each budget the one the strict evaluator recognises more counts. Returns evaluation.AttackOutcome.
     """
     from ..evaluation.output_controls import adaptive_attacks
 
@@ -232,39 +232,41 @@ def strongest_black_box(candidate: Candidate):
     model, data, runs = _STRONGEST.get(key, (None, None, None))
     if model is not candidate.model or data is not candidate.data:  # `is`: a retrained model is a new run
         runs = adaptive_attacks(candidate.model, candidate.policy, candidate.data, _evaluator(candidate.data),
-                                budget=BLACK_BOX_QUERIES, checkpoints=(SMALL_BUDGET, 500, 1_000))
+                                budget=BLACK_BOX_QUERIES, checkpoints=(200, SMALL_BUDGET, 2_000))
         _STRONGEST.clear()  # one candidate at a time: the two budget measures share a run
         _STRONGEST[key] = (candidate.model, candidate.data, runs)
     return runs
 
 
 def _black_box_measurement(candidate: Candidate, budget: int) -> Measurement:
-    """The strongest attack's lineup at one budget (queries per person), with how it got there."""
+    """The strongest attack's recognised rate (the strict evaluator's top-1) at one budget (queries per person), with
+    the second strict judge, the template leak and the contrast beside it, and how it got there."""
     runs = strongest_black_box(candidate)
     best = runs["strongest"]
-    queries_to_80 = best.queries_to(0.8)
-    return Measurement(best.lineup_by_budget[budget], best.verdict.chance_lineup, {
-        "budget": budget, "attack": best.name, "strategy": best.strategy,
-        "queries_to_80": queries_to_80, "final_lineup": best.verdict.template_lineup,
-        "evaluator_top1": best.verdict.recognised_top1, "correlation_top1": best.verdict.template_correlation,
-        "policy": candidate.policy.describe()})
+    v = best.by_budget[budget]
+    return Measurement(v.recognised_top1, v.chance_top1, {
+        "budget": budget, "attack": best.name, "strategy": best.strategy, "nearest_photo": v.recognised_nearest,
+        "template_lineup": v.template_lineup, "template_correlation": v.template_correlation,
+        "contrast_grey_levels": v.contrast_grey_levels, "policy": candidate.policy.describe()})
 
 
 @measure("lab03-black-box", "03", "face",
-         f"Strongest black-box attack through the API ({BLACK_BOX_QUERIES:,} queries per person): lineup",
-         advice="A patient outside caller rebuilds more recognisable faces from the answers: return less (labels "
-                "only, lab 04), and hold each caller to fewer queries with rate limits and monitoring (lab 06). "
-                "An output change needs approval.", allowed_rise=0.10)
+         f"Strongest black-box attack through the API ({BLACK_BOX_QUERIES:,} queries per person): recognised "
+         "(evaluator top-1)",
+         advice="A patient outside caller rebuilds faces an independent recogniser names more often: return less "
+                "(labels only, lab 04), and hold each caller to fewer queries with rate limits and monitoring (lab 06).",
+         allowed_rise=0.10)
 def black_box_leak(candidate: Candidate) -> Measurement:
-    """The strongest adaptive black-box attack of labs 03-04 at a patient attacker's budget, judged by a lineup (1 of 5)."""
+    """The strongest adaptive black-box attack of labs 03-04 at a patient attacker's budget, judged by the strict
+    evaluator (recognised)."""
     return _black_box_measurement(candidate, BLACK_BOX_QUERIES)
 
 
 @measure("lab04-black-box-cheap", "04", "face",
-         f"Strongest black-box attack on a small budget ({SMALL_BUDGET} queries per person): lineup",
+         f"Strongest black-box attack on a small budget ({SMALL_BUDGET:,} queries per person): recognised "
+         "(evaluator top-1)",
          advice="The same faces now cost an attacker far fewer queries: return less (labels only, lab 04), so a rate "
-                "limit (lab 06) holds the attacker below what it needs. An output change needs approval.",
-         allowed_rise=0.10)
+                "limit (lab 06) holds the attacker below what it needs.", allowed_rise=0.10)
 def cheap_black_box_leak(candidate: Candidate) -> Measurement:
     """The same strongest attack, judged after only a small budget per person: how cheap the faces are."""
     return _black_box_measurement(candidate, SMALL_BUDGET)

@@ -16,6 +16,9 @@ from .card import (
 
 # ---------------------------------------------------------------- the release gate
 
+OUTPUT_KEY = "output-change"  # the gate's change-control check on what outside callers get
+
+
 def more_detailed(new: OutputPolicy, old: OutputPolicy) -> bool:
     """Does the new output policy tell callers more than the old one? (each kind's detail rank, `OUTPUT_KINDS`)"""
     return new.tells_more_than(old)
@@ -35,8 +38,9 @@ class GateCheck:
     after: float
     allowed: float  # how much worse it may get
     advice: str
-    unit: str = "share"
+    unit: str = "share"  # share (a percentage), score (a number), or output (the policy outside callers get)
     direction: int = 1
+    shown: tuple[str, str] = ()  # for unit "output": the approved and the retrained policy, in words
 
     @property
     def worse_by(self) -> float | None:
@@ -49,16 +53,21 @@ class GateCheck:
         return self.worse_by is not None and self.worse_by <= self.allowed + 1e-9
 
     def _fmt(self, x: float) -> str:
+        if self.unit == "output":
+            return self.shown[0] if x == self.before else self.shown[1]
         return percent(x) if self.unit == "share" else f"{x:.2f}"
 
     def _change(self, x: float) -> str:
+        if self.unit == "output":
+            return "more detail" if x > 0 else "no more detail"
         return f"{x * 100:+.1f} points".replace(".0 ", " ") if self.unit == "share" else f"{x:+.2f}"
 
     def row(self) -> dict:
         """One table row."""
         change = "no baseline" if self.before is None else self._change(self.after - self.before)
+        allowed = "none without approval" if self.unit == "output" else self._change(self.direction * self.allowed)
         return {"lab": self.lab, "check": self.title, "approved": "—" if self.before is None else self._fmt(self.before),
-                "retrained": self._fmt(self.after), "change": change, "allowed": self._change(self.direction * self.allowed),
+                "retrained": self._fmt(self.after), "change": change, "allowed": allowed,
                 "result": "pass" if self.passed else "BLOCK"}
 
 
@@ -140,10 +149,16 @@ def release_gate(baseline: Candidate | ModelCard, retrained: Candidate, threshol
     checks.append(GateCheck(ACCURACY_KEY, "—", "Test accuracy (utility)", old_test, retrained.test_accuracy,
                             max_accuracy_drop, "The retrained model is less useful than the approved one: choose settings "
                             "that keep accuracy (weaker regularisation, more data) and retest.", direction=-1))
+    if old_policy is not None:  # change control: outside callers get no more detail than was approved
+        checks.append(GateCheck(OUTPUT_KEY, "04", "Output to outside callers (change control)", 0.0,
+                                1.0 if more_detailed(retrained.policy, old_policy) else 0.0, 0.0,
+                                f"Outside callers would get {retrained.policy.describe()} instead of the approved "
+                                f"{old_policy.describe()}. The measured leakage alone may barely move (labels already feed "
+                                "the boundary attack), but an output change needs the privacy owner's approval before "
+                                "release (privacy review item 'output changes'): keep the approved output, or record "
+                                "the change on a new, approved model card and gate against that.", "output",
+                                shown=(old_policy.describe(), retrained.policy.describe())))
     notes = []
-    if more_detailed(retrained.policy, old_policy):
-        notes.append(f"Outside callers would get {retrained.policy.describe()} instead of {old_policy.describe()}: an output "
-                     "change needs the privacy owner's approval before release (privacy review item 'output changes').")
     gap = retrained.train_accuracy - retrained.test_accuracy
     if gap > old_gap + 0.05:
         notes.append(f"The retrained model fits its training data much more closely than the approved one (train minus "

@@ -210,7 +210,8 @@ def check_output_choice(choice, data, **requirements) -> bool:
             print(f"✘ Some settings do meet all three requirements: {good}. Pick the one with the least detail.")
             return False
         print("✔ Right: no output setting alone meets all three. Against the adaptive attacker every setting that keeps "
-              "the users' requirements still leaves a lineup above 30 %" + (f"; {naive_only} would have passed against "
+              "the users' requirements still lets the strict evaluator recognise more than 5 % of the faces (chance "
+              "2.5 %)" + (f"; {naive_only} would have passed against "
               "the naive attacker only" if naive_only else "") + ". Output minimisation has to be paired with controls "
               "on who may ask how often (lab 06).")
         return True
@@ -219,16 +220,16 @@ def check_output_choice(choice, data, **requirements) -> bool:
         return False
     r = data.results[choice]
     print(f"  {r.policy.describe()}: top-5 from what is shown {percent(r.utility['top5'])}, score error "
-          f"{r.utility['score_error']:.3f}, adaptive attacker's lineup {percent(r.adaptive.template_lineup)} "
-          f"(naive attacker's {percent(r.face.template_lineup)})")
+          f"{r.utility['score_error']:.3f}, recognised in the adaptive attacker's images {percent(r.adaptive.recognised_top1)} "
+          f"(in the naive attacker's {percent(r.face.recognised_top1)}; chance 2.5 %)")
     if choice in good:
         print(f"✔ Meets all three requirements. All settings that do: {good}")
         return True
     if choice in naive_only:
         print("✘ It holds the naive attacker, but not the adaptive one: that is the attacker the requirement is about.")
     else:
-        print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) or the adaptive "
-              "attacker's lineup is above 30 %.")
+        print("✘ Not yet: either the users lose too much (top-5 below 98 % or score error above 0.02) or the strict "
+              "evaluator recognises more than 5 % of the adaptive attacker's faces.")
     return False
 
 

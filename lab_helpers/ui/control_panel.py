@@ -29,7 +29,7 @@ SETTINGS = (
     OutputPolicy("label_score"), OutputPolicy("label"),
 )
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 8  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
+CACHE_VERSION = 10  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
@@ -88,11 +88,12 @@ class SettingResult:
     adaptive_row_images: np.ndarray | None = None
     adaptive_attack: str = ""  # which adaptive attacker was strongest here, and how it went about it
     naive_stalled: int = 0  # people the naive attacker got no signal for
-    lineup_by_budget: dict = field(default_factory=dict)  # {"naive": {queries: lineup}, "adaptive": {...}}
+    by_budget: dict = field(default_factory=dict)  # {"naive": {queries: Verdict}, "adaptive": {...}}
 
-    def queries_to(self, attacker: str, lineup: float = 0.8) -> int | None:
-        """Queries per person the naive or adaptive attacker needed to reach this lineup (None: not within the budget)."""
-        reached = [b for b, v in sorted(self.lineup_by_budget.get(attacker, {}).items()) if v >= lineup]
+    def queries_to(self, attacker: str, level: float, judge: str = "recognised_top1") -> int | None:
+        """Queries per person the naive or adaptive attacker needed for `judge` (a Verdict field) to reach `level`
+        (None: not within the budget)."""
+        reached = [b for b, v in sorted(self.by_budget.get(attacker, {}).items()) if getattr(v, judge) >= level]
         return reached[0] if reached else None
 
 
@@ -115,7 +116,7 @@ def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_
         example_response(ModelAPI(face_model.predict_proba, policy, input_size=4096, seed=seed), faces.X_test[0]),
         adaptive=strongest.verdict, adaptive_row_images=strongest.reconstructions.images[rows],
         adaptive_attack=f"{strongest.name}: {strongest.strategy}", naive_stalled=naive.reconstructions.stalled,
-        lineup_by_budget={"naive": naive.lineup_by_budget, "adaptive": strongest.lineup_by_budget})
+        by_budget={"naive": naive.by_budget, "adaptive": strongest.by_budget})
 
 
 @dataclass
@@ -195,15 +196,17 @@ class PanelView:
     response: str  # HTML
     metrics: str  # HTML
     picture: bytes  # the naive attacker's reconstructions
-    black_box_lineup: float  # the naive attacker's
+    naive_recognised: float  # the share of people the strict evaluator recognises in the naive attacker's images
     attribute_accuracy: float
     adaptive_picture: bytes = b""
-    adaptive_lineup: float = float("nan")
+    adaptive_recognised: float = float("nan")
 
 
-def _budget_text(queries: int | None, budget: int) -> str:
-    """'500 queries per person' or 'not within 2,000'."""
-    return f"{queries:,} per person" if queries is not None else f"not within {budget:,}"
+def judges_note(v, stalled: int = 0) -> str:
+    """The other judges, in words: nearest photo (strict), lineup (template leak), contrast (visible)."""
+    faint = f"; {v.faint} of 40 images under 4 grey levels" if v.faint else ""
+    return (f"nearest photo {percent(v.recognised_nearest)}; template leak: lineup {percent(v.template_lineup)} (chance "
+            f"20 %){faint}" + (f"; no signal for {stalled} of 40" if stalled else ""))
 
 
 def ranking_note(policy: OutputPolicy) -> str:
@@ -220,16 +223,18 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     """The panel's handler: look up one setting's results and lay them out (no attack is run here)."""
     r = data.results[setting_key(find_setting(kind, value))]
     f, d, w, a, u = r.face, r.adaptive, data.white_box, r.attribute, r.utility
-    stalled = f" — no signal for {r.naive_stalled} of 40" if r.naive_stalled else ""
+    curve = " / ".join(percent(v.recognised_top1) for _, v in sorted(r.by_budget.get("adaptive", {}).items()))
+    budgets = " / ".join(f"{b:,}" for b in sorted(r.by_budget.get("adaptive", {})))
     rows = [
-        ("<b>Attackers</b> (black-box MI-FACE, lineup: chance 20 %)", "", f"{data.budget:,} queries per person"),
-        ("naive attacker (lab 03's attack, does not adapt)", f'<span class="bb-lineup">{percent(f.template_lineup)}</span>',
-         f"evaluator top-1 {percent(f.recognised_top1)}{stalled}"),
-        ("adaptive attacker (knows the control)", f'<span class="ad-lineup">{percent(d.template_lineup)}</span>',
-         f"evaluator top-1 {percent(d.recognised_top1)}; {html.escape(r.adaptive_attack.split(':')[0])}"),
-        ("queries to a lineup of 80 %: naive / adaptive", "",
-         f"{_budget_text(r.queries_to('naive'), data.budget)} / {_budget_text(r.queries_to('adaptive'), data.budget)}"),
-        ("white-box MI-FACE, lineup — unchanged", percent(w.template_lineup), "uses gradients, not the answers"),
+        ("<b>Attackers</b> (black-box MI-FACE): <b>recognised</b> by the strict evaluator (chance 2.5 %)", "",
+         f"{data.budget:,} queries per person"),
+        ("naive attacker (lab 03's attack, does not adapt)",
+         f'<span class="bb-recognised">{percent(f.recognised_top1)}</span>', judges_note(f, r.naive_stalled)),
+        ("adaptive attacker (knows the control)", f'<span class="ad-recognised">{percent(d.recognised_top1)}</span>',
+         f"{judges_note(d)}; {html.escape(r.adaptive_attack.split(':')[0])}"),
+        (f"adaptive attacker, recognised after {budgets} queries", "", curve),
+        ("white-box MI-FACE, recognised — unchanged", percent(w.recognised_top1),
+         f"template lineup {percent(w.template_lineup)}; uses gradients, not the answers"),
         ("attribute inference on patients (lab 02)", f'<span class="ai-accuracy">{percent(a["accuracy"])}</span>', f"prior-only guess {percent(a['baseline'])}"),
         ("<b>Honest users</b>", "", ""),
         ("top-1 accuracy (the label)", percent(u["top1"]), "the label is always sent"),
@@ -239,8 +244,8 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
     table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
     key = setting_key(r.policy)
     return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
-                     f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.template_lineup, a["accuracy"],
-                     data.pictures[(key, "adaptive")], d.template_lineup)
+                     f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.recognised_top1, a["accuracy"],
+                     data.pictures[(key, "adaptive")], d.recognised_top1)
 
 
 POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values())  # the panel's buttons, in order
@@ -301,11 +306,15 @@ def show_control_panel(data: PanelData) -> ControlPanel:
     return ControlPanel(data)
 
 
-def acceptable_settings(data: PanelData, min_top5: float = 0.98, max_score_error: float = 0.02,
-                        max_lineup: float = 0.30, attacker: str = "adaptive") -> list[tuple]:
-    """Settings that keep the users' requirements and hold the attacker (adaptive or naive) to max_lineup."""
-    def lineup(r: SettingResult) -> float:
-        return r.adaptive.template_lineup if attacker == "adaptive" else r.face.template_lineup
+MAX_RECOGNISED = 0.05  # lab 04's security requirement: the strict evaluator recognises at most twice chance (2.5 %)
 
-    return [key for key, r in data.results.items()
-            if r.utility["top5"] >= min_top5 and r.utility["score_error"] <= max_score_error and lineup(r) <= max_lineup]
+
+def acceptable_settings(data: PanelData, min_top5: float = 0.98, max_score_error: float = 0.02,
+                        max_recognised: float = MAX_RECOGNISED, attacker: str = "adaptive") -> list[tuple]:
+    """Settings that keep the users' requirements and hold the attacker (adaptive or naive) to `max_recognised`:
+    the share of people the strict evaluator recognises in its reconstructions."""
+    def recognised(r: SettingResult) -> float:
+        return (r.adaptive if attacker == "adaptive" else r.face).recognised_top1
+
+    return [key for key, r in data.results.items() if r.utility["top5"] >= min_top5
+            and r.utility["score_error"] <= max_score_error and recognised(r) <= max_recognised]
