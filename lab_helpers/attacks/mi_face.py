@@ -296,9 +296,11 @@ def target_scores(api, probes: np.ndarray, ids: np.ndarray, person_axis: int, re
 
 def nes_step(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
              workspace: NesWorkspace | None = None, repeats: int = 1) -> tuple[torch.Tensor, np.ndarray]:
-    """NES on the target's log-score: (gradient estimate, per-person bool: did any probe pair carry signal?).
+    """NES on the target's log-odds, log p - log(1 - p): (gradient estimate, per-person bool: did any probe pair carry
+    signal?). Where p is small this is log p; where the model already names the person from a grey image (p near 1,
+    so log p is flat) it still climbs, so no such person's image stays a faint template.
 
-    No floor erases small scores: log p is used wherever the answer shows p > 0. Where one probe of a pair shows
+    No floor erases small scores: the log is taken wherever the answer shows p > 0. Where one probe of a pair shows
     the person's score and the other does not, the pair still says which way leads to being seen.
     """
     n_ids, n_dirs, _ = directions.shape
@@ -307,7 +309,8 @@ def nes_step(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, si
     probes = workspace.fill_probes(x, directions, sigma)
     target = target_scores(api, probes.numpy(), ids, 1, repeats)
     shown = target > 0
-    log_p = np.log(np.where(shown, target, 1.0))
+    p = np.where(shown, target, 0.5)
+    log_p = np.log(p) - np.log1p(-np.minimum(p, 1 - 1e-12))  # log-odds: log p where p is small, and no flat top
     both, one = shown[0] & shown[1], shown[0] ^ shown[1]
     change = np.where(both, (log_p[0] - log_p[1]) / (2 * sigma), 0.0)
     cap = np.abs(change).max(axis=1, keepdims=True)
@@ -320,7 +323,7 @@ def nes_step(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, si
 
 def estimate_gradient(api, x: torch.Tensor, ids: np.ndarray, directions: torch.Tensor, sigma: float,
                       workspace: NesWorkspace | None = None) -> torch.Tensor:
-    """NES: query x ± sigma·d for every direction d and average the change in log-score of the target."""
+    """NES: query x ± sigma·d for every direction d and average the change in log-odds of the target."""
     return nes_step(api, x, ids, directions, sigma, workspace)[0]
 
 
@@ -431,4 +434,4 @@ def invert_black_box(api, identities=None, *, queries_per_person: int = 10_000, 
     bar.close()
     return Reconstructions(average.numpy().reshape(-1, SIDE, SIDE), ids, time.perf_counter() - began, queries=spent,
                            signal=ever, snapshots=snapshots, attack="black-box",
-                           strategy="NES on the target's log-score as the API shows it")
+                           strategy="NES on the target's log-odds as the API shows its score")

@@ -43,7 +43,7 @@ def _black_box(model, api, prior, ids, queries, seed, progress):
     from ..attacks import invert_black_box
 
     rec = invert_black_box(api, ids, queries_per_person=queries, seed=seed, progress=progress, find_signal=False)
-    rec.strategy = "naive: NES on the target's log-score as the API shows it, no adaptation"
+    rec.strategy = "naive: NES on the target's log-odds as the API shows its score, no adaptation"
     return rec
 
 

@@ -64,6 +64,8 @@ def queries_needed(curve: dict[int, float], level: float) -> float | None:
                 return float(b)
             (b0, v0) = points[k - 1]
             share = (level - v0) / (v - v0) if v > v0 else 1.0
+            if share >= 1 - 1e-9:  # reached exactly at this budget
+                return float(b)
             return float(np.exp(np.log(b0) + share * (np.log(b) - np.log(b0))))
     return None
 

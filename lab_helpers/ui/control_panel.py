@@ -29,7 +29,7 @@ SETTINGS = (
     OutputPolicy("label_score"), OutputPolicy("label"),
 )
 ROW_IDENTITIES = (1, 5, 9, 13, 21, 27, 30, 34)  # the people shown in the panel's picture row
-CACHE_VERSION = 10  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
+CACHE_VERSION = 11  # bump when what the cache holds changes (its history: git log -S CACHE_VERSION)
 
 
 def setting_key(policy: OutputPolicy) -> tuple:
