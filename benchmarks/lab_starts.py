@@ -89,9 +89,9 @@ def report(rows: list[tuple], prepare: float | None, cpus: int) -> str:
     return "\n".join(lines)
 
 
-def replace_section(document: str, section: str) -> str:
-    """The document with its '## Every lab on one CPU' section (up to the next '## ' heading) replaced."""
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+def replace_section(document: str, section: str, heading: str = SECTION) -> str:
+    """The document with its section under `heading` (up to the next '## ' heading) replaced, or the section added."""
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(document):
         return pattern.sub(lambda _: section + "\n", document)
     return document.rstrip("\n") + "\n\n" + section + "\n"
