@@ -130,21 +130,88 @@ def test_millions_of_tiny_values_are_refused_before_json_parsing(served, tmp_pat
         assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200 and len(parsed) == 1
 
 
-def test_refused_requests_are_limited_per_client_address(served, tmp_path):
+def test_refused_requests_are_limited_per_client_address_and_key(served, tmp_path):
     clock = SimulatedClock()
     policy = AccessPolicy(clock=clock, refusal_limit=RateLimit(burst=5, per_minute=60, per_day=1_000))
     good = policy.issue_key("g", "public")
     with start_server(ModelService(served, policy, tmp_path / "d.sqlite")) as server:
         codes = [post_raw(server.url, "lab-wrong", "faces", {"inputs": GREY})["status"] for _ in range(5)]
-        throttled = post_raw(server.url, good, "faces", {"inputs": GREY})  # same address, even with a good key
+        throttled = post_raw(server.url, None, "faces", {"inputs": GREY})  # keyless, same address: throttled
         assert codes == [401] * 5 and throttled["status"] == 429 and "too many refused requests" in throttled["error"]
         assert throttled["retry_after"] == "1"
-        assert httpx.get(f"{server.url}/v1/models", timeout=5).status_code == 429
+        assert httpx.get(f"{server.url}/v1/models", timeout=5, trust_env=False).status_code == 429
+        # a neighbour's failures never throttle a valid key at the same address (issue 25: it could lock one out)
+        assert post_raw(server.url, good, "faces", {"inputs": GREY})["status"] == 200
+        # ... but the key's own failures do
+        bad = [post_raw(server.url, good, "faces", b"not json")["status"] for _ in range(6)]
+        assert bad == [422] * 5 + [429]
         clock.advance(3)  # one refusal back per second
         assert post_raw(server.url, good, "faces", {"inputs": GREY})["status"] == 200
     log = read_requests(tmp_path / "d.sqlite")
-    assert log["status"].tolist() == [401] * 5 + [429, 429, 200]
-    assert log["key_id"].tolist()[5] == "g"  # the throttled request is logged with the key it presented
+    assert log["status"].tolist() == [401] * 5 + [429, 429, 200] + [422] * 5 + [429, 200]
+    assert log["key_id"].tolist()[13] == "g"  # the throttled request is logged with the key it presented
+
+
+def test_a_forwarded_for_header_cannot_choose_the_logged_address(served, tmp_path):
+    path = tmp_path / "xff.sqlite"
+    policy = AccessPolicy(refusal_limit=RateLimit(burst=5, per_minute=60, per_day=1_000))
+    with start_server(ModelService(served, policy, path)) as server:
+        with httpx.Client(timeout=5, trust_env=False) as http:
+            codes = [http.post(f"{server.url}/v1/models/faces/predict", json={"inputs": GREY},
+                               headers={"X-Forwarded-For": f"10.66.66.{i}"}).status_code for i in range(7)]
+    assert codes == [401] * 5 + [429] * 2  # rotating the header does not buy new refusals
+    clients = read_requests(path)["client"]
+    assert clients.str.startswith("127.0.0.1:").all() and not clients.str.contains("10.66.66").any()
+    # behind a reverse proxy the operator names, its header is believed
+    with start_server(ModelService(served, AccessPolicy(), tmp_path / "proxy.sqlite"),
+                      trusted_proxy="127.0.0.1") as server:
+        httpx.get(f"{server.url}/v1/models", headers={"X-Forwarded-For": "10.66.66.66"}, timeout=5, trust_env=False)
+    assert read_requests(tmp_path / "proxy.sqlite")["client"].str.startswith("10.66.66.66").all()
+
+
+def test_a_request_the_log_could_not_record_is_not_charged_to_the_quota(served, tmp_path, monkeypatch):
+    policy = AccessPolicy()
+    key = policy.issue_key("p", "public")
+    service = ModelService(served, policy, tmp_path / "q.sqlite")
+    try:
+        assert service.predict(key, "faces", b'{"inputs": [[' + b"0.5," * 4095 + b'0.5]]}').status == 200
+        assert policy.used_today("p") == 1
+
+        def fail(*args, **kwargs):
+            raise AuditUnavailable("the disk is full")
+
+        monkeypatch.setattr(service.audit, "record", fail)
+        reply = service.predict(key, "faces", b'{"inputs": [[' + b"0.5," * 4095 + b'0.5]]}')
+        assert reply.status == 503 and policy.used_today("p") == 1  # not answered, not charged
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("body, says", [(b"\xef\xbb\xbf" + b'{"inputs": []}', "byte-order mark"),
+                                        ('{"inputs": []}'.encode("utf-16"), "not UTF-8"),
+                                        ('{"inputs": []}'.encode("utf-32-le"), "")])
+def test_only_utf8_json_bodies_are_read(served, tmp_path, body, says):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    service = ModelService(served, policy, tmp_path / "u.sqlite")
+    try:
+        reply = service.predict(key, "faces", body)
+    finally:
+        service.close()
+    assert reply.status == 422 and says in reply.payload["error"]
+
+
+def test_a_control_character_in_the_path_is_never_routed(served, tmp_path):
+    path = tmp_path / "nl.sqlite"
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    with start_server(ModelService(served, policy, path)) as server:
+        for raw in ("/v1/models/faces/predict%0A", "/v1/models/faces%0D/predict", "/v1/models%00"):
+            response = httpx.post(f"{server.url}{raw}", json={"inputs": GREY}, headers={"X-API-Key": key},
+                                  timeout=5, trust_env=False)
+            assert response.status_code == 404 and "no endpoint" in response.json()["error"], raw
+    log = read_requests(path)
+    assert log["status"].tolist() == [404] * 3 and (log["n_inputs"] == 0).all() and policy.used_today("a") == 0
 
 
 # ---------------------------------------------------------------- 2. a complete, clean log

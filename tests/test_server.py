@@ -377,6 +377,7 @@ def test_cli_serve_starts_answers_and_stops(tmp_path):
         url = text.split(" on ", 1)[1].split(" ", 1)[0]
         key = next(line.split()[-1] for line in lines if "public-1" in line)
         assert url.startswith("http://127.0.0.1:") and key.startswith("lab-")
+        assert "detector: adaptive" in text  # the default: the baseline one is kept for lab 06's lesson
         assert httpx.get(f"{url}/health", timeout=5).json()["models"] == ["patients"]
         assert httpx.get(f"{url}/v1/models", headers={"X-API-Key": key}, timeout=5).json()["you"]["role"] == "public"
     finally:

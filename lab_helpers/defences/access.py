@@ -83,6 +83,12 @@ FULL_DETAIL = OutputPolicy("probabilities")
 REFUSAL_LIMIT = RateLimit(burst=120, per_minute=60, per_day=100_000)
 
 
+def refusal_source(address: str | None, key_id: str | None) -> str | None:
+    """Whom refusals are counted against: the client's address together with the valid key it presented ('-' for no
+    key or an unknown one). Keyless callers at an address share one count; a valid key has its own."""
+    return None if not address else f"{address} {key_id or '-'}"
+
+
 def hash_secret(secret: str) -> str:
     """What the policy stores instead of a key's secret (SHA-256, hex)."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -162,7 +168,7 @@ class AccessPolicy:
     max_batch: int = 100
     clock: Callable[[], float] = time.time  # wall time: daily quotas, the audit log
     monotonic: Callable[[], float] | None = None  # bursts and rates (None: time.monotonic with the real clock, else `clock`)
-    refusal_limit: RateLimit | None = REFUSAL_LIMIT  # refused requests per client address (None: not limited)
+    refusal_limit: RateLimit | None = REFUSAL_LIMIT  # refused requests per address and key (None: not limited)
 
     def __post_init__(self):
         if not isinstance(self.max_batch, int) or self.max_batch < 1:
@@ -171,7 +177,7 @@ class AccessPolicy:
         self._by_id: dict[str, ApiKey] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._used_today: dict[str, tuple[int, int]] = {}  # key id -> (day number, queries answered)
-        self._refusals: dict[str, TokenBucket] = {}  # client address -> its refusal bucket
+        self._refusals: dict[str, TokenBucket] = {}  # refusal_source(address, key) -> its refusal bucket
         self._restored: set[str] = set()  # key ids with queries today before a restart
         self.suspended: dict[str, str] = {}  # key id -> reason
         self._lock = threading.Lock()
@@ -288,9 +294,26 @@ class AccessPolicy:
             self._used_today[key.key_id] = (day, used + n_inputs)
         return decision
 
-    # ---- refused requests, per client address
+    def refund(self, decision: Decision, n_inputs: int, now: float | None = None) -> None:
+        """Give back what `admit` took for a request that was then not answered (e.g. its audit row failed: 503)."""
+        if not decision.allowed or decision.key_id not in self._by_id:
+            return
+        now = self.clock() if now is None else now
+        key = self._by_id[decision.key_id]
+        with self._lock:
+            day, used = self._day(key.key_id, now)
+            self._used_today[key.key_id] = (day, max(0, used - n_inputs))
+            bucket = self._buckets.get(key.key_id)
+            if bucket is not None:
+                bucket.tokens = min(bucket.capacity, bucket.tokens + n_inputs)
+
+    # ---- refused requests, per client address and the key it presented
     def refusal_wait(self, address: str | None) -> int | None:
-        """Seconds until this address may be refused again (None: it may send): a flood of refusals is itself refused."""
+        """Seconds until this address may be refused again (None: it may send): a flood of refusals is itself refused.
+
+        `address` is what the service counts refusals by: the client's address and the key it presented (see
+        `refusal_source`), so an unauthenticated neighbour's flood never throttles a valid key at the same address.
+        """
         if self.refusal_limit is None or not address:
             return None
         with self._lock:

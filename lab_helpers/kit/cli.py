@@ -108,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
 
     try:
-        serve_forever(service, args.port, announce)
+        serve_forever(service, args.port, announce, trusted_proxy=args.trusted_proxy)
     except OSError as exc:
         service.close()
         print(f"serve: {exc}", file=sys.stderr)
@@ -242,9 +242,12 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-rate-limits", action="store_true", help="switch rate limits and daily quotas off")
     serve.add_argument("--no-granularity", action="store_true", help="give every role full probabilities")
     serve.add_argument("--block-on-alert", action="store_true", help="suspend a key when the detector flags it")
-    serve.add_argument("--detector", choices=("baseline", "adaptive"), default="baseline",
-                       help="baseline: lab 06's first detector (per key); adaptive: per key and per source, "
-                            "identity focus, probe clouds (default: baseline)")
+    serve.add_argument("--detector", choices=("baseline", "adaptive"), default="adaptive",
+                       help="adaptive: per key and per source, identity focus, probe clouds (default); baseline: lab "
+                            "06's first detector (per key), which an attacker who adapts slips past")
+    serve.add_argument("--trusted-proxy", metavar="ADDR", default=None,
+                       help="believe X-Forwarded-For only from this reverse proxy's address (default: believe no one; "
+                            "the logged address is the connection's own)")
     serve.add_argument("--fresh", action="store_true", help="delete the audit log, its key and state first (a new class)")
     serve.set_defaults(func=cmd_serve)
     audit = sub.add_parser("audit", help="check the model service's audit log for tampering (lab 06)")

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..defences.access import DAY, AccessPolicy, ApiKey
+from ..defences.access import DAY, AccessPolicy, ApiKey, refusal_source
 from ..defences.audit import AuditLog, AuditLogError, AuditUnavailable, clean_text, delete_log, verify_log
 from ..defences.monitoring import Detector, sketch_images, sketch_records, source_of
 from ..defences.output_policies import OutputPolicy
@@ -103,8 +103,14 @@ def parse_body(body: bytes) -> dict:
         raise InputError(413, f"the request body is {len(body):,} bytes, over the limit of {MAX_BODY_BYTES:,}")
     if not body.strip():
         raise InputError(422, 'empty body: send a JSON object like {"inputs": [...]}')
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise InputError(422, "the body starts with a byte-order mark: send UTF-8 JSON without one (RFC 8259)")
     try:
-        data = json.loads(body, parse_constant=_no_constants)
+        text = body.decode("utf-8")  # JSON on the wire is UTF-8 (RFC 8259): no UTF-16 or UTF-32 guessing
+    except UnicodeDecodeError as exc:
+        raise InputError(422, f"the body is not UTF-8 ({exc.reason} at byte {exc.start}): send UTF-8 JSON") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constants)
     except InputError:
         raise
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
@@ -276,7 +282,7 @@ class ModelService:
                      response_digest=self.audit.digest(json.dumps(reply.payload, sort_keys=True).encode()),
                      retry_after=int(reply.headers["Retry-After"]) if "Retry-After" in reply.headers else None)
         if reply.status >= 400 and not reply.payload.get("throttled"):
-            self.policy.note_refusal(source_of(client))
+            self.policy.note_refusal(refusal_source(source_of(client), key_id))
         self.audit.service_state = self.policy.export_state()
         return self.audit.record(entry, sketches)
 
@@ -302,7 +308,7 @@ class ModelService:
     def _throttled(self, now: float, endpoint: str, **log) -> Reply | None:
         """429 for an address that has been refused too often (logged, not counted again), else None."""
         client = log.get("client")
-        wait = self.policy.refusal_wait(source_of(client))
+        wait = self.policy.refusal_wait(refusal_source(source_of(client), log.get("key_id")))
         if wait is None:
             return None
         reply = self._error(429, f"too many refused requests from {source_of(client)}: wait {wait} s and fix the "
@@ -521,7 +527,11 @@ class ModelService:
             reply = self._error(exc.status, str(exc))
             self._log(now, "predict", reply, n=n, **log)
             return reply
-        return self._answer(now, model, decision, inputs, log)
+        try:
+            return self._answer(now, model, decision, inputs, log)
+        except AuditUnavailable:  # not answered (503): the queries it was charged are given back
+            self.policy.refund(decision, n, now)
+            raise
 
     def _answer(self, now: float, model: ServedModel, decision, inputs, log: dict) -> Reply:
         import pandas as pd
@@ -636,6 +646,18 @@ class CompleteLog:
 
         state = scope.setdefault("state", {})
         seen: dict = {}
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in scope.get("path", "")):
+            # a control character in the decoded path (".../predict%0A"): no route may match it, whatever its
+            # pattern's "$" allows before a trailing newline; answered 404 and logged as what it is
+            client = f"{scope['client'][0]}:{scope['client'][1]}" if scope.get("client") else None
+            reply = await run_in_threadpool(self.service.not_found, scope.get("method", "?"), scope["path"], client,
+                                            secret_of(Headers(scope=scope)))
+            body = json.dumps({k: v for k, v in reply.payload.items() if k != "throttled"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            headers += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()]
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
 
         async def watch(message):
             if message["type"] == "http.response.start":
@@ -719,20 +741,34 @@ class ServerHandle:
         return f"<model service at {self.url}, {'running' if self.running else 'stopped'}>"
 
 
-def start_server(service: ModelService, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> ServerHandle:
-    """Serve on a free port of 127.0.0.1 in a background thread; returns once the server answers."""
+def start_server(service: ModelService, host: str = "127.0.0.1", startup_timeout: float = 15.0,
+                 trusted_proxy: str | None = None) -> ServerHandle:
+    """Serve on a free port of 127.0.0.1 in a background thread; returns once the server answers.
+
+    trusted_proxy: the address of a reverse proxy whose X-Forwarded-For the service believes (default: none).
+    """
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError(f"The lab serves on this computer only (127.0.0.1), not on {host!r}.")
-    return start_app(make_app(service), service, listening_socket(0), startup_timeout)
+    return start_app(make_app(service), service, listening_socket(0), startup_timeout, trusted_proxy)
 
 
-def start_app(app, service, sock: socket.socket, startup_timeout: float = 15.0) -> ServerHandle:
+def server_config(app, service, trusted_proxy: str | None = None):
+    """uvicorn's settings for the service. The client address is the connection's own: X-Forwarded-For and similar
+    headers are believed only from `trusted_proxy` (an address of a reverse proxy the operator runs), never by
+    default — otherwise any caller could write any address into the audit log and dodge per-address limits."""
+    import uvicorn
+
+    return uvicorn.Config(app, http=http_protocol(service), log_level="warning", access_log=False, lifespan="off",
+                          timeout_graceful_shutdown=5, proxy_headers=trusted_proxy is not None,
+                          forwarded_allow_ips=trusted_proxy or "")
+
+
+def start_app(app, service, sock: socket.socket, startup_timeout: float = 15.0,
+              trusted_proxy: str | None = None) -> ServerHandle:
     """Run an ASGI app on a listening socket in a background thread (malformed requests logged by `service`)."""
     import uvicorn
 
-    config = uvicorn.Config(app, http=http_protocol(service), log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, service, trusted_proxy))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="lab06-model-service", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
@@ -774,18 +810,18 @@ def lab_models(names=LAB_MODELS, progress: bool = False) -> list[ServedModel]:
 
 
 def serve_forever(service: ModelService, port: int = 8000, announce: Callable[[str], None] = print,
-                  host: str = "127.0.0.1", app=None) -> None:
+                  host: str = "127.0.0.1", app=None, trusted_proxy: str | None = None) -> None:
     """Serve on host:port (127.0.0.1 by default) in this thread until Ctrl-C (port 0: a free port); announce(url).
 
     app: another ASGI app to serve (the class target's), whose malformed requests `service` logs.
+    trusted_proxy: the address of a reverse proxy whose X-Forwarded-For the service believes (default: none).
     """
     import uvicorn
 
     sock = listening_socket(port, host)
     shown = f"[{host}]" if ":" in host else host
     announce(f"http://{shown}:{sock.getsockname()[1]}")
-    config = uvicorn.Config(app or make_app(service), http=http_protocol(service), log_level="warning",
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+    config = server_config(app or make_app(service), service, trusted_proxy)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
