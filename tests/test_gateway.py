@@ -114,6 +114,31 @@ def test_a_streamed_body_stops_being_read_at_the_keys_limit(served, tmp_path):
     assert row["status"] == 413 and "over this key's limit" in row["reason"] and status in (413, None)
 
 
+def test_a_slow_body_is_cut_off_answered_408_and_logged(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    service = ModelService(served, policy, tmp_path / "slow.sqlite")
+    service.body_seconds = 1.0
+    with start_server(service) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        head = (f"POST /v1/models/faces/predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n").encode()
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head + b'{"inputs": [[0.5,')  # then nothing more: a slow client
+            answer, closed = b"", False
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                answer += chunk
+        assert status_of(answer) == 408 and closed  # answered, and the connection no longer held
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200  # the service is fine
+    log = read_requests(tmp_path / "slow.sqlite")
+    assert log["status"].tolist() == [408, 200] and policy.used_today("a") == 1
+
+
 def test_millions_of_tiny_values_are_refused_before_json_parsing(served, tmp_path, monkeypatch):
     import lab_helpers.service.server as server_module
 

@@ -7,6 +7,7 @@ code, is testable without a server; `make_app` only wires it to HTTP, and `start
 Endpoints: GET /health, GET /v1/models (what the caller's key may do), POST /v1/models/{model}/predict.
 """
 # No `from __future__ import annotations` here: FastAPI must see the real `Request` class in make_app.
+import asyncio
 import base64
 import binascii
 import json
@@ -32,6 +33,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # the most any key may send in one body
 BYTES_PER_PIXEL = 26  # room for any JSON float and its separator ("1.2345678901234567e-05, ")
 BYTES_PER_RECORD = 4_096  # one patient record as JSON is a few hundred bytes
 BODY_SLACK = 64 * 1024  # field names, the output and encoding fields, whitespace
+BODY_SECONDS = 10.0  # the whole request body must arrive within this: a slow client holds no connection or memory
 MAX_MODEL_NAME = 64
 MODEL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 FIELDS = ("inputs", "output", "encoding")
@@ -256,6 +258,7 @@ class ModelService:
         self.detector = detector or Detector()
         self.endpoints = "GET /health, GET /v1/models, POST /v1/models/{model}/predict"  # named in a 404
         self.started = policy.clock()
+        self.body_seconds = BODY_SECONDS  # the most a request body may take to arrive (then 408)
         self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
         self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
         now = policy.clock()
@@ -425,6 +428,17 @@ class ModelService:
             now, key = self.policy.clock(), self.policy.identify(secret)
             reply = self._error(413, f"the request body is over this key's limit of {limit:,} bytes: "
                                      "send fewer inputs per request")
+            self._log(now, "predict", reply, model=model_name, client=client, key_id=key and key.key_id,
+                      role=key and key.role, method="POST", path=f"/v1/models/{model_name}/predict")
+            return reply
+
+        return self._guard(handle)
+
+    def too_slow(self, secret: str | None, model_name: str, client: str | None = None) -> Reply:
+        """A body that did not arrive within `body_seconds`: 408, and the connection is closed."""
+        def handle() -> Reply:
+            now, key = self.policy.clock(), self.policy.identify(secret)
+            reply = self._error(408, f"the request body did not arrive within {self.body_seconds:g} s: send it at once")
             self._log(now, "predict", reply, model=model_name, client=client, key_id=key and key.key_id,
                       role=key and key.role, method="POST", path=f"/v1/models/{model_name}/predict")
             return reply
@@ -608,7 +622,16 @@ def make_app(service: ModelService):
         if refusal is not None:  # refused before a byte of the body is read
             return respond(refusal, request)
         chunks, size = [], 0
-        async for chunk in request.stream():
+        stream, deadline = request.stream().__aiter__(), time.monotonic() + service.body_seconds
+        while True:
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - time.monotonic()))
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:  # a slow client: answered, logged, and its connection closed
+                reply = respond(await run_in_threadpool(service.too_slow, secret, model, client), request)
+                reply.headers["Connection"] = "close"
+                return reply
             size += len(chunk)
             if size > limit:
                 return respond(await run_in_threadpool(service.oversize, secret, model, client, limit), request)
