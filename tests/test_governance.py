@@ -121,6 +121,23 @@ def test_gate_blocks_every_unapproved_kiosk_policy_and_measures_it_by_the_strong
 
 
 @pytest.mark.slow
+def test_the_strongest_attack_is_measured_once_per_model_and_output(face_card, face_v2_model, faces, monkeypatch):
+    import lab_helpers.evaluation.output_controls as output_controls
+    import lab_helpers.governance.card as card
+
+    candidate = Candidate("face", face_v2_model, faces, "label", "2")
+    first = release_gate(face_card, candidate, progress=False)  # measured now, or by an earlier test or notebook
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("the same model and output were attacked twice")
+
+    card._STRONGEST.clear()  # a new process would start with nothing in memory
+    monkeypatch.setattr(output_controls, "adaptive_attacks", measured_again)
+    again = release_gate(face_card, candidate, progress=False)
+    assert again.table().equals(first.table())  # the seeded attacks' numbers, read back from data/cache/lab07/
+
+
+@pytest.mark.slow
 def test_gate_passes_the_same_retrain_with_labels_only(face_card, face_v2_model, faces):
     gate = release_gate(face_card, Candidate("face", face_v2_model, faces, "label", "2"), progress=False)
     assert gate.passed and gate.message().startswith("RELEASE PASSED") and gate.notes == []
