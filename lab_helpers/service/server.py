@@ -673,7 +673,9 @@ class CompleteLog:
             # a control character in the decoded path (".../predict%0A"): no route may match it, whatever its
             # pattern's "$" allows before a trailing newline; answered 404 and logged as what it is
             client = f"{scope['client'][0]}:{scope['client'][1]}" if scope.get("client") else None
-            reply = await run_in_threadpool(self.service.not_found, scope.get("method", "?"), scope["path"], client,
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")  # logged as it was sent
+            reply = await run_in_threadpool(self.service.not_found, scope.get("method", "?"),
+                                            raw.decode("latin-1") if isinstance(raw, bytes) else str(raw), client,
                                             secret_of(Headers(scope=scope)))
             body = json.dumps({k: v for k, v in reply.payload.items() if k != "throttled"}).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
