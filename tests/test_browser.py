@@ -236,7 +236,9 @@ def test_mock_exam_takes_every_click_at_1280_by_720(browser, jupyter_lab, artifa
     assert "(75 % needed)" in results and "Score:" in results and "topic" in results
     page.wait_for_function("() => (document.querySelector('.lab-exam-results') || {}).innerText?.includes('Score:')",
                            timeout=20_000)  # and it is still there once any redraw has settled
-    assert page.locator("text=Every question, with its explanations").count() == 1
+    explained = page.locator("text=Every question, with its explanations")
+    explained.wait_for(timeout=20_000)  # its widget is sent with the score; the browser draws it a moment apart
+    assert explained.count() == 1
     page.screenshot(path=str(shots / "mock-exam-submitted.png"))
     assert clicked["radio"] >= 40 and clicked["checkbox"] >= 4, clicked
     page.close()

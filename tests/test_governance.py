@@ -72,7 +72,7 @@ def test_face_card_numbers_are_measured_and_in_range(face_card, face_v1):
     assert 0.12 <= black.value <= 0.35 and 0.05 <= cheap.value <= 0.2 and black.chance == pytest.approx(1 / 40)
     assert cheap.value <= black.value and black.details["template_lineup"] >= 0.9
     assert black.details["nearest_photo"] >= 0.075
-    assert black.seconds > 0
+    assert black.details["attack_seconds"] > 0  # what the attack took when it ran (the card may read it from the cache)
     text = face_card.to_markdown()
     assert percent(white.value) in text and "label only" in text and "Restricted" in text and "DPO" in text
     assert face_card.test_accuracy == face_v1.test_accuracy >= 0.9

@@ -650,10 +650,11 @@ class MockExam:
                     record_answer(qid, feedback.correct, score=feedback.credit)
             record_session(result.record("mock exam"))
         self.finished = result
-        self.results.value = exam_result_html(result, self.flags)
+        # the questions with their explanations first, then the score: a page that shows the score shows them too
         self.exam_box.children = [self.clock_line, w.HTML("<h4>Every question, with its explanations</h4>"),
                                   *[item.box for item in self.items]]
         self.clock_line.value = "<b>Submitted.</b>"
+        self.results.value = exam_result_html(result, self.flags)
         return result
 
     def finish(self):
