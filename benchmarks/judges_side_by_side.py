@@ -8,7 +8,6 @@ Rewrites the section "## Recognised, template leak, visible" of docs/performance
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -78,16 +77,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
     args = parser.parse_args()
-    cpus = len(os.sched_getaffinity(0))
-    if cpus != 1:
-        print(f"warning: {cpus} cores usable; run under `taskset -c 0` to measure on one CPU", file=sys.stderr)
-    os.environ.pop("OMP_NUM_THREADS", None)
-    from lab_starts import replace_section
+    from lab_starts import one_cpu, write_section
 
+    cpus = one_cpu()
     section = report(measure(), cpus)
-    output = Path(args.output)
-    output.write_text(replace_section(output.read_text(encoding="utf-8") if output.exists() else "", section, SECTION),
-                      encoding="utf-8")
+    write_section(args.output, section, SECTION)
     print(section)
 
 

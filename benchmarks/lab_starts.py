@@ -89,6 +89,22 @@ def report(rows: list[tuple], prepare: float | None, cpus: int) -> str:
     return "\n".join(lines)
 
 
+def one_cpu() -> int:
+    """The usable CPU cores, with a warning unless it is one (measure under `taskset -c 0`); the kit picks the threads."""
+    cpus = len(os.sched_getaffinity(0))
+    if cpus != 1:
+        print(f"warning: {cpus} cores usable; run under `taskset -c 0` to measure on one CPU", file=sys.stderr)
+    os.environ.pop("OMP_NUM_THREADS", None)  # the kit chooses the threads from the CPU it is given
+    return cpus
+
+
+def write_section(output: str | Path, section: str, heading: str = SECTION) -> None:
+    """Replace (or add) one section of a Markdown file, e.g. docs/performance.md."""
+    output = Path(output)
+    output.write_text(replace_section(output.read_text(encoding="utf-8") if output.exists() else "", section, heading),
+                      encoding="utf-8")
+
+
 def replace_section(document: str, section: str, heading: str = SECTION) -> str:
     """The document with its section under `heading` (up to the next '## ' heading) replaced, or the section added."""
     pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
@@ -103,10 +119,7 @@ def main() -> None:
     parser.add_argument("--no-prepare", action="store_true", help="skip timing `prepare` from an empty cache")
     parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
     args = parser.parse_args()
-    cpus = len(os.sched_getaffinity(0))
-    if cpus != 1:
-        print(f"warning: {cpus} cores usable; run under `taskset -c 0` to measure on one CPU", file=sys.stderr)
-    os.environ.pop("OMP_NUM_THREADS", None)  # the kit chooses the threads from the CPU it is given
+    cpus = one_cpu()
     paths = sorted((KIT / "solutions").glob("*.ipynb"))
     if args.labs:
         paths = [p for p in paths if p.name[:2] in {n.zfill(2) for n in args.labs}]
@@ -117,9 +130,7 @@ def main() -> None:
               flush=True)
     prepare = None if args.no_prepare else prepare_seconds()
     section = report(rows, prepare, cpus)
-    output = Path(args.output)
-    output.write_text(replace_section(output.read_text(encoding="utf-8") if output.exists() else "", section),
-                      encoding="utf-8")
+    write_section(args.output, section)
     print(section)
     if over_budget(rows):
         raise SystemExit(1)

@@ -153,7 +153,7 @@ def test_the_cost_curve_and_what_the_prior_saves(lab):
     assert {"MI-FACE (no prior)", "PCA prior", "generator prior", "public lookup (no inversion)"} == attacks
     furthest = curve.groupby("attack")["queries per person"].max()
     assert (furthest["generator prior"], furthest["PCA prior"], furthest["MI-FACE (no prior)"]) == (1_000, 3_000, 10_000)
-    # lab 08: what the eigenface attack gets at 1,000 queries per person costs the pixel attack "about four to five
+    # lab 08: what the eigenface attack gets at 1,000 queries per person costs the pixel attack "about five
     # times as many" (measured about 4,500 on the closer check and 5,500 on the evaluator)
     for judge in ("closer than any public face", "evaluator top-1"):
         needed = queries_without_prior(curve, judge)
