@@ -46,7 +46,7 @@ def class_round(sizes=SIZES) -> list[dict]:
     guarded = (POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]',
                                        'outputs = ["label_score", "label"]')
                .replace("burst = 500 ", "burst = 100 ").replace("per_day = 100000", "per_day = 1000", 1)
-               .replace('kind = "baseline"', 'kind = "adaptive"').replace("block_on_alert = false", "block_on_alert = true"))
+               .replace("block_on_alert = false", "block_on_alert = true"))
     folder = Path(tempfile.mkdtemp(prefix="class-round-"))
     (folder / "open.toml").write_text(POLICY_TEMPLATE)
     (folder / "guarded.toml").write_text(guarded)

@@ -42,7 +42,7 @@ RED = 20  # concurrent red learners in the round
 # door "blue-watch": scores, and the adaptive detector with a low identity threshold that suspends the key it flags
 WATCH = POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]',
                                 'outputs = ["label_score", "probabilities", "label"]').replace(
-    'kind = "baseline"', 'kind = "adaptive"\nidentity_per_day = 60').replace("block_on_alert = false",
+    'kind = "adaptive"', 'kind = "adaptive"\nidentity_per_day = 60').replace("block_on_alert = false",
                                                                              "block_on_alert = true")
 # door "blue-labels": labels only for app keys, and a quota of 150 queries per key (the attacker spends what it allows)
 LABELS_ONLY = POLICY_TEMPLATE.replace('outputs = ["probabilities", "label_score", "label"]', 'outputs = ["label"]').replace(
@@ -55,8 +55,9 @@ DOORS = {"blue-open": POLICY_TEMPLATE, "blue-watch": WATCH, "blue-labels": LABEL
 def test_the_template_is_a_valid_policy_and_says_what_it_allows():
     policy = parse_blue_policy("blue-1", POLICY_TEMPLATE)
     assert [p.kind for p in policy.roles["app"].outputs] == ["probabilities", "label_score", "label"]
-    assert policy.roles["camera"].limit.per_minute == 300 and policy.detector == "baseline"
-    assert "probabilities" in policy.summary() and "baseline detector" in policy.summary()
+    assert policy.roles["camera"].limit.per_minute == 300 and policy.detector == "adaptive"  # issue 25: the default
+    assert "probabilities" in policy.summary() and "adaptive detector" in policy.summary()
+    assert parse_blue_policy("blue-0", POLICY_TEMPLATE.replace('kind = "adaptive"', "")).detector == "adaptive"
     labels = parse_blue_policy("blue-2", LABELS_ONLY)
     assert [p.kind for p in labels.roles["app"].outputs] == ["label"] and labels.roles["app"].limit.per_day == 150
     watch = parse_blue_policy("blue-3", WATCH)
@@ -68,8 +69,8 @@ def test_the_template_is_a_valid_policy_and_says_what_it_allows():
     (('outputs = ["label"]', 'outputs = ["blurred"]'), "Unknown output policy 'blurred'"),
     (("burst = 100", "burst = 0"), "burst must be a whole number"),
     (("per_minute = 300", "per_minute = 300\nper_hour = 5"), "unknown field(s) ['per_hour']"),
-    (('kind = "baseline"', 'kind = "baseline"\nidentity_per_day = 9'), "does not know"),
-    (('kind = "baseline"', 'kind = "magic"'), "kind must be one of none, baseline, adaptive"),
+    (('kind = "adaptive"', 'kind = "baseline"\nidentity_per_day = 9'), "does not know"),
+    (('kind = "adaptive"', 'kind = "magic"'), "kind must be one of none, baseline, adaptive"),
     (("max_batch = 50", "max_batch = 500"), "max_batch must be a whole number from 1 to 100"),
     (("max_batch = 50", "max_batch = [50"), "not valid TOML"),
 ])
@@ -480,7 +481,8 @@ def test_the_attacker_plans_for_the_door_s_output_and_its_published_detector():
     assert plan_attack(["label_score", "label"], "none").attack == "label-only (prior)"  # no score for the person
 
 
-BASELINE_BLOCKS = POLICY_TEMPLATE.replace("block_on_alert = false", "block_on_alert = true")
+BASELINE_BLOCKS = POLICY_TEMPLATE.replace("block_on_alert = false", "block_on_alert = true").replace(
+    'kind = "adaptive"', 'kind = "baseline"')
 
 
 @pytest.mark.slow

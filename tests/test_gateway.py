@@ -6,6 +6,7 @@ parser never ran, the request was refused before the lock) and the benchmark mea
 """
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -21,7 +23,7 @@ import pytest
 
 from lab_helpers.defences import AccessPolicy, RateLimit, Role, SimulatedClock, OutputPolicy, read_alerts, read_requests
 from lab_helpers.defences.access import TokenBucket
-from lab_helpers.defences.audit import AuditLog, AuditLogError, AuditUnavailable, verify_log
+from lab_helpers.defences.audit import AuditLog, AuditLogError, AuditUnavailable, key_folder, verify_log
 from lab_helpers.service import ModelService, face_endpoint, post_raw, start_server
 from lab_helpers.targets import train_face_model
 
@@ -173,8 +175,10 @@ def test_refused_requests_are_limited_per_client_address_and_key(served, tmp_pat
         clock.advance(3)  # one refusal back per second
         assert post_raw(server.url, good, "faces", {"inputs": GREY})["status"] == 200
     log = read_requests(tmp_path / "d.sqlite")
-    assert log["status"].tolist() == [401] * 5 + [429, 429, 200] + [422] * 5 + [429, 200]
-    assert log["key_id"].tolist()[13] == "g"  # the throttled request is logged with the key it presented
+    # five refusals without a key get rows of their own; the two throttled ones after them, one summary row (at close)
+    assert log["status"].tolist() == [401] * 5 + [200] + [422] * 5 + [429, 200, 429]
+    assert log["key_id"].tolist()[11] == "g"  # the throttled request is logged with the key it presented
+    assert log["endpoint"].iloc[-1] == "keyless-refusals" and log["reason"].iloc[-1].startswith("2 more refused")
 
 
 def test_a_forwarded_for_header_cannot_choose_the_logged_address(served, tmp_path):
@@ -186,7 +190,7 @@ def test_a_forwarded_for_header_cannot_choose_the_logged_address(served, tmp_pat
                                headers={"X-Forwarded-For": f"10.66.66.{i}"}).status_code for i in range(7)]
     assert codes == [401] * 5 + [429] * 2  # rotating the header does not buy new refusals
     clients = read_requests(path)["client"]
-    assert clients.str.startswith("127.0.0.1:").all() and not clients.str.contains("10.66.66").any()
+    assert clients.str.startswith("127.0.0.1").all() and not clients.str.contains("10.66.66").any()
     # behind a reverse proxy the operator names, its header is believed
     with start_server(ModelService(served, AccessPolicy(), tmp_path / "proxy.sqlite"),
                       trusted_proxy="127.0.0.1") as server:
@@ -314,7 +318,7 @@ def test_an_edited_or_truncated_log_is_caught_and_the_service_will_not_start_on_
     assert code == 1 and "first broken link at requests row 3" in out and "deleted" in out
     with pytest.raises(AuditLogError, match="fails its integrity check"):
         ModelService(served, AccessPolicy(), path)
-    # deleting rows at the end leaves every remaining link intact: the head beside the log catches it
+    # deleting rows at the end leaves every remaining link intact: the latest signed checkpoint catches it
     other = tmp_path / "h.sqlite"
     with start_server(ModelService(served, policy, other)) as server:
         for _ in range(3):
@@ -324,7 +328,7 @@ def test_an_edited_or_truncated_log_is_caught_and_the_service_will_not_start_on_
     db.commit()
     db.close()
     check = verify_log(other)
-    assert not check.intact and "deleted from the end" in check.problem
+    assert not check.intact and "rows were cut off the end" in check.problem
 
 
 def test_a_deleted_log_fails_closed_at_once_and_health_says_so(served, tmp_path):
@@ -374,7 +378,7 @@ def test_quota_and_suspension_are_never_silently_reset_by_losing_the_log(served,
     p, tiny, mallory = policy()
     with start_server(ModelService(served, p, path)) as server:
         assert post_raw(server.url, tiny, "faces", {"inputs": GREY * 10})["status"] == 200
-        p.suspend("m", "probing alert (near_duplicates); ask an admin to review")
+        server.service.suspend("m", "probing alert (near_duplicates); ask an admin to review")
         assert post_raw(server.url, mallory, "faces", {"inputs": GREY})["status"] == 403
     # a restart with the log intact: the quota used and the suspension come back
     clock.advance(60)
@@ -382,11 +386,137 @@ def test_quota_and_suspension_are_never_silently_reset_by_losing_the_log(served,
     with start_server(ModelService(served, p, path)) as server:
         assert "daily quota" in post_raw(server.url, tiny, "faces", {"inputs": GREY})["error"]
         assert "suspended" in post_raw(server.url, mallory, "faces", {"inputs": GREY})["error"]
-    # the log and its key deleted: the state beside it knows rows are missing, so the service will not start afresh
-    for suffix in ("", "-wal", "-shm", ".key"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with pytest.raises(AuditLogError, match="deleted from the end .or the log was replaced"):
+    # everything in the log's folder deleted: its key folder, kept apart, says a log was there
+    for stale in path.parent.iterdir():
+        stale.unlink()
+    with pytest.raises(AuditLogError, match="but its key folder .* is there: the log was deleted"):
         ModelService(served, policy()[0], path)
+
+
+def _answer_some(served, policy, path, key, n):
+    with start_server(ModelService(served, policy, path)) as server:
+        for _ in range(n):
+            assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+        return server.service
+
+
+def test_the_logs_keys_live_apart_from_it_and_every_file_is_private(served, tmp_path):
+    path = tmp_path / "log" / "p.sqlite"
+    policy = AccessPolicy(rate_limits=False)
+    service = _answer_some(served, policy, path, policy.issue_key("a", "admin"), 2)
+    folder = service.audit.keys
+    assert folder.parent != path.parent and not any(f.suffix in (".key", ".json") for f in path.parent.iterdir())
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    for f in [path, *[f for f in path.parent.iterdir()], *folder.iterdir()]:
+        assert (f.stat().st_mode & 0o777) == 0o600, f
+    assert {f.name for f in folder.iterdir()} >= {"chain.key", "checkpoints.jsonl"}
+    with closing(sqlite3.connect(path)) as db:  # no key of any kind inside the log
+        assert [n for (n,) in db.execute("SELECT name FROM meta")] == ["log_id"]
+
+
+def test_rows_rewritten_under_another_key_a_cut_tail_and_an_older_copy_are_all_caught(served, tmp_path):
+    """Issue 25 item 3: what someone who can write the log's folder (but not its key folder) tries."""
+    import secrets
+    import shutil
+
+    from lab_helpers.defences.audit import REQUEST_FIELDS, _row_chain
+
+    path = tmp_path / "r.sqlite"
+    policy = AccessPolicy(rate_limits=False, block_on_alert=True)
+    key = policy.issue_key("a", "admin")
+    _answer_some(served, policy, path, key, 2)
+    shutil.copyfile(path, tmp_path / "old.sqlite")  # a copy from before the suspension
+    with start_server(ModelService(served, policy, path)) as server:
+        server.service.suspend("mallory", "probing; ask an admin")
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+    assert verify_log(path).intact
+    attempts = {}
+    # 1. lift the suspension by rewriting the chain with a key of one's own (the real one is not in the folder)
+    forged = tmp_path / "forged.sqlite"
+    shutil.copyfile(path, forged)
+    own = secrets.token_bytes(32)
+    with closing(sqlite3.connect(forged)) as db, db:
+        db.execute("DELETE FROM alerts")
+        sketches: dict[int, list[str]] = {}
+        for rid, sketch in db.execute("SELECT request_id, sketch FROM sketches ORDER BY request_id, position"):
+            sketches.setdefault(rid, []).append(sketch)
+        previous = "0" * 64
+        for row in db.execute(f"SELECT id, {', '.join(REQUEST_FIELDS)} FROM requests ORDER BY id").fetchall():
+            previous = _row_chain(own, previous, "requests", row[0], list(row[1:]), sketches.get(row[0]))
+            db.execute("UPDATE requests SET chain = ? WHERE id = ?", (previous, row[0]))
+    attempts["rewritten"] = verify_log(forged, keys=key_folder(path))
+    # 2. cut the tail: the suspension row and the last request
+    cut = tmp_path / "cut.sqlite"
+    shutil.copyfile(path, cut)
+    with closing(sqlite3.connect(cut)) as db, db:
+        db.execute("DELETE FROM alerts")
+        db.execute("DELETE FROM requests WHERE id = (SELECT MAX(id) FROM requests)")
+    attempts["cut"] = verify_log(cut, keys=key_folder(path))
+    # 3. the older copy put back in place of the log
+    attempts["older copy"] = verify_log(tmp_path / "old.sqlite", keys=key_folder(path))
+    for name, check in attempts.items():
+        assert not check.intact, name
+    assert "requests row 1: this row (or its sketches) was edited, or written under another key" in \
+        attempts["rewritten"].problem
+    assert "cut off the end, or an older copy" in attempts["cut"].problem
+    assert "cut off the end, or an older copy" in attempts["older copy"].problem
+    shutil.copyfile(tmp_path / "old.sqlite", path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(AuditLogError, match="older copy of the log was put back"):
+        ModelService(served, AccessPolicy(), path)
+
+
+def test_a_rewrite_by_someone_with_the_key_folder_is_caught_by_the_checkpoints_printed_elsewhere(served, tmp_path):
+    """The service prints its head to its own standard log; `audit verify --checkpoint` checks against that copy."""
+    from lab_helpers.defences.audit import _checkpoint_mac
+
+    path, printed = tmp_path / "s.sqlite", tmp_path / "service-output.txt"
+    lines: list[str] = []
+    policy = AccessPolicy(rate_limits=False)
+    key = policy.issue_key("a", "admin")
+    log = AuditLog(path, echo=lines.append, echo_seconds=0)
+    _answer_some(served, policy, log, key, 3)
+    printed.write_text("Serving faces on http://127.0.0.1:8000\n" + "\n".join(lines) + "\n")
+    assert len(lines) >= 3 and all(line.startswith("audit checkpoint {") for line in lines)
+    # an insider with the whole machine: drops the last request, re-signs a consistent set of checkpoints
+    folder = key_folder(path)
+    secret = bytes.fromhex((folder / "chain.key").read_text())
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DELETE FROM requests WHERE id = (SELECT MAX(id) FROM requests)")
+        head = db.execute("SELECT id, chain FROM requests ORDER BY id DESC LIMIT 1").fetchone()
+        log_id = db.execute("SELECT value FROM meta WHERE name='log_id'").fetchone()[0]
+    doc = {"log": log_id, "seq": 1, "time": 0.0, "requests": list(head), "alerts": [0, "0" * 64]}
+    doc["mac"] = _checkpoint_mac(secret, doc)
+    (folder / "checkpoints.jsonl").write_text(json.dumps(doc) + "\n")
+    assert verify_log(path).intact  # the key folder's own checkpoints were rewritten too
+    run = subprocess.run([sys.executable, "-m", "lab_helpers", "audit", "verify", str(path), "--checkpoint",
+                          str(printed)], capture_output=True, text=True, timeout=60, cwd=KIT)
+    assert run.returncode == 1 and "cut off the end" in run.stdout
+    # a forged checkpoint line (without the key) is refused, not believed
+    printed.write_text(lines[-1].replace('"seq":', '"seq":9') + "\n")
+    check = verify_log(path, checkpoint=printed)
+    assert not check.intact and "not signed by this log's key" in check.problem
+
+
+def test_a_lifted_suspension_stays_lifted_and_a_new_one_survives_a_restart(served, tmp_path):
+    path = tmp_path / "t.sqlite"
+
+    def policy():
+        p = AccessPolicy(rate_limits=False, block_on_alert=True)
+        return p, p.issue_key("m", "admin"), p.issue_key("n", "admin")
+
+    p, m, n = policy()
+    with start_server(ModelService(served, p, path)) as server:
+        server.service.suspend("m", "probing; ask an admin")
+        server.service.suspend("n", "probing; ask an admin")
+        server.service.lift_suspension("n", "a clinician's app, reviewed")
+    p, m, n = policy()
+    with start_server(ModelService(served, p, path)) as server:
+        assert post_raw(server.url, m, "faces", {"inputs": GREY})["status"] == 403
+        assert post_raw(server.url, n, "faces", {"inputs": GREY})["status"] == 200
+    alerts = read_alerts(path)
+    assert alerts["rule"].tolist() == ["suspended_by_admin", "suspended_by_admin", "suspension_lifted"]
 
 
 # ---------------------------------------------------------------- 4. atomic suspension
@@ -581,3 +711,108 @@ def test_writes_queued_behind_a_failed_one_fail_at_once_without_trying_again(tmp
     assert all("locked" in r for r in results), results  # every one refused (fail closed), saying why
     assert counting.inserts == 1  # only the first waited on the lock; the nine behind it failed fast
     log.close()
+
+
+# ---------------------------------------------------------------- the log is a data store too (issue 25 item 4)
+
+def test_a_stolen_log_holds_no_face_and_no_key_and_old_sketches_are_destroyed(served, faces, tmp_path):
+    """Someone who copies the log file gets no thumbnail and nothing to brute-force; after two days nobody can."""
+    import shutil
+
+    from lab_helpers.defences import read_sketches, sketch_images
+
+    path, clock = tmp_path / "u.sqlite", SimulatedClock()
+    policy = AccessPolicy(rate_limits=False, granularity=False, clock=clock)
+    key = policy.issue_key("camera", "admin")
+    photos = faces.X_train[:5]
+    with start_server(ModelService(served, policy, path)) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": photos.tolist()})["status"] == 200
+        clock.advance(3 * 86_400)  # three days later: the first day's sketch key is destroyed
+        assert post_raw(server.url, key, "faces", {"inputs": photos[:1].tolist()})["status"] == 200
+    thumbnails = sketch_images(photos)
+    with closing(sqlite3.connect(path)) as db:
+        stored = [s for (s,) in db.execute("SELECT sketch FROM sketches ORDER BY request_id, position")]
+        text = "\n".join("|".join(map(str, r)) for r in db.execute("SELECT * FROM requests")) + "\n".join(stored)
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+    assert len(stored) == 6 and all(s.startswith("s1:") for s in stored) and set(meta) == {"log_id"}
+    assert not any(t[:16] in text for t in thumbnails)  # not even a row of a thumbnail, in any column
+    thief = tmp_path / "stolen"
+    thief.mkdir()
+    shutil.copyfile(path, thief / "u.sqlite")
+    assert read_sketches(thief / "u.sqlite", keys=thief).sketch.isna().all()  # the file alone: nothing
+    owner = read_sketches(path)  # the key folder: only the sketches of the last `sketch_days` days
+    assert owner.sketch.isna().tolist() == [True] * 5 + [False] and owner.sketch.iloc[-1] == thumbnails[0]
+
+
+# ---------------------------------------------------------------- resources no caller without a key can hold (item 5)
+
+def test_keyless_refusals_are_logged_in_one_row_per_address_and_minute(served, tmp_path):
+    clock, path = SimulatedClock(), tmp_path / "v.sqlite"
+    policy = AccessPolicy(clock=clock, refusal_limit=None)
+    with start_server(ModelService(served, policy, path)) as server:
+        with httpx.Client(timeout=5, trust_env=False) as http:
+            for minute in range(2):
+                for i in range(150):
+                    assert http.get(f"{server.url}/v1/models", headers={"X-API-Key": f"lab-guess-{i}"}).status_code == 401
+                clock.advance(60)
+            assert http.get(f"{server.url}/v1/models").status_code == 401  # a new minute: the last one is summed up
+    log = read_requests(path)
+    assert len(log) == 2 * (5 + 1) + 1  # was 301 rows: five of each minute, a summary of each minute, one more
+    summaries = log[log["endpoint"] == "keyless-refusals"]
+    assert summaries["reason"].str.startswith("145 more refused request(s) without a valid key from 127.0.0.1").all()
+    assert summaries["client"].tolist() == ["127.0.0.1"] * 2 and verify_log(path).intact
+
+
+def test_a_client_that_sends_its_headers_slowly_or_not_at_all_is_closed(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    path = tmp_path / "w.sqlite"
+    service = ModelService(served, policy, path)
+    service.header_seconds = 1.0
+    with start_server(service) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        silent = socket.create_connection((host, int(port)), timeout=10)
+        slow = socket.create_connection((host, int(port)), timeout=10)
+        head = f"POST /v1/models/faces/predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nX-Pad: ".encode()
+        closed = {}
+        for i, byte in enumerate(head + b"a" * 40):  # one byte every 0.1 s: each one arrives, the headers never do
+            try:
+                slow.sendall(bytes([byte]))
+            except OSError:
+                closed["slow"] = i
+                break
+            time.sleep(0.1)
+        for name, sock in (("silent", silent), ("slow", slow)):
+            try:
+                assert sock.recv(100) == b"", name  # closed by the server, no answer (bounded by the 10 s timeout)
+            except ConnectionResetError:
+                pass
+            sock.close()
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200  # prompt callers unaffected
+    log = read_requests(path)
+    slow_rows = log[log["reason"].str.contains("no complete request headers within 1 s", na=False)]
+    assert len(slow_rows) == 2 and (slow_rows["status"] == 408).all()
+
+
+def test_an_address_cannot_hold_more_than_its_share_of_idle_connections(served, tmp_path):
+    policy = AccessPolicy()
+    key = policy.issue_key("a", "admin")
+    service = ModelService(served, policy, tmp_path / "x.sqlite")
+    service.waiting_per_address = 5
+    with start_server(service) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
+        time.sleep(0.3)
+        for sock in held[:3]:  # the three oldest were closed to make room
+            try:
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        for sock in held[3:]:
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(100)  # still open, nothing sent
+        # a caller that sends its request promptly still gets in: the oldest idle connection gives way
+        assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200
+        for sock in held:
+            sock.close()

@@ -291,3 +291,13 @@ def test_identity_focus_counts_new_scored_answers_per_identity_per_key_and_acros
 def test_bad_adaptive_settings_say_what_is_wrong(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         AdaptiveDetector(**kwargs)
+
+
+def test_what_the_old_logs_thumbnails_gave_a_thief_matches_lab_06s_words(faces, evaluator):
+    """Lab 06, 'the log is a data store too': about one person in six named from an 8x8 thumbnail, lineup almost always."""
+    from lab_helpers.judges import judge
+
+    photos = faces.X_test
+    up = np.kron(thumbnails(sketch_images(photos)).reshape(-1, 8, 8) / 255, np.ones((8, 8))).reshape(len(photos), -1)
+    verdict = judge(up, faces.y_test, faces, evaluator)
+    assert 0.10 <= verdict.recognised_top1 <= 0.25 and verdict.template_lineup >= 0.85

@@ -39,7 +39,7 @@ per_minute = 300
 per_day = 50000
 
 [detector]
-kind = "baseline"         # none, baseline or adaptive (lab 06)
+kind = "adaptive"         # adaptive (lab 06's, per key and per address), baseline (the first one, for the lesson) or none
 block_on_alert = false    # true: a key is suspended at this door when the detector flags it
 # any of the detector's thresholds may follow, e.g. for the adaptive one:
 # identity_per_day = 500
@@ -66,7 +66,7 @@ class BluePolicy:
     text: str
     roles: dict[str, Role]
     max_batch: int = 50
-    detector: str = "baseline"
+    detector: str = "adaptive"
     detector_settings: dict = field(default_factory=dict)
     block_on_alert: bool = False
 
@@ -134,7 +134,7 @@ def parse_blue_policy(team: str, text: str, source: str = "policy") -> BluePolic
     if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= 100:
         raise PolicyFileError(f"{where}: max_batch must be a whole number from 1 to 100 (got {max_batch!r}).")
     detector = dict(data.get("detector", {}))
-    kind = detector.pop("kind", "baseline")
+    kind = detector.pop("kind", "adaptive")
     block = detector.pop("block_on_alert", False)
     if kind not in DETECTORS:
         raise PolicyFileError(f"{where}: [detector] kind must be one of {', '.join(DETECTORS)} (got {kind!r}).")

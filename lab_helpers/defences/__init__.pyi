@@ -18,6 +18,7 @@ from .audit import (
     clean_text as clean_text,
     default_audit_path as default_audit_path,
     delete_log as delete_log,
+    key_folder as key_folder,
     keyed_digest as keyed_digest,
     read_alerts as read_alerts,
     read_requests as read_requests,

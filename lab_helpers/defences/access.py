@@ -364,25 +364,6 @@ class AccessPolicy:
                     self._restored.add(key_id)
                     self._buckets.pop(key_id, None)
 
-    def export_state(self) -> dict:
-        """What must survive a restart: today's queries per key (with their day) and the suspensions."""
-        with self._lock:
-            return {"used": {k: [d, n] for k, (d, n) in self._used_today.items()}, "suspended": dict(self.suspended)}
-
-    def import_state(self, state: dict, now: float | None = None) -> None:
-        """Take back a saved state: quotas of the current day (never fewer than counted now) and every suspension."""
-        now = self.clock() if now is None else now
-        day = int(now // DAY)
-        used = {k: int(n) for k, (d, n) in state.get("used", {}).items() if int(d) >= day}
-        for key_id, (d, n) in state.get("used", {}).items():
-            if int(d) > day:  # saved on a later day than the clock says now: keep that day's count
-                with self._lock:
-                    self._used_today[key_id] = (int(d), int(n))
-                used.pop(key_id, None)
-        self.restore_usage(used, now)
-        for key_id, reason in state.get("suspended", {}).items():
-            self.suspend(key_id, reason)
-
     def suspend(self, key_id: str, reason: str) -> None:
         """Refuse every further request from this key (403) until an admin lifts it."""
         with self._lock:

@@ -460,10 +460,12 @@ def source_of(client: str | None) -> str | None:
 Detector = BaselineDetector  # the service's default detector, under its original name
 
 
-def scan_log(path, detector: BaselineDetector | AdaptiveDetector | None = None):
+def scan_log(path, detector: BaselineDetector | AdaptiveDetector | None = None, keys=None):
     """Replay a saved audit log through a fresh detector: the alerts it raises, as a DataFrame.
 
-    Each request goes in with its answer's labels and the caller's address, as the log recorded them.
+    Each request goes in with its answer's labels and the caller's address, as the log recorded them. Its sketches
+    are opened with the day keys in the log's key folder (`keys`, default: where the service keeps them); requests
+    whose day key was destroyed are skipped.
     """
     import pandas as pd
 
@@ -472,10 +474,12 @@ def scan_log(path, detector: BaselineDetector | AdaptiveDetector | None = None):
     detector = detector or BaselineDetector()
     requests = read_requests(path)
     answered = requests[(requests["status"] == 200) & (requests["endpoint"] == "predict")]
-    by_request = read_sketches(path).groupby("request_id")["sketch"].apply(list)
+    by_request = read_sketches(path, keys).groupby("request_id")["sketch"].apply(list)
     alerts = []
     for row in answered.itertuples():
         sketches = by_request.get(row.id, [])
+        if any(s is None for s in sketches):
+            continue  # sealed under a day key since destroyed: nobody can read it any more
         kind = "image" if sketches and "." not in sketches[0] else "record"
         labels = json.loads(row.returned) if isinstance(row.returned, str) and row.returned else None
         alerts += [a.__dict__ | {"request_id": row.id}

@@ -381,8 +381,8 @@ class LogTriage:
         built = "" if prepare or self.built() else " (built on first use: about 30 seconds)"
         return (f"The audit log: {path}{built}\n"
                 "Tables: requests (one row per request: id, time, key_id, client address:port, model, n_inputs, status, "
-                "output, returned labels...), sketches (one row per answered input: an 8x8 thumbnail of an image in hex, "
-                "or one keyed digest per field of a record), alerts (the detector's alerts, with request_id).\n"
+                "output, returned labels...), sketches (one row per answered input, sealed in the file; read_sketches opens "
+                "them: an 8x8 thumbnail of an image in hex, or one keyed digest per field of a record), alerts (the detector's alerts, with request_id).\n"
                 "Read it with SQL (sqlite3) or pandas: from lab_helpers.defences import read_requests, read_sketches, "
                 "read_alerts")
 

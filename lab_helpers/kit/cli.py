@@ -82,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the lab models on 127.0.0.1 with API keys, limits, an audit log and the probing detector (lab 06)."""
     from ..data.face_photos import FaceDataMissing
     from ..defences.access import AccessPolicy
-    from ..defences.audit import AuditLogError, default_audit_path
+    from ..defences.audit import AuditLog, default_audit_path, delete_log
     from ..defences.monitoring import AdaptiveDetector, BaselineDetector
     from ..service.server import LAB_KEYS, ModelService, lab_models, serve_forever
 
@@ -92,8 +92,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
     detector = AdaptiveDetector() if args.detector == "adaptive" else BaselineDetector()
     try:  # the audit log first: a bad --audit fails at once, before any model is trained
-        service = ModelService([], policy, args.audit or default_audit_path("serve"), detector=detector,
-                               fresh=args.fresh)
+        path = args.audit or default_audit_path("serve")
+        if args.fresh:
+            delete_log(path, args.audit_keys)
+        echo = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - the head, in the service's own log
+        service = ModelService([], policy, AuditLog(path, keys=args.audit_keys, echo=echo), detector=detector)
         service.models = {m.name: m for m in lab_models(names)}
     except (ValueError, FaceDataMissing) as exc:  # AuditLogError is a ValueError
         print(f"serve: {exc}", file=sys.stderr)
@@ -101,8 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def announce(url: str) -> None:
         print(f"Serving {', '.join(service.models)} on {url} (Ctrl-C to stop)")
-        print(f"Audit log: {service.audit_path}; detector: {args.detector}; check it with "
-              f"`python -m lab_helpers audit verify {service.audit_path}`")
+        print(f"Audit log: {service.audit_path}; its keys and checkpoints: {service.audit.keys}; detector: "
+              f"{args.detector}; check it with `python -m lab_helpers audit verify {service.audit_path}`")
         for key_id, secret in keys.items():
             print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
         print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
@@ -124,7 +127,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from ..defences.audit import verify_log
 
     try:
-        result = verify_log(args.file)
+        result = verify_log(args.file, keys=args.keys, checkpoint=args.checkpoint)
     except (FileNotFoundError, OSError) as exc:
         print(f"audit: {exc}", file=sys.stderr)
         return 2
@@ -248,12 +251,20 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-proxy", metavar="ADDR", default=None,
                        help="believe X-Forwarded-For only from this reverse proxy's address (default: believe no one; "
                             "the logged address is the connection's own)")
-    serve.add_argument("--fresh", action="store_true", help="delete the audit log, its key and state first (a new class)")
+    serve.add_argument("--audit-keys", metavar="DIR", default=None,
+                       help="folder for the log's chain key, signed checkpoints and sketch keys: one the log's other "
+                            "writers cannot write (default: LAB_AUDIT_KEYS, or audit-keys beside the log's folder)")
+    serve.add_argument("--fresh", action="store_true", help="delete the audit log and its key folder first (a new class)")
     serve.set_defaults(func=cmd_serve)
     audit = sub.add_parser("audit", help="check the model service's audit log for tampering (lab 06)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="verify")
     verify = audit_sub.add_parser("verify", help="recompute the log's hash chain; report the first broken link")
     verify.add_argument("file", help="the audit log (an .sqlite file)")
+    verify.add_argument("--keys", metavar="DIR", default=None,
+                        help="its key folder (default: where the service keeps it; give it for a copied log)")
+    verify.add_argument("--checkpoint", metavar="FILE", default=None,
+                        help="checkpoints kept elsewhere: an exported copy, or the service's own output with its "
+                             "'audit checkpoint' lines (default: the key folder's checkpoints)")
     verify.set_defaults(func=cmd_audit)
     quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
     quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")

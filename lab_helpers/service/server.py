@@ -16,6 +16,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,6 +35,9 @@ BYTES_PER_PIXEL = 26  # room for any JSON float and its separator ("1.2345678901
 BYTES_PER_RECORD = 4_096  # one patient record as JSON is a few hundred bytes
 BODY_SLACK = 64 * 1024  # field names, the output and encoding fields, whitespace
 BODY_SECONDS = 10.0  # the whole request body must arrive within this: a slow client holds no connection or memory
+HEADER_SECONDS = 10.0  # a request's headers must arrive within this of the connection opening (or going idle)
+WAITING_PER_ADDRESS = 64  # connections one address may hold open while no request's headers have arrived
+KEYLESS_ROWS = 5  # refusals without a valid key logged one by one, per address and minute; the rest in one row
 MAX_MODEL_NAME = 64
 MODEL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 FIELDS = ("inputs", "output", "encoding")
@@ -243,13 +247,14 @@ class ModelService:
     """
 
     def __init__(self, models: dict[str, ServedModel] | list[ServedModel], policy: AccessPolicy,
-                 audit: AuditLog | str | Path | None = None, detector: Detector | None = None, fresh: bool = False):
+                 audit: AuditLog | str | Path | None = None, detector: Detector | None = None, fresh: bool = False,
+                 keys: str | Path | None = None):
         self.models = models if isinstance(models, dict) else {m.name: m for m in models}
         self.policy = policy
         if fresh and not isinstance(audit, AuditLog) and audit is not None:
-            delete_log(audit)
-        self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit)
-        check = verify_log(self.audit.path)
+            delete_log(audit, keys)
+        self.audit = audit if isinstance(audit, AuditLog) else AuditLog(audit, keys=keys)
+        check = verify_log(self.audit.path, keys=self.audit.keys)
         if not check.intact:
             self.audit.close()
             raise AuditLogError(f"The audit log {self.audit.path} fails its integrity check: {check.problem}. Keep "
@@ -261,12 +266,26 @@ class ModelService:
         self.body_seconds = BODY_SECONDS  # the most a request body may take to arrive (then 408)
         self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
         self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
+        self._keyless: dict[tuple[str, int], list] = {}  # (address, minute) -> [refusals, Counter of statuses summarised]
+        self._keyless_lock = threading.Lock()
+        self.header_seconds, self.waiting_per_address = HEADER_SECONDS, WAITING_PER_ADDRESS
         now = policy.clock()
-        policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now)  # a restart keeps today's quota
-        policy.import_state(self.audit.service_state, now)  # ... even when rows were deleted from the log
-        if policy.block_on_alert:
-            for key_id, rule in self.audit.alerted_keys().items():
-                policy.suspend(key_id, f"probing alert ({rule}); ask an admin to review")
+        # the state comes from the verified log, never from a file beside it: today's quota and every suspension
+        policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now)
+        for key_id, reason in self.audit.suspensions(policy.block_on_alert).items():
+            policy.suspend(key_id, reason)
+
+    def suspend(self, key_id: str, reason: str) -> None:
+        """Suspend a key as an admin, in the log first (so a restart keeps it): AuditUnavailable if it cannot be logged."""
+        with self._record_lock:
+            self.audit.record_alert(self.policy.clock(), key_id, "suspended_by_admin", 0, clean_text(reason, 300))
+            self.policy.suspend(key_id, reason)
+
+    def lift_suspension(self, key_id: str, reason: str = "reviewed by an admin") -> None:
+        """Let a suspended key back in, in the log first (so a restart does not suspend it again)."""
+        with self._record_lock:
+            self.audit.record_alert(self.policy.clock(), key_id, "suspension_lifted", 0, clean_text(reason, 300))
+            self.policy.lift_suspension(key_id)
 
     @property
     def audit_path(self) -> Path:
@@ -286,8 +305,43 @@ class ModelService:
                      retry_after=int(reply.headers["Retry-After"]) if "Retry-After" in reply.headers else None)
         if reply.status >= 400 and not reply.payload.get("throttled"):
             self.policy.note_refusal(refusal_source(source_of(client), key_id))
-        self.audit.service_state = self.policy.export_state()
+        if key_id is None and reply.status >= 400 and self._count_keyless(now, client, reply.status):
+            return 0  # counted in its address's row for this minute
+        if self._keyless:
+            self.flush_keyless(now)
         return self.audit.record(entry, sketches)
+
+    def _count_keyless(self, now: float, client: str | None, status: int) -> bool:
+        """Count a refusal without a valid key; True when it goes into its address's summary row, not a row of its own."""
+        with self._keyless_lock:
+            bucket = self._keyless.setdefault((source_of(client) or "unknown", int(now // 60)), [0, Counter()])
+            bucket[0] += 1
+            if bucket[0] <= KEYLESS_ROWS:
+                return False
+            bucket[1][status] += 1
+            return True
+
+    def flush_keyless(self, now: float | None = None) -> int:
+        """Write one row per address and finished minute for the refusals without a key it counted (all at close)."""
+        with self._keyless_lock:
+            minute = None if now is None else int(now // 60)
+            done = [k for k in self._keyless if minute is None or k[1] < minute]
+            buckets = {k: self._keyless.pop(k) for k in done}
+        written = 0
+        for (address, start), (_, statuses) in sorted(buckets.items(), key=lambda kv: kv[0][1]):
+            n = sum(statuses.values())
+            if not n:
+                continue
+            when = time.strftime("%H:%M", time.gmtime(start * 60))
+            counts = ", ".join(f"{code}×{k}" for code, k in sorted(statuses.items()))
+            self.audit.record(dict(time=start * 60 + 59.999, endpoint="keyless-refusals", client=address, n_inputs=0,
+                                   status=statuses.most_common(1)[0][0], decision="denied",
+                                   reason=f"{n:,} more refused request(s) without a valid key from {address} in the "
+                                          f"minute from {when} UTC ({counts}); the first {KEYLESS_ROWS} have rows "
+                                          "of their own",
+                                   returned={str(code): k for code, k in statuses.items()}))
+            written += 1
+        return written
 
     @staticmethod
     def _error(status: int, message: str, retry_after: int | None = None) -> Reply:
@@ -576,13 +630,16 @@ class ModelService:
             for alert in alerts:
                 if self.policy.block_on_alert:
                     self.policy.suspend(alert.key_id, f"probing alert ({alert.rule}); ask an admin to review")
-                self.audit.service_state = self.policy.export_state()
                 self.audit.record_alert(alert.time, alert.key_id, alert.rule, alert.queries, alert.detail, request_id)
         reply.payload["request_id"] = request_id
         return reply
 
     def close(self) -> None:
-        """Close the audit log."""
+        """Write the last summary rows of refusals without a key, and close the audit log."""
+        try:
+            self.flush_keyless()
+        except AuditUnavailable:
+            pass
         self.audit.close()
 
 
@@ -702,10 +759,82 @@ class CompleteLog:
 
 
 def http_protocol(service: ModelService):
-    """uvicorn's HTTP protocol, with the requests it refuses itself (malformed, 400) written to the audit log."""
+    """uvicorn's HTTP protocol, with the requests it refuses itself (malformed, 400) written to the audit log.
+
+    Two limits no caller needs a key to hit: a request's headers must arrive within `service.header_seconds` of
+    the connection opening or going idle (else it is closed: a slow-headers client holds nothing), and one address
+    may hold at most `service.waiting_per_address` connections on which no request has arrived yet (beyond that,
+    its oldest such connection is closed, so a caller who sends its request promptly always gets in). Both are counted like refusals without a key: in one audit row per address and minute.
+    """
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    waiting: dict[str, dict] = {}  # address -> its connections with no request's headers yet, oldest first
+
     class LoggedH11Protocol(H11Protocol):
+        _header_timer = None
+
+        def _address(self) -> str:
+            return self.client[0] if self.client else "unknown"
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._start_waiting()
+            mine = waiting[self._address()]
+            while len(mine) > service.waiting_per_address:  # the oldest gives way: a new caller always gets in
+                oldest = next(iter(mine))
+                oldest._refuse_quietly(f"{self._address()} held more than {service.waiting_per_address} connections "
+                                       "with no request: the oldest closed", 429)
+
+        def _start_waiting(self) -> None:
+            waiting.setdefault(self._address(), {})[self] = None
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            self._header_timer = self.loop.call_later(service.header_seconds, self._headers_too_slow)
+
+        def _stop_waiting(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            mine = waiting.get(self._address())
+            if mine is not None and self in mine:
+                del mine[self]
+                if not mine:
+                    del waiting[self._address()]
+
+        @property
+        def _waiting(self) -> bool:
+            return self in waiting.get(self._address(), ())
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self._waiting and not self.transport.is_closing():
+                self._refuse_quietly(f"no complete request headers within {service.header_seconds:g} s: closed", 408)
+
+        def _refuse_quietly(self, why: str, status: int) -> None:
+            """Close the connection and count it in the address's row for this minute (no row of its own)."""
+            self._stop_waiting()
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else None
+            self.transport.close()
+            try:
+                self.loop.run_in_executor(None, service.log_http_error, client, why, status)
+            except RuntimeError:  # the loop is closing
+                pass
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._waiting and self.conn.their_state is not h11.IDLE:  # a request's headers have arrived
+                self._stop_waiting()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._start_waiting()  # idle on keep-alive: the next headers have the same deadline
+
+        def connection_lost(self, exc) -> None:
+            self._stop_waiting()
+            super().connection_lost(exc)
+
         def send_400_response(self, msg: str) -> None:
             client = f"{self.client[0]}:{self.client[1]}" if getattr(self, "client", None) else None
             try:

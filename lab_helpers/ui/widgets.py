@@ -141,7 +141,7 @@ class LogPanel:
         self.button.layout.display = "none"
         self.info.value = (f"<div style='margin:4px 0'>The audit log: <code>{path}</code><br>Tables: <code>requests</code> "
                            "(id, time, key_id, client address:port, model, n_inputs, status, output, returned labels…), "
-                           "<code>sketches</code> (per answered input: an 8×8 thumbnail of an image in hex, or one keyed "
+                           "<code>sketches</code> (per answered input, sealed in the file, opened by <code>read_sketches</code>: an 8×8 thumbnail of an image in hex, or one keyed "
                            "digest per field of a record), <code>alerts</code> (rule, key_id, request_id). Query it in a "
                            "cell below, e.g.<br><code>from lab_helpers.defences import read_requests; "
                            f"log = read_requests(r\"{path}\")</code>, or with <code>sqlite3</code>.</div>")
