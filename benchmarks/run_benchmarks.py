@@ -300,6 +300,9 @@ def main() -> None:
     text = report(cpus, rate, args.iterations, white, black, labs, slider, costs, repeats, judges, gateway, prior,
                   class_rows)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    from service_review import report as review_report, review
+
+    text += "\n\n" + review_report(review())
     Path(args.output).write_text(text + "\n")
     print(text)
     from lab_starts import over_budget
