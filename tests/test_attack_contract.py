@@ -23,12 +23,13 @@ from lab_helpers.attacks import (
     invert_prior_label_only,
     invert_prior_white_box,
     invert_white_box,
+    invert_with_explanations,
     public_lookup,
 )
 from lab_helpers.service import ModelAPI
 
 ATTACKS = [invert_white_box, invert_black_box, invert_label_only, invert_adaptive, invert_prior_white_box,
-           invert_prior_black_box, invert_prior_label_only, evade_black_box]
+           invert_prior_black_box, invert_prior_label_only, evade_black_box, invert_with_explanations]
 # what may be passed by position: the target (model, API or keys), the prior, the people
 POSITIONAL = {"model", "api", "apis", "prior", "identities"}
 # one spelling each: the old ones must not come back

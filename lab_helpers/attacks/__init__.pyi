@@ -16,6 +16,7 @@ from .evasion import (
     block_offsets as block_offsets,
     evade_black_box as evade_black_box,
 )
+from .explanation_guided import invert_with_explanations as invert_with_explanations
 from .label_only import invert_label_only as invert_label_only
 from .membership import (
     MembershipTest as MembershipTest,

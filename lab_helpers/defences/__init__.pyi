@@ -25,6 +25,12 @@ from .audit import (
     read_sketches as read_sketches,
     verify_log as verify_log,
 )
+from .explanations import (
+    EXPLANATION_METHODS as EXPLANATION_METHODS,
+    ExplanationPolicy as ExplanationPolicy,
+    explanation_utility as explanation_utility,
+    parse_explanation as parse_explanation,
+)
 from .dropped_columns import (
     MinimisedData as MinimisedData,
     Variant as Variant,

@@ -56,6 +56,16 @@ class Role:
     name: str
     outputs: tuple[OutputPolicy, ...]
     limit: RateLimit
+    explanations: tuple = ()  # the explanations it may ask for (spellings or ExplanationPolicy), e.g. ("gradient",)
+
+    def explanation(self, spec: str):
+        """The role's explanation policy of that spelling (or, for 'true', its first), None when it may not have it."""
+        from .explanations import parse_explanation
+
+        allowed = [parse_explanation(e) for e in self.explanations]
+        if spec in (True, "true", "default"):
+            return allowed[0] if allowed else None
+        return next((e for e in allowed if e.spelling() == parse_explanation(spec).spelling()), None)
 
     @property
     def default_output(self) -> OutputPolicy:

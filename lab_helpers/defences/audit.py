@@ -62,7 +62,7 @@ REQUEST_FIELDS = ("time", "endpoint", "method", "path", "model", "key_id", "role
 ALERT_FIELDS = ("time", "key_id", "rule", "queries", "detail", "request_id")
 # the most characters kept of each text field (a longer value is cut and marked): no row can flood the log
 FIELD_LIMITS = {"endpoint": 16, "method": 16, "path": 256, "model": 64, "key_id": 64, "role": 32, "client": 64,
-                "input_digest": 64, "decision": 16, "reason": 300, "output": 32, "returned": 4_000,
+                "input_digest": 64, "decision": 16, "reason": 300, "output": 64, "returned": 4_000,
                 "response_digest": 64, "rule": 32, "detail": 600}
 GENESIS = "0" * 64  # the chain value "before" the first row
 SKETCH_DAYS = 2  # days a sketch key is kept (the detectors look back 24 hours); then it is destroyed

@@ -31,6 +31,7 @@ class AttackEntry:
 
     run: Callable
     needs_prior: bool = False
+    needs_explanation: bool = False  # the API must explain its answers (`--output` an explanation, e.g. gradient:any)
 
 
 def _white_box(model, api, prior, ids, queries, seed, progress):
@@ -77,6 +78,12 @@ def _prior_label_only(model, api, prior, ids, queries, seed, progress):
     return invert_prior_label_only(api, prior, ids, queries_per_person=queries, seed=seed, progress=progress)
 
 
+def _explanation_guided(model, api, prior, ids, queries, seed, progress):
+    from ..attacks import invert_with_explanations
+
+    return invert_with_explanations(api, ids, queries_per_person=queries, progress=progress)
+
+
 # the attacks `invert` offers, by the name the command line takes
 ATTACKS: dict[str, AttackEntry] = {
     "white-box": AttackEntry(_white_box),
@@ -86,6 +93,7 @@ ATTACKS: dict[str, AttackEntry] = {
     "prior-white-box": AttackEntry(_prior_white_box, needs_prior=True),
     "prior-black-box": AttackEntry(_prior_black_box, needs_prior=True),
     "prior-label-only": AttackEntry(_prior_label_only, needs_prior=True),
+    "explanation-guided": AttackEntry(_explanation_guided, needs_explanation=True),
 }
 PRIOR_ATTACKS = tuple(name for name, entry in ATTACKS.items() if entry.needs_prior)
 
@@ -113,6 +121,7 @@ class InversionRun:
     verdict: dict
     policy: OutputPolicy
     seconds: float
+    explanation: object = None  # the ExplanationPolicy the API explained with, for the explanation-guided attack
 
     def summary(self) -> dict:
         """One JSON-ready record: the judges' verdict (recognised, template leak, visible: `judges.Verdict`), queries
@@ -120,7 +129,8 @@ class InversionRun:
         from ..judges.reconstructions import contrast_grey_levels
 
         rec = self.reconstructions
-        return {"attack": rec.attack, "output": self.policy.describe(), "strategy": rec.strategy,
+        output = self.policy.describe() + (f" + {self.explanation.describe()}" if self.explanation else "")
+        return {"attack": rec.attack, "output": output, "strategy": rec.strategy,
                 "people": [int(p) for p in rec.identities], **{k: int(v) if k == "faint" else round(float(v), 4) for k, v in self.verdict.items()},
                 "contrast_grey_levels_per_person": [round(float(c), 2) for c in contrast_grey_levels(rec.images)],
                 "queries_per_person": rec.queries_per_person, "queries_total": rec.total_queries,
@@ -138,7 +148,9 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
     regularised : the regularised target instead of the overfit one (softmax and mlp).
     attack : a name in `ATTACKS`; the prior-* attacks need target 'private' (the prior is learned from the public
         people's photos).
-    output : the output control, as `parse_policy` spells it ('probabilities', 'rounded:2', 'label', ...).
+    output : the output control, as `parse_policy` spells it ('probabilities', 'rounded:2', 'label', ...); for the
+        explanation-guided attack, an explanation as `parse_explanation` spells it ('gradient:any', 'saliency', ...),
+        answered with the label.
     queries_per_person : the attack's budget (white-box attacks ask no API).
     people : person numbers ('0-39', '3', '1,5,9' or a list); default every person the target enrols.
     seed : fixes the attack's random choices and the control's noise.
@@ -162,7 +174,20 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
         raise ValueError(f"--prior {prior!r}: valid priors are {', '.join(PRIORS)}.")
     if queries_per_person < 1:
         raise ValueError(f"--queries {queries_per_person}: give the queries per person, 1 or more (e.g. 2000).")
-    policy = parse_policy(output)
+    from ..defences.explanations import EXPLANATION_METHODS, SPELLING, parse_explanation
+
+    explanation = None
+    if str(output).split("+")[0].split(":")[0] in EXPLANATION_METHODS:
+        try:
+            explanation, policy = parse_explanation(output), parse_policy("label")
+        except ValueError as exc:
+            raise ValueError(f"--output: {exc}") from None
+        if not entry.needs_explanation:
+            raise ValueError(f"--output {output!r} is an explanation: use --attack explanation-guided with it.")
+    elif entry.needs_explanation:
+        raise ValueError(f"--attack {attack} needs an explanation as --output: {SPELLING}.")
+    else:
+        policy = parse_policy(output)
     faces = load_faces(seed=0)
     public = None
     if target == "private":
@@ -181,7 +206,12 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
             raise ValueError(f"--people: {outside} are not enrolled by this target; it enrols "
                              f"{', '.join(map(str, faces.people))}.")
     evaluator = train_evaluator(faces, progress=progress)
-    api = ModelAPI(model.predict_proba, policy, input_size=4096, seed=seed)
+    if explanation is not None:
+        from ..service import ExplainingAPI
+
+        api = ExplainingAPI(model, policy, explanation, seed=seed)
+    else:
+        api = ModelAPI(model.predict_proba, policy, input_size=4096, seed=seed)
     face_prior = None
     if entry.needs_prior:
         from ..attacks.face_priors import fit_pca_prior, train_generator_prior
@@ -196,7 +226,7 @@ def run_inversion(target: str = "softmax", regularised: bool = False, attack: st
     scores["faint"] = verdict.faint
     if public is not None:
         scores["closer_than_public"] = closer_than_public(rec.images, rec.identities, faces, public, evaluator)
-    return InversionRun(rec, scores, policy, seconds)
+    return InversionRun(rec, scores, policy, seconds, explanation)
 
 
 def save_reconstructions(run: InversionRun, path) -> None:

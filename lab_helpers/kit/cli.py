@@ -299,7 +299,9 @@ def make_parser() -> argparse.ArgumentParser:
                              + ", ".join(PRIOR_ATTACKS) + " (default black-box)")
     invert.add_argument("--prior", default="pca", help="for prior-* attacks: pca (eigenfaces) or generator (default pca)")
     invert.add_argument("--output", default="probabilities",
-                        help="what the API returns: probabilities, noisy:0.01, rounded:2, top_k:3, label_score, label")
+                        help="what the API returns: probabilities, noisy:0.01, rounded:2, top_k:3, label_score, label; "
+                             "for --attack explanation-guided, an explanation: gradient:any, saliency, "
+                             "integrated_gradients, smoothgrad, with +coarse:B, +top_pixels:K, +noisy:S")
     invert.add_argument("--queries", "--queries-per-person", dest="queries", type=int, default=2_000,
                         help="queries per person (default 2000)")
     invert.add_argument("--people", default=None,

@@ -25,6 +25,7 @@ REQUIRED = {
     "nbclient": ("0.10", "prepare: running every lab once"),
     "psutil": ("5.9", "this report's memory check"),
     "opacus": ("1.6.0", "lab 05: differentially private training (DP-SGD)"),
+    "captum": ("0.9.0", "lab 04: explanations as an output (saliency, integrated gradients)"),
     "fastapi": ("0.110", "lab 06: the model's HTTP API"),
     "uvicorn": ("0.29", "lab 06: serving the API"),
     "httpx": ("0.27", "lab 06: the API's client"),

@@ -85,3 +85,41 @@ class ModelAPI:
     def reset_count(self) -> None:
         """Start counting queries from zero."""
         self.queries = 0
+
+
+class ExplainingAPI(ModelAPI):
+    """A face model behind an API that also explains its answers: `explain` returns a map per input, counted as queries.
+
+    Parameters
+    ----------
+    model : a trained face model (its network computes the maps; the caller never sees it).
+    policy : the output policy of the scores, as for `ModelAPI` (default: the label only).
+    explanation : what the maps show, an `ExplanationPolicy` or its spelling, e.g. 'gradient:any+coarse:8'.
+    seed : the seed of the scores' and the maps' noise, when a policy adds any.
+    """
+
+    def __init__(self, model, policy: OutputPolicy | str = "label", explanation="saliency", *, seed: int = 0):
+        from ..defences.explanations import parse_explanation
+
+        super().__init__(model.predict_proba, policy, input_size=4096, seed=seed)
+        self._net = getattr(model, "net", model)
+        self.explanation = parse_explanation(explanation)
+        self.explanations = 0  # inputs explained so far (each is also a query)
+        self._map_rng = np.random.default_rng(seed + 1)
+
+    def explain(self, x, classes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, explained classes, maps (n, 4096)) for a batch of images; each image is one query.
+
+        classes: the class to explain for each image; honoured only when the policy's scope is 'any' (otherwise,
+        and when None, the answer's own class is explained, as the service would).
+        """
+        from ..defences.explanations import apply_controls, raw_maps
+
+        images = self._check_input(x)
+        labels, _ = self.answer(images)  # counts the queries
+        explained = labels.copy()
+        if classes is not None and self.explanation.scope == "any":
+            explained = np.broadcast_to(np.asarray(classes, dtype=np.int64), labels.shape).copy()
+        self.explanations += len(images)
+        maps = raw_maps(self._net, images, explained, self.explanation.method)
+        return labels, explained, apply_controls(maps, self.explanation, self._map_rng)

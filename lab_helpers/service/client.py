@@ -40,11 +40,17 @@ class HttpModelAPI:
     """The model service seen through one API key, with the same `.query` / `.queries` as `ModelAPI`."""
 
     def __init__(self, url: str, api_key: str, model: str = "faces", output: str | None = None,
-                 timeout: float = 30.0, encoding: str = "base64-float32", patience: float = 0.0):
-        """patience: seconds in all this client may wait out rate limits (429 with Retry-After) before giving up."""
+                 timeout: float = 30.0, encoding: str = "base64-float32", patience: float = 0.0,
+                 explanation: str | None = None):
+        """patience: seconds in all this client may wait out rate limits (429 with Retry-After) before giving up;
+        explanation: the explanation `explain` asks for, e.g. 'gradient:any' (the key's role must be given it)."""
         import time
 
         import httpx
+
+        from ..defences.explanations import parse_explanation
+
+        self.explanation = parse_explanation(explanation) if explanation is not None else None
 
         self._patience_ends = time.monotonic() + patience
         self._http = httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=timeout, trust_env=False)
@@ -87,11 +93,11 @@ class HttpModelAPI:
             raise ValueError(f"The query is missing column(s) {missing}. The model needs: {self.columns}.")
         return [{c: _native(v) for c, v in row.items()} for row in frame[self.columns].to_dict("records")]
 
-    def _body(self, items: list) -> bytes:
+    def _body(self, items: list, fields: dict | None = None) -> bytes:
         """The request body as JSON bytes (base64 images are spliced in: json.dumps of megabytes is slow)."""
         import json
 
-        extra = {"output": self.output} if self.output is not None else {}
+        extra = ({"output": self.output} if self.output is not None else {}) | (fields or {})
         if self.info["input"] == "image" and self.encoding == "base64-float32":
             head = json.dumps({"encoding": "base64-float32", **extra})[:-1].encode()
             return head + b', "inputs": "' + base64.b64encode(np.stack(items).astype("<f4").tobytes()) + b'"}'
@@ -109,6 +115,29 @@ class HttpModelAPI:
             self.queries += len(chunk)
             results += answer["results"]
         return results
+
+    def explain(self, x, classes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, explained classes, maps) as `ExplainingAPI.explain` gives them; each input is one query."""
+        if self.explanation is None:
+            raise ValueError("This client asks for no explanation: make it with explanation='gradient:any' (or "
+                             "another the key's role is given).")
+        items = self._payloads(x)
+        wanted = None if classes is None else np.broadcast_to(np.asarray(classes, dtype=np.int64), (len(items),))
+        index = {name: i for i, name in enumerate(self.classes)}
+        labels, explained, maps = [], [], []
+        for start in range(0, len(items), self.max_batch):
+            chunk = items[start:start + self.max_batch]
+            fields = {"explain": self.explanation.spelling()}
+            if wanted is not None:
+                fields["classes"] = [int(c) for c in wanted[start:start + len(chunk)]]
+            answer = self._patiently(f"/v1/models/{self.model}/predict", self._body(chunk, fields))
+            self.requests += 1
+            self.queries += len(chunk)
+            for r in answer["results"]:
+                labels.append(index[r["label"]])
+                explained.append(index[r["explanation"]["class"]])
+                maps.append(r["explanation"]["map"])
+        return np.array(labels), np.array(explained), np.asarray(maps, dtype=np.float32)
 
     def _patiently(self, path: str, body: bytes) -> dict:
         """POST, waiting out 429s (their Retry-After) while this client's patience lasts; other refusals raise."""

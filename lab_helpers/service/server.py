@@ -40,7 +40,7 @@ WAITING_PER_ADDRESS = 64  # connections one address may hold open while no reque
 KEYLESS_ROWS = 5  # refusals without a valid key logged one by one, per address and minute; the rest in one row
 MAX_MODEL_NAME = 64
 MODEL_NAME = re.compile(r"[A-Za-z0-9_-]+")
-FIELDS = ("inputs", "output", "encoding")
+FIELDS = ("inputs", "output", "encoding", "explain", "classes")
 ENCODINGS = ("json", "base64-float32")
 
 
@@ -64,6 +64,7 @@ class ServedModel:
     columns: list[str] | None = None
     numeric: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> (low, high)
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
+    net: object = None  # an image model's network, for explanations (kept in the service, never sent)
 
     def __post_init__(self):
         if self.kind not in ("image", "record"):
@@ -85,7 +86,7 @@ class ServedModel:
 def face_endpoint(model, name: str = "faces") -> ServedModel:
     """A lab 03 face model: 64x64 images (4096 pixels in [0, 1]) in, one of 40 identities out."""
     return ServedModel(name, "image", model.predict_proba, [str(i) for i in range(40)],
-                       f"face recogniser ({model.name}): who is in a 64x64 photo")
+                       f"face recogniser ({model.name}): who is in a 64x64 photo", net=getattr(model, "net", None))
 
 
 def patient_endpoint(model, data, name: str = "patients") -> ServedModel:
@@ -132,6 +133,11 @@ def parse_body(body: bytes) -> dict:
         raise InputError(422, '"output" must be a string such as "label" or "probabilities"')
     if data.get("encoding", "json") not in ENCODINGS:
         raise InputError(422, f'"encoding" must be one of {", ".join(ENCODINGS)}')
+    if data.get("explain") is not None and not (data["explain"] is True or isinstance(data["explain"], str)):
+        raise InputError(422, '"explain" must be true or an explanation such as "saliency" or "gradient:any"')
+    classes = data.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(type(c) is int for c in classes)):
+        raise InputError(422, '"classes" must be a list of class numbers, one per input (or one for all)')
     return data
 
 
@@ -266,6 +272,7 @@ class ModelService:
         self.body_seconds = BODY_SECONDS  # the most a request body may take to arrive (then 408)
         self._apis: dict[tuple[str, OutputPolicy], ModelAPI] = {}
         self._predict_lock, self._record_lock = threading.Lock(), threading.Lock()
+        self._map_rngs: dict = {}  # (model, explanation policy) -> the noise of its maps
         self._keyless: dict[tuple[str, int], list] = {}  # (address, minute) -> [refusals, Counter of statuses summarised]
         self._keyless_lock = threading.Lock()
         self.header_seconds, self.waiting_per_address = HEADER_SECONDS, WAITING_PER_ADDRESS
@@ -585,6 +592,7 @@ class ModelService:
             decision = self.policy.authorise(secret, n, data.get("output"))
             if not decision.allowed:
                 raise InputError(decision.status, decision.reason)
+            explanation, classes = self._explanation(key, model, data, n)
             inputs = image_inputs(data) if model.kind == "image" else record_inputs(data, model)
             decision = self.policy.admit(decision, n, now)
             if not decision.allowed:
@@ -596,12 +604,51 @@ class ModelService:
             self._log(now, "predict", reply, n=n, **log)
             return reply
         try:
-            return self._answer(now, model, decision, inputs, log)
+            return self._answer(now, model, decision, inputs, log, explanation, classes)
         except AuditUnavailable:  # not answered (503): the queries it was charged are given back
             self.policy.refund(decision, n, now)
             raise
 
-    def _answer(self, now: float, model: ServedModel, decision, inputs, log: dict) -> Reply:
+    def _explanation(self, key, model: ServedModel, data: dict, n: int):
+        """The explanation policy a request asks for and may have, and the classes to explain (or an InputError)."""
+        spec = data.get("explain")
+        if spec is None or spec is False:
+            if data.get("classes") is not None:
+                raise InputError(422, '"classes" goes with "explain": say which explanation you want')
+            return None, None
+        if model.kind != "image" or model.net is None:
+            raise InputError(422, f"model {model.name!r} offers no explanations")
+        role = self.policy.roles[key.role]
+        try:
+            policy = role.explanation(spec)
+        except ValueError as exc:
+            raise InputError(422, str(exc)) from None
+        if policy is None:
+            offered = ", ".join(str(e) if isinstance(e, str) else e.spelling() for e in role.explanations) or "none"
+            raise InputError(403, f"role {key.role!r} may not ask for explanation {spec!r}; allowed: {offered}")
+        classes = data.get("classes")
+        if classes is not None:
+            if len(classes) not in (1, n) or not all(0 <= c < len(model.classes) for c in classes):
+                raise InputError(422, f'"classes" must hold 1 or {n} class numbers from 0 to {len(model.classes) - 1}')
+            classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (n,)).copy()
+        return policy, classes
+
+    def _maps(self, model: ServedModel, inputs, labels: list[str], policy, classes) -> list[dict]:
+        """One explanation per input: the class it explains and the map, under the role's explanation policy."""
+        from ..defences.explanations import apply_controls, raw_maps
+
+        explained = np.array([model.classes.index(label) for label in labels])
+        if classes is not None and policy.scope == "any":
+            explained = classes
+        with self._predict_lock:
+            rng = self._map_rngs.setdefault((model.name, policy), np.random.default_rng(len(self._map_rngs)))
+            maps = apply_controls(raw_maps(model.net, np.asarray(inputs, dtype=np.float32), explained, policy.method),
+                                  policy, rng)
+        return [{"method": policy.spelling(), "class": model.classes[int(c)], "map": [float(f"{v:.6g}") for v in m]}
+                for c, m in zip(explained, maps)]
+
+    def _answer(self, now: float, model: ServedModel, decision, inputs, log: dict, explanation=None,
+                classes=None) -> Reply:
         import pandas as pd
 
         api_key = (model.name, decision.output)
@@ -616,16 +663,23 @@ class ModelService:
             sketches = sketch_images(inputs)
         else:
             sketches = sketch_records(inputs, model.columns, self.audit.digest)
+        output = decision.output.kind
+        if explanation is not None:
+            for item, shown in zip(results, self._maps(model, inputs, [r["label"] for r in results], explanation, classes)):
+                item["explanation"] = shown
+            output = f"{output}+{explanation.spelling()}"
         reply = Reply(200, {"model": model.name, "output": decision.output.kind,
                             "output_detail": decision.output.describe(), "results": results})
+        if explanation is not None:
+            reply.payload["explanation_detail"] = explanation.describe()
         with self._record_lock:  # the detector sees requests in audit-log order; suspensions are atomic
             if decision.key_id in self.policy.suspended:  # suspended while this request was being computed
                 refused = self._error(403, f"key suspended: {self.policy.suspended[decision.key_id]}")
                 self._log(now, "predict", refused, n=len(results), **log)
                 return refused
-            request_id = self._log(now, "predict", reply, n=len(results), output=decision.output.kind,
+            request_id = self._log(now, "predict", reply, n=len(results), output=output,
                                    returned=[r["label"] for r in results], sketches=sketches, **log)
-            alerts = self.detector.observe(decision.key_id, now, model.kind, sketches, decision.output.kind,
+            alerts = self.detector.observe(decision.key_id, now, model.kind, sketches, output,
                                            labels=[r["label"] for r in results], source=source_of(log.get("client")))
             for alert in alerts:
                 if self.policy.block_on_alert:
