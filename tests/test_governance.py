@@ -242,3 +242,25 @@ def test_a_measure_can_skip_candidates_it_does_not_apply_to(patients, dosing_car
     assert [m.key for m in measures_for(candidate)] == ["lab01-membership"]
     gate = release_gate(dosing_card, candidate, progress=False)
     assert [c.key for c in gate.checks] == ["lab01-membership", "utility-test-accuracy", "output-change"]
+
+
+def test_gate_blocks_a_retrain_that_adds_explanations_and_measures_what_they_hand_over(face_card, face_v2_model, faces,
+                                                                                       tmp_path):
+    """Issue 27: the card lists explanation outputs, the gate measures them and treats a new one as an output change."""
+    explained = Candidate("face", face_v2_model, faces, "label", "2", explanation="gradient:any")
+    assert "lab04-explanations" in [m.key for m in measures_for(explained)]
+    assert "lab04-explanations" not in [m.key for m in measures_for(Candidate("face", face_v2_model, faces, "label"))]
+    gate = release_gate(face_card, explained, progress=False)
+    checks = {c.key: c for c in gate.checks}
+    assert not gate.passed and {c.key for c in gate.failed} == {"output-change", "lab04-explanations"}
+    assert "with an explanation (gradient:any)" in checks["output-change"].advice
+    leak = checks["lab04-explanations"]
+    assert leak.before is None and leak.after >= 0.2  # recognised by the strict evaluator after 100 explained queries
+    card = model_card(explained, "p", "o", "d", "Restricted", [], progress=False)
+    assert "with an explanation: gradient:any" in card.to_markdown()
+    reloaded = ModelCard.load(card.save(tmp_path / "card.json"))
+    assert reloaded.external_explanation == "gradient:any"
+    again = release_gate(reloaded, explained, progress=False)  # approved on its own card: only a real change fails
+    assert {c.key: c for c in again.checks}["output-change"].passed
+    coarser = Candidate("face", face_v2_model, faces, "label", "3", explanation="gradient:any+coarse:8")
+    assert not {c.key: c for c in release_gate(reloaded, coarser, progress=False).checks}["output-change"].passed

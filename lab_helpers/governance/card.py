@@ -40,10 +40,15 @@ class Candidate:
     data: Any  # the FaceData or PeopleData the model was trained on
     policy: OutputPolicy | str = "label"
     version: str = "1"
+    explanation: Any = None  # the explanation outside callers get with each answer (e.g. 'gradient:any'), or None
 
     def __post_init__(self):
         if isinstance(self.policy, str):
             self.policy = OutputPolicy(self.policy)
+        if self.explanation is not None:
+            from ..defences.explanations import parse_explanation
+
+            self.explanation = parse_explanation(self.explanation)
 
     @property
     def kind(self) -> str:
@@ -357,6 +362,38 @@ def face_membership_leak(candidate: Candidate) -> Measurement:
 
 # ---------------------------------------------------------------- the model card
 
+EXPLAINED_QUERIES = 100  # explained queries per person: a few minutes of an outside caller's time
+
+
+def explains_answers(candidate: Candidate) -> bool:
+    """Does the release send an explanation with each answer (lab 04 section 5)?"""
+    return candidate.explanation is not None
+
+
+@measure("lab04-explanations", "04", "face",
+         f"Explanation-guided MI-FACE through the API ({EXPLAINED_QUERIES} explained queries per person): recognised "
+         "(evaluator top-1)",
+         advice="Each explanation hands the attacker a gradient: explain only the answer's own class, coarsely, to the "
+                "roles that need it, under a separate quota (lab 04 section 5); a new explanation needs the privacy "
+                "owner's approval like any output change.", allowed_rise=0.05, applies=explains_answers)
+def explanation_leak(candidate: Candidate) -> Measurement:
+    """The explanation-guided attack of lab 04 through the candidate's outputs and explanation, by the strict judges."""
+    from ..attacks.explanation_guided import invert_with_explanations
+    from ..defences.explanations import explanation_utility
+    from ..judges.reconstructions import judge
+    from ..service.api import ExplainingAPI
+
+    people = candidate.data.people
+    api = ExplainingAPI(candidate.model, candidate.policy, candidate.explanation)
+    rec = invert_with_explanations(api, people, queries_per_person=EXPLAINED_QUERIES, progress=False)
+    v = judge(rec.images, people, candidate.data, _evaluator(candidate.data))
+    value = v.recognised_top1 if rec.signal.any() else v.chance_top1
+    return Measurement(value, v.chance_top1, {
+        "explanation": candidate.explanation.describe(), "budget": EXPLAINED_QUERIES, "signal": bool(rec.signal.any()),
+        "nearest_photo": v.recognised_nearest, "template_lineup": v.template_lineup, "strategy": rec.strategy,
+        "utility": explanation_utility(candidate.model.net, candidate.data.X_test, candidate.explanation)})
+
+
 @dataclass
 class Audience:
     """Who may call the model, what they receive, and why that much."""
@@ -394,6 +431,7 @@ class ModelCard:
     measurements: dict[str, Measurement]
     approvals: list[Approval] = field(default_factory=list)
     review: str = ""
+    external_explanation: str = ""  # the explanation outside callers get with each answer (its spelling), "" for none
 
     def to_markdown(self) -> str:
         """The card as Markdown, every number formatted from the measurements."""
@@ -403,7 +441,9 @@ class ModelCard:
                  "**Who receives what.**", "", "| audience | output | why |", "|---|---|---|"]
         lines += [f"| {a.who} | {a.policy.describe()} | {a.why} |" for a in self.audiences]
         lines += ["", f"**Accuracy.** {self.train_accuracy:.1%} on training data, {self.test_accuracy:.1%} on held-out data.", "",
-                  f"**Leakage measured by the kit's attacks** (outside callers get: {self.external_policy.describe()}).", "",
+                  f"**Leakage measured by the kit's attacks** (outside callers get: {self.external_policy.describe()}"
+                  + (f", with an explanation: {self.external_explanation}" if self.external_explanation else "")
+                  + ").", "",
                   "| lab | attack | result |", "|---|---|---|"]
         lines += [f"| {m.lab} | {m.title} | {m.describe()} |" for m in self.measurements.values()]
         lines += ["", "**Approvals.**", ""]
@@ -447,4 +487,5 @@ def model_card(candidate: Candidate, purpose: str, out_of_scope: str, data: str,
     """A model card for a candidate, its accuracy and leakage measured now by every registered measure."""
     return ModelCard(candidate.name, candidate.version, candidate.kind, purpose, out_of_scope, data, classification,
                      list(audiences), candidate.policy, candidate.train_accuracy, candidate.test_accuracy,
-                     run_measures(candidate, progress=progress), list(approvals or []), review)
+                     run_measures(candidate, progress=progress), list(approvals or []), review,
+                     candidate.explanation.spelling() if candidate.explanation is not None else "")

@@ -134,11 +134,13 @@ def release_gate(baseline: Candidate | ModelCard, retrained: Candidate, threshol
             raise ValueError(f"Compare like with like: the baseline is a {baseline.kind} model, the candidate a {retrained.kind} model.")
         before = run_measures(baseline, progress=progress)
         old_policy, old_test, old_gap = baseline.policy, baseline.test_accuracy, baseline.train_accuracy - baseline.test_accuracy
+        old_explanation = baseline.explanation.spelling() if baseline.explanation is not None else ""
         name = f"{baseline.name} v{baseline.version}"
     else:
         if baseline.kind != retrained.kind:
             raise ValueError(f"Compare like with like: the card is for a {baseline.kind} model, the candidate is a {retrained.kind} model.")
         before, old_policy, old_test = baseline.measurements, baseline.external_policy, baseline.test_accuracy
+        old_explanation = baseline.external_explanation
         old_gap, name = baseline.train_accuracy - baseline.test_accuracy, f"{baseline.name} v{baseline.version} (model card)"
     after = run_measures(retrained, progress=progress)
     checks = []
@@ -150,14 +152,21 @@ def release_gate(baseline: Candidate | ModelCard, retrained: Candidate, threshol
                             max_accuracy_drop, "The retrained model is less useful than the approved one: choose settings "
                             "that keep accuracy (weaker regularisation, more data) and retest.", direction=-1))
     if old_policy is not None:  # change control: outside callers get no more detail than was approved
+        new_explanation = retrained.explanation.spelling() if retrained.explanation is not None else ""
+        explained = bool(new_explanation) and new_explanation != old_explanation  # an explanation added or changed
+
+        def said(policy, explanation):
+            return policy.describe() + (f" with an explanation ({explanation})" if explanation else "")
+
         checks.append(GateCheck(OUTPUT_KEY, "04", "Output to outside callers (change control)", 0.0,
-                                1.0 if more_detailed(retrained.policy, old_policy) else 0.0, 0.0,
-                                f"Outside callers would get {retrained.policy.describe()} instead of the approved "
-                                f"{old_policy.describe()}. The measured leakage alone may barely move (labels already feed "
-                                "the boundary attack), but an output change needs the privacy owner's approval before "
-                                "release (privacy review item 'output changes'): keep the approved output, or record "
-                                "the change on a new, approved model card and gate against that.", "output",
-                                shown=(old_policy.describe(), retrained.policy.describe())))
+                                1.0 if more_detailed(retrained.policy, old_policy) or explained else 0.0, 0.0,
+                                f"Outside callers would get {said(retrained.policy, new_explanation)} instead of the "
+                                f"approved {said(old_policy, old_explanation)}. The measured leakage alone may barely "
+                                "move (labels already feed the boundary attack), but an output change needs the privacy "
+                                "owner's approval before release (privacy review item 'output changes'): keep the "
+                                "approved output, or record the change on a new, approved model card and gate against "
+                                "that.", "output",
+                                shown=(said(old_policy, old_explanation), said(retrained.policy, new_explanation))))
     notes = []
     gap = retrained.train_accuracy - retrained.test_accuracy
     if gap > old_gap + 0.05:
