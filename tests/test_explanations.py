@@ -158,3 +158,16 @@ def test_lab_04s_explanation_table_agrees_with_its_words(softmax, faces, evaluat
     assert t.loc["gradient:any+noisy:1", "recognised at 100"] >= best["recognised at 100"] - 0.1
     for spec in ("gradient:any+coarse:8", "gradient:any+top_pixels:50"):
         assert t.loc[spec, "recognised at 100"] <= best["recognised at 100"] - 0.1 and t.loc[spec, "utility"] < 0.8
+
+
+def test_a_heat_maps_size_tells_members_apart_and_only_normalising_it_stops_that(softmax, faces):
+    """Shokri et al. 2021 on lab 03's target: label plus a heat map leaks membership almost as much as probabilities."""
+    from lab_helpers.evaluation import explanation_membership
+
+    t = explanation_membership(softmax, faces, ("saliency", "saliency+coarse:8", "saliency+noisy:1",
+                                                "saliency+normalised"))["advantage"]
+    assert t["label only (right or wrong)"] <= 0.1 and t["probabilities (true class's score)"] >= 0.35
+    assert t["label + saliency"] >= t["probabilities (true class's score)"] - 0.05  # about as much as the scores
+    assert min(t["label + saliency+coarse:8"], t["label + saliency+noisy:1"]) >= t["label + saliency"] - 0.05
+    assert t["label + saliency+normalised"] <= t["label only (right or wrong)"] + 0.05
+    assert parse_explanation("gradient:any+normalised").spelling() == "gradient:any+normalised"

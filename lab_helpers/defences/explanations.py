@@ -10,7 +10,8 @@ class. The kit computes them with Captum (PyTorch's interpretability library), n
 
 An `ExplanationPolicy` says which method, for which class (`top`: the answer's own class only; `any`: the class the
 caller names) and which controls apply to the map before it leaves: `coarse:B` (averaged over BxB-pixel blocks),
-`top_pixels:K` (only the K largest values, the rest 0), `noisy:S` (Gaussian noise of S times the map's own spread).
+`top_pixels:K` (only the K largest values, the rest 0), `noisy:S` (Gaussian noise of S times the map's own spread),
+`normalised` (every map scaled to the same size, so its size says nothing about how sure the model was).
 A signed map of any class is the white-box attacker's gradient: `lab_helpers.attacks.invert_with_explanations`
 measures what each setting hands over.
 """
@@ -28,8 +29,8 @@ EXPLANATION_METHODS = {  # name -> (what it is, signed?)
 }
 SCOPES = ("top", "any")  # explain the answer's own class only, or any class the caller names
 CONTROLS = ("coarse", "top_pixels", "noisy")
-SPELLING = ("METHOD[:any][+coarse:B][+top_pixels:K][+noisy:S], METHOD one of " + ", ".join(EXPLANATION_METHODS)
-            + "; e.g. gradient:any, saliency, gradient:any+coarse:8")
+SPELLING = ("METHOD[:any][+coarse:B][+top_pixels:K][+noisy:S][+normalised], METHOD one of "
+            + ", ".join(EXPLANATION_METHODS) + "; e.g. gradient:any, saliency, gradient:any+coarse:8, saliency+normalised")
 SIDE = 64
 
 
@@ -44,6 +45,7 @@ class ExplanationPolicy:
     coarse : average the map over blocks of this many pixels a side (a divisor of 64), or None.
     top_pixels : keep only this many largest values (by size), the rest 0, or None.
     noisy : add Gaussian noise of this many times the map's own standard deviation, or None.
+    normalised : scale every map so its largest value is 1 (its size no longer tells how sure the model was).
     """
 
     method: str = "saliency"
@@ -51,6 +53,7 @@ class ExplanationPolicy:
     coarse: int | None = None
     top_pixels: int | None = None
     noisy: float | None = None
+    normalised: bool = False
 
     def __post_init__(self):
         if self.method not in EXPLANATION_METHODS:
@@ -75,14 +78,15 @@ class ExplanationPolicy:
         for name in CONTROLS:
             if getattr(self, name) is not None:
                 text += f"+{name}:{getattr(self, name):g}"
-        return text
+        return text + ("+normalised" if self.normalised else "")
 
     def describe(self) -> str:
         """A short human description."""
         whose = "any class the caller names" if self.scope == "any" else "the answer's own class only"
         controls = [f"averaged over {self.coarse}x{self.coarse}-pixel blocks" if self.coarse else "",
                     f"only the {self.top_pixels:,} largest values" if self.top_pixels else "",
-                    f"noise of {self.noisy:g}x the map's spread" if self.noisy is not None else ""]
+                    f"noise of {self.noisy:g}x the map's spread" if self.noisy is not None else "",
+                    "scaled to the same size" if self.normalised else ""]
         extra = "; ".join(c for c in controls if c)
         return f"{EXPLANATION_METHODS[self.method][0]}, for {whose}" + (f"; {extra}" if extra else "")
 
@@ -97,6 +101,9 @@ def parse_explanation(spec: str | ExplanationPolicy) -> ExplanationPolicy:
         raise ValueError(f"Unknown explanation {spec!r}. Valid: {SPELLING}.")
     settings = {}
     for part in parts[1:]:
+        if part == "normalised":
+            settings["normalised"] = True
+            continue
         name, _, value = part.partition(":")
         if name not in CONTROLS or not value:
             raise ValueError(f"Unknown explanation control {part!r} in {spec!r}. Valid: {SPELLING}.")
@@ -133,7 +140,7 @@ def noisy_map(maps: np.ndarray, scale: float, rng: np.random.Generator) -> np.nd
 
 
 def apply_controls(maps: np.ndarray, policy: ExplanationPolicy, rng: np.random.Generator) -> np.ndarray:
-    """The policy's controls, in order: blocks, then the largest values, then noise."""
+    """The policy's controls, in order: blocks, then the largest values, then noise, then one size for every map."""
     out = np.asarray(maps, dtype=np.float32).reshape(len(maps), -1)
     if policy.coarse:
         out = coarse_map(out, policy.coarse)
@@ -141,6 +148,9 @@ def apply_controls(maps: np.ndarray, policy: ExplanationPolicy, rng: np.random.G
         out = top_pixels_map(out, policy.top_pixels)
     if policy.noisy:
         out = noisy_map(out, policy.noisy, rng)
+    if policy.normalised:
+        size = np.abs(out).max(axis=1, keepdims=True)
+        out = np.where(size > 0, out / np.where(size > 0, size, 1.0), out)
     return out
 
 

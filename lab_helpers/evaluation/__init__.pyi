@@ -1,7 +1,7 @@
 """What `lab_helpers.evaluation` exports, module by module: the one list, read at run time by `attach_stub` and by
 editors and type checkers as the subpackage's stub."""
 
-from .explanation_leak import explanation_table as explanation_table
+from .explanation_leak import explanation_membership as explanation_membership, explanation_table as explanation_table
 from .inversion import (
     ATTACKS as ATTACKS,
     run_inversion as run_inversion,

@@ -43,3 +43,41 @@ def explanation_table(model, faces, evaluator, settings=LAB_SETTINGS, budgets=(1
         row["utility"] = explanation_utility(getattr(model, "net", model), faces.X_test, spec)
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting")
+
+
+MEMBERSHIP_SETTINGS = ("saliency", "gradient", "saliency+coarse:8", "saliency+top_pixels:50", "saliency+noisy:1",
+                       "saliency+normalised", "gradient+normalised")
+
+
+def explanation_membership(model, faces, settings=MEMBERSHIP_SETTINGS):
+    """Membership inference from explanations: how well the size of each photo's map tells training photos apart.
+
+    Each photo is explained for the answer's own class (what a user asking "why?" gets); a photo the model was trained
+    on gets a smaller map (the model is sure, so its score barely moves). The test flags a photo as a member when its
+    map is smaller than a threshold, the best threshold for these photos (lab 01's test on map size instead of a score).
+    Beside it, the same test on what the answer alone gives: the label (right or wrong) and the full probabilities.
+    Returns a DataFrame: setting -> membership advantage (TPR - FPR), TPR, FPR.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..attacks.membership import best_threshold_test
+    from ..defences.explanations import apply_controls, parse_explanation, raw_maps
+
+    net = getattr(model, "net", model)
+    members, others = np.asarray(faces.X_train), np.asarray(faces.X_test)
+    p_in, p_out = model.predict_proba(members), model.predict_proba(others)
+    rows = {}
+    for name, (a, b) in {"label only (right or wrong)": ((p_in.argmax(1) == faces.y_train) * 1.0,
+                                                         (p_out.argmax(1) == faces.y_test) * 1.0),
+                         "probabilities (true class's score)": (p_in[np.arange(len(p_in)), faces.y_train],
+                                                                p_out[np.arange(len(p_out)), faces.y_test])}.items():
+        test = best_threshold_test(a, b)
+        rows[name] = {"advantage": test.advantage, "tpr": test.tpr, "fpr": test.fpr}
+    for spec in settings:
+        policy, rng = parse_explanation(spec), np.random.default_rng(0)
+        sizes = [np.linalg.norm(apply_controls(raw_maps(net, x, p.argmax(1), policy.method), policy, rng), axis=1)
+                 for x, p in ((members, p_in), (others, p_out))]
+        test = best_threshold_test(1 / (1 + sizes[0]), 1 / (1 + sizes[1]))  # smaller map: more likely a member
+        rows[f"label + {spec}"] = {"advantage": test.advantage, "tpr": test.tpr, "fpr": test.fpr}
+    return pd.DataFrame(rows).T
