@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab_helpers.data import CREDIT, FRAMINGS, HEALTHCARE, data_card, hidden_score, load_people, make_people, target_shares, write_dataset
+from lab_helpers.data import CREDIT, FRAMINGS, HEALTHCARE, HIRING, data_card, hidden_score, load_people, make_people, target_shares, write_dataset
 from lab_helpers.data.synthetic_people import read_people, split_members
 
 KIT = Path(__file__).resolve().parent.parent
@@ -88,8 +88,8 @@ def test_framings_share_the_generator_and_differ_only_by_spec():
 
 
 def test_bad_requests_say_what_to_do():
-    with pytest.raises(ValueError, match="healthcare, credit"):
-        make_people("hiring")
+    with pytest.raises(ValueError, match="healthcare, credit, hiring"):
+        make_people("recruiting")
     with pytest.raises(ValueError, match="at least 50"):
         make_people(n=10)
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -132,3 +132,11 @@ def test_data_card_claim_sensitive_is_among_the_strongest_pushes(spec):
     others += [2 * abs(c.effect) for c in spec.numeric]  # one sd down to one sd up
     assert swing >= max(others)
     assert sum(c.effect == 0 for c in spec.numeric) >= 2  # "several columns have no push at all"
+
+
+def test_the_hiring_framing_is_synthetic_and_names_its_special_category_field():
+    """The HR scenario (issue 27): a screening model trained on a disability disclosure and a proxy for it."""
+    card = data_card(HIRING)
+    assert "synthetic" in card.lower() and "disability" in card and "special-category" in card
+    frame = load_people("hiring").frame
+    assert set(frame[HIRING.target]) == set(HIRING.classes) and HIRING.proxy.name in frame.columns

@@ -13,6 +13,7 @@ from .face_photos import (
 )
 from .synthetic_people import (
     CREDIT as CREDIT,
+    HIRING as HIRING,
     FRAMINGS as FRAMINGS,
     HEALTHCARE as HEALTHCARE,
     PeopleData as PeopleData,

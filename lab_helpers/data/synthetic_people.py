@@ -158,7 +158,42 @@ CREDIT = Framing(
     class_shares=(0.3, 0.4, 0.3),
 )
 
-FRAMINGS = {"healthcare": HEALTHCARE, "credit": CREDIT}
+HIRING = Framing(
+    key="hiring",
+    title="Synthetic job applicants: screening band",
+    scenario=("An employer trains a model that sorts job applications into screening bands, from an application "
+              "record that includes a disability disclosure (collected to 'plan adjustments')."),
+    file_stem="synthetic_job_applicants",
+    person="applicant",
+    numeric=(  # effects push towards 'reject': the model learned from past screeners' decisions
+        Numeric("age", "age in years", 38, 10, 18, 67, 0, 0.10),
+        Numeric("years_experience", "years of relevant experience", 8, 6, 0, 40, 0, -0.50),
+        Numeric("test_score", "score on the employer's skills test, 0-100", 65, 15, 0, 100, 0, -0.60),
+        Numeric("certifications", "professional certifications held", 2, 1.5, 0, 10, 0, -0.20),
+        Numeric("commute_km", "commute distance, km", 15, 12, 0, 120, 0, 0.10),
+        Numeric("salary_expectation_k", "salary expectation, thousands", 45, 12, 15, 150, 1, 0.20),
+        Numeric("languages", "languages spoken", 1.5, 0.8, 1, 5, 0, -0.10),
+    ),
+    categories=(
+        Category("degree", "highest degree", ("none", "bachelor", "master", "doctorate"), (0.3, 0.45, 0.2, 0.05),
+                 (0.0, -0.3, -0.45, -0.5)),
+        Category("referred", "referred by an employee", YES_NO, (0.8, 0.2), (0.0, -0.4)),
+        Category("relocation_ok", "willing to relocate", YES_NO, (0.5, 0.5), (0.0, -0.1)),
+        Category("remote_only", "asks for remote work only", YES_NO, (0.75, 0.25), (0.0, 0.3)),
+    ),
+    sensitive=Category("disability", "disclosed disability", ("none", "declared"), (0.85, 0.15), (0.0, 1.6)),
+    sensitive_why=("disability is health data, special-category personal data (GDPR Art. 9), and screening on it is "
+                   "unlawful discrimination in most jurisdictions; the past decisions this model learned from "
+                   "penalised it"),
+    proxy=Proxy("employment_gap", "the longest gap between two jobs", ("none", "short", "long"),
+                {"none": (0.65, 0.3, 0.05), "declared": (0.15, 0.25, 0.6)}),
+    target="screening_band",
+    target_description="screening band",
+    classes=("interview", "review", "reject"),
+    class_shares=(0.25, 0.4, 0.35),
+)
+
+FRAMINGS = {"healthcare": HEALTHCARE, "credit": CREDIT, "hiring": HIRING}
 
 
 def get_framing(framing: str | Framing) -> Framing:

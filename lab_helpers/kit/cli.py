@@ -233,7 +233,7 @@ def make_parser() -> argparse.ArgumentParser:
     reset.add_argument("lab", help="lab number, e.g. 00 or 3")
     reset.set_defaults(func=cmd_reset)
     tabular = sub.add_parser("make-tabular-data", help="write the synthetic tabular data set(s) and data cards into data/")
-    tabular.add_argument("--framing", choices=["healthcare", "credit", "all"], default="all",
+    tabular.add_argument("--framing", choices=["healthcare", "credit", "hiring", "all"], default="all",
                          help="which framing to write (default: all)")
     tabular.add_argument("--rows", type=int, default=3000, help="number of people (default 3000)")
     tabular.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
