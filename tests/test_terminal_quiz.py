@@ -169,3 +169,40 @@ def test_cli_quiz_exam_is_a_mock_exam_with_a_pass_mark(tmp_path):
     assert session["kind"] == "mock exam" and session["asked"] == 5 and session["pass_mark"] == 0.75
     bad = run_cli("--exam", "--lab", "03")
     assert bad.returncode == 2 and "spans every lab" in bad.stderr
+
+
+def test_the_bank_exports_as_an_anki_deck_that_opens_and_updates_in_place(tmp_path):
+    """Issue 28: `quiz --export-anki FILE.apkg` (genanki); the test opens the deck's collection and reads its notes."""
+    import sqlite3
+    import zipfile
+    from contextlib import closing
+
+    from lab_helpers.exam import card_sides, is_performance_based
+
+    deck = tmp_path / "model-inversion.apkg"
+    result = run_cli("--export-anki", str(deck))
+    assert result.returncode == 0, result.stderr
+    bank = load_questions()
+    tasks = [q for q in bank if q["format"] in ("fields", "policy") or (is_performance_based(q) and q.get("task"))]
+    assert f"Wrote {len(bank) - len(tasks)} cards" in result.stdout and len(tasks) >= 1
+    with zipfile.ZipFile(deck) as z:
+        z.extract("collection.anki2", tmp_path)
+    with closing(sqlite3.connect(tmp_path / "collection.anki2")) as db:
+        notes = db.execute("SELECT guid, flds, tags FROM notes").fetchall()
+    assert len(notes) == len(bank) - len(tasks)
+    by_id = {flds.split("\x1f")[3]: (guid, flds.split("\x1f"), tags) for guid, flds, tags in notes}
+    q = next(q for q in bank if q["id"] == "q04-heatmap-normalise")
+    guid, (front, back, lab, _), tags = by_id[q["id"]]
+    assert (front, back) == card_sides(q) and lab == "04" and "lab04" in tags and "explainability" in tags
+    letter = chr(65 + option_order(q).index(3))  # the key, at the letter the kit shows it under
+    assert f"Answer: {letter}. Scale every map to the same size" in back and "the measured advantage fell" in back
+    assert not any(t["id"] in by_id for t in tasks)
+    again = tmp_path / "again.apkg"
+    run_cli("--export-anki", str(again), "--lab", "4")
+    with zipfile.ZipFile(again) as z:
+        z.extract("collection.anki2", tmp_path / "again")
+    with closing(sqlite3.connect(tmp_path / "again" / "collection.anki2")) as db:
+        lab4 = dict(db.execute("SELECT flds, guid FROM notes").fetchall())
+    assert guid in lab4.values() and len(lab4) == len([x for x in load_questions(lab="04") if x["id"] in by_id])
+    bad = run_cli("--export-anki", str(tmp_path / "deck.zip"))
+    assert bad.returncode == 2 and "ends in .apkg" in bad.stderr

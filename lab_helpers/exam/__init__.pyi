@@ -1,6 +1,7 @@
 """What `lab_helpers.exam` exports, module by module: the one list, read at run time by `attach_stub` and by
 editors and type checkers as the subpackage's stub."""
 
+from .anki import card_sides as card_sides, export_anki as export_anki
 from .bank import (
     ExamResult as ExamResult,
     ExamSession as ExamSession,

@@ -144,6 +144,17 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         for key, title in topic_titles().items():
             print(f"{key:<11} {title}")
         return 0
+    if args.export_anki:
+        from ..exam.anki import export_anki
+
+        try:
+            done = export_anki(args.export_anki, args.lab, args.topic)
+        except (ValueError, KeyError) as exc:
+            print(f"quiz: {exc}", file=sys.stderr)
+            return 2
+        print(f"Wrote {done['cards']} cards to {done['path']} (import it in Anki: File > Import). Left out "
+              f"{len(done['left_out'])} performance-based tasks that need the kit: {', '.join(done['left_out']) or 'none'}.")
+        return 0
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
     n = args.questions if args.questions is not None else (20 if args.exam else 10)
@@ -277,6 +288,8 @@ def make_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
     quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
     quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
+    quiz.add_argument("--export-anki", metavar="FILE.apkg", default=None,
+                      help="write the questions (with --lab/--topic: some of them) as an Anki deck and exit")
     quiz.set_defaults(func=cmd_quiz)
     scores = sub.add_parser("scores", help="instructors: learners' progress files (a folder, as on a class hub) in one "
                                            "table: quick checks per lab, mock exams, weakest topics")

@@ -26,6 +26,7 @@ REQUIRED = {
     "psutil": ("5.9", "this report's memory check"),
     "opacus": ("1.6.0", "lab 05: differentially private training (DP-SGD)"),
     "captum": ("0.9.0", "lab 04: explanations as an output (saliency, integrated gradients)"),
+    "genanki": ("0.13.1", "the question bank as an Anki deck (quiz --export-anki)"),
     "fastapi": ("0.110", "lab 06: the model's HTTP API"),
     "uvicorn": ("0.29", "lab 06: serving the API"),
     "httpx": ("0.27", "lab 06: the API's client"),
