@@ -56,6 +56,14 @@ def raw_request(url: str, data: bytes, timeout: float = 10.0) -> bytes:
     return b"".join(chunks)
 
 
+def closed_by_server(sock: socket.socket) -> bool:
+    """True when the server closed the connection without an answer (EOF or reset; bounded by the socket's timeout)."""
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
 
@@ -783,10 +791,7 @@ def test_a_client_that_sends_its_headers_slowly_or_not_at_all_is_closed(served, 
                 break
             time.sleep(0.1)
         for name, sock in (("silent", silent), ("slow", slow)):
-            try:
-                assert sock.recv(100) == b"", name  # closed by the server, no answer (bounded by the 10 s timeout)
-            except ConnectionResetError:
-                pass
+            assert closed_by_server(sock), name
             sock.close()
         assert post_raw(server.url, key, "faces", {"inputs": GREY})["status"] == 200  # prompt callers unaffected
     log = read_requests(path)
@@ -803,11 +808,7 @@ def test_an_address_cannot_hold_more_than_its_share_of_idle_connections(served, 
         host, port = server.url.removeprefix("http://").split(":")
         held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
         time.sleep(0.3)
-        for sock in held[:3]:  # the three oldest were closed to make room
-            try:
-                assert sock.recv(100) == b""
-            except ConnectionResetError:
-                pass
+        assert all(closed_by_server(sock) for sock in held[:3])  # the three oldest were closed to make room
         for sock in held[3:]:
             sock.setblocking(False)
             with pytest.raises(BlockingIOError):
