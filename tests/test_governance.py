@@ -203,13 +203,13 @@ def test_more_detailed_orders_output_policies():
 def test_privacy_review_validation_and_open_items():
     outcome = review_privacy(SOLUTION_REVIEW)
     assert outcome.problems == [] and {i.key for i in outcome.open_items} == {"model_documentation", "output_changes",
-                                                                              "dataset_permissions"}
+                                                                              "explanations", "dataset_permissions"}
     assert not outcome.ready and "fix: Restrict read access" in outcome.text()
     bad = review_privacy({**SOLUTION_REVIEW, "threat_model": ("yes", ""), "periodic_review": "maybe", "extra": ("yes", "x")})
     assert any("needs evidence" in p for p in bad.problems) and any("'maybe'" in p for p in bad.problems)
     assert any("'extra' is not a review item" in p for p in bad.problems)
     assert review_privacy({k: ("yes", "documented and checked") for k in REVIEW_FACTS}).ready
-    assert len(PRIVACY_REVIEW) == len(REVIEW_FACTS) == 8
+    assert len(PRIVACY_REVIEW) == len(REVIEW_FACTS) == 9
 
 
 def test_privacy_review_self_check(capsys):
