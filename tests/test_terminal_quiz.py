@@ -206,3 +206,43 @@ def test_the_bank_exports_as_an_anki_deck_that_opens_and_updates_in_place(tmp_pa
     assert guid in lab4.values() and len(lab4) == len([x for x in load_questions(lab="04") if x["id"] in by_id])
     bad = run_cli("--export-anki", str(tmp_path / "deck.zip"))
     assert bad.returncode == 2 and "ends in .apkg" in bad.stderr
+
+
+def test_spaced_review_brings_back_missed_questions_at_once_and_right_ones_after_growing_gaps(tmp_path):
+    """Issue 28: `quiz --review` (Leitner boxes from the progress file): a week of short sessions covers the bank."""
+    import datetime as dt
+
+    from lab_helpers.exam.progress import REVIEW_DAYS, Progress, review_due
+
+    pool = load_questions(lab="04")
+    progress = Progress()
+    wrong, right_once, right_thrice = pool[0]["id"], pool[1]["id"], pool[2]["id"]
+    progress.record_answer(wrong, False)
+    progress.record_answer(right_once, True)
+    for _ in range(3):
+        progress.record_answer(right_thrice, True)
+    now = dt.datetime.now()
+    due, fresh = review_due(progress, pool, now)
+    assert [q["id"] for q in due] == [wrong] and len(fresh) == len(pool) - 3
+    later = review_due(progress, pool, now + dt.timedelta(days=REVIEW_DAYS[1], minutes=1))[0]
+    assert [q["id"] for q in later] == [wrong, right_once]
+    much_later = review_due(progress, pool, now + dt.timedelta(days=REVIEW_DAYS[3], minutes=1))[0]
+    assert [q["id"] for q in much_later] == [wrong, right_once, right_thrice]  # lowest box first
+    progress.record_answer(right_thrice, False)
+    assert progress.answers[right_thrice]["streak"] == 0
+    # the command: a fresh learner gets new questions; one who answered everything right today gets nothing due
+    env = {"LAB_PROGRESS_FILE": str(tmp_path / "p.json")}
+    first = run_cli("--review", "--lab", "4", "-n", "3", stdin="A\nB\nC\n", env=env)
+    assert first.returncode == 0 and "0 question(s) due again, 3 new" in first.stdout, first.stderr
+    import json
+
+    doc = json.loads((tmp_path / "p.json").read_text())
+    for entry in doc["answers"].values():
+        entry.update(streak=1, last_correct=True)
+    doc["answers"] = {q["id"]: {"attempts": 1, "right": 1, "last_correct": True, "streak": 1,
+                                "last_seen": dt.datetime.now().isoformat(timespec="seconds")} for q in pool}
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    nothing = run_cli("--review", "--lab", "4", env=env)
+    assert nothing.returncode == 0 and "Nothing is due for review: the next question comes back on" in nothing.stdout
+    both = run_cli("--review", "--exam", env=env)
+    assert both.returncode == 2 and "choose one" in both.stderr

@@ -47,6 +47,7 @@ class Progress:
     def record_answer(self, question_id: str, correct: bool, score: float | None = None) -> None:
         """Count one answer to a question; `score` keeps partial credit (the share of the marks, 0 to 1)."""
         entry = self.answers.setdefault(question_id, {"attempts": 0, "right": 0})
+        entry["streak"] = (_streak(entry) + 1) if correct else 0  # right answers in a row: the Leitner box
         entry["attempts"] += 1
         entry["right"] += bool(correct)
         entry["last_correct"] = bool(correct)
@@ -65,6 +66,43 @@ class Progress:
     def as_json(self) -> dict:
         """The file's content."""
         return {"version": VERSION, "answers": self.answers, "sessions": self.sessions}
+
+
+REVIEW_DAYS = (0, 1, 3, 7, 21)  # Leitner boxes: days until a question is due again after 0, 1, 2, 3, 4+ right in a row
+
+
+def _streak(entry: dict) -> int:
+    """Right answers in a row (a file written before streaks were kept: 1 when the last answer was right)."""
+    return int(entry.get("streak", 1 if entry.get("last_correct") else 0))
+
+
+def review_due(progress: "Progress", pool: list[dict], now: _dt.datetime | None = None) -> tuple[list[dict], list[dict]]:
+    """Spaced review (Leitner boxes): (questions answered before and due again, most overdue first; questions never
+    answered). A question answered right k times in a row comes back after REVIEW_DAYS[k] days; a wrong one at once."""
+    now = now or _dt.datetime.now()
+    due, fresh = [], []
+    for q in pool:
+        entry = progress.answers.get(q["id"])
+        if not entry or "last_seen" not in entry:
+            fresh.append(q)
+            continue
+        box = min(_streak(entry), len(REVIEW_DAYS) - 1)
+        when = _dt.datetime.fromisoformat(entry["last_seen"]) + _dt.timedelta(days=REVIEW_DAYS[box])
+        if when <= now:
+            due.append((box, when, q))
+    due.sort(key=lambda t: (t[0], t[1]))
+    return [q for _, _, q in due], fresh
+
+
+def next_review(progress: "Progress", pool: list[dict]) -> _dt.datetime | None:
+    """When the next question of the pool falls due (None when none was answered yet)."""
+    times = []
+    for q in pool:
+        entry = progress.answers.get(q["id"])
+        if entry and "last_seen" in entry:
+            box = min(_streak(entry), len(REVIEW_DAYS) - 1)
+            times.append(_dt.datetime.fromisoformat(entry["last_seen"]) + _dt.timedelta(days=REVIEW_DAYS[box]))
+    return min(times) if times else None
 
 
 def _valid(doc) -> bool:

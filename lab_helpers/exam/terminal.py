@@ -177,12 +177,14 @@ def run_terminal_exam(questions: list[dict], minutes: float | None = 30, ask: Ca
 
 def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int = 10, minutes: float | None = None,
                   seed: int = 0, record: bool = True, ask: Callable[[str], str] = input,
-                  say: Callable[[str], None] = print, exam: bool = False) -> ExamResult:
+                  say: Callable[[str], None] = print, exam: bool = False, review: bool = False) -> ExamResult | None:
     """`python -m lab_helpers quiz`: pick n questions (by topic and/or lab), ask them, save answers and the session.
 
     exam=True (`quiz --exam`): a mock exam as the real one behaves (run_terminal_exam), 30 minutes unless told.
+    review=True (`quiz --review`): spaced review, the questions due again (Leitner boxes: a missed question at once,
+    one answered right k times in a row after 1, 3, 7 or 21 days), then new ones; None when nothing is due.
     """
-    from .progress import load_progress, progress_path, record_answer, record_session
+    from .progress import load_progress, next_review, progress_path, record_answer, record_session, review_due
 
     if exam:
         if lab is not None:
@@ -209,7 +211,19 @@ def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int
     if progress.note:
         say(progress.note)
     spread = "topics" if topic is None and lab is None else "concepts"
-    questions = pick_questions(pool, n, progress.history(), seed, spread)
+    if review:
+        due, fresh = review_due(progress, pool)
+        questions = due[:n]
+        if len(questions) < n and fresh:
+            questions += pick_questions(fresh, min(n - len(questions), len(fresh)), None, seed, spread)
+        if not questions:
+            when = next_review(progress, pool)
+            say("Nothing is due for review" + (f": the next question comes back on {when:%A %d %B at %H:%M}." if when
+                                               else "."))
+            return None
+        say(f"Spaced review: {min(len(due), n)} question(s) due again, {len(questions) - min(len(due), n)} new.")
+    else:
+        questions = pick_questions(pool, n, progress.history(), seed, spread)
     notes: list[str] = []
 
     def save(question: dict, feedback: Feedback) -> None:

@@ -159,7 +159,10 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
     n = args.questions if args.questions is not None else (20 if args.exam else 10)
     try:
-        terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=args.exam)
+        if args.review and args.exam:
+            raise ValueError("--review asks the questions due again; --exam is a mock exam: choose one.")
+        terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=args.exam,
+                      review=args.review)
     except ValueError as exc:
         print(f"quiz: {exc}", file=sys.stderr)
         return 2
@@ -287,6 +290,9 @@ def make_parser() -> argparse.ArgumentParser:
                            "scored (partial credit included) when you submit")
     quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
     quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
+    quiz.add_argument("--review", action="store_true",
+                      help="spaced review: the questions due again (a missed one at once, a right one after 1, 3, 7 "
+                           "or 21 days), then new ones")
     quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
     quiz.add_argument("--export-anki", metavar="FILE.apkg", default=None,
                       help="write the questions (with --lab/--topic: some of them) as an Anki deck and exit")
