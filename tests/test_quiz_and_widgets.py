@@ -195,7 +195,8 @@ def test_mock_exam_behaves_like_the_real_one(tmp_path, monkeypatch):
     assert not hasattr(item, "button") or item.button not in item.box.children  # no Check button: nothing revealed
     wrong = next(i for i, o in enumerate(item.question["options"]) if not o["correct"])
     item.select(wrong)
-    assert "Your answer: " in item.answer_line.value and exam.nav_buttons[single].button_style == "info"
+    assert "Your answer: " in item.answer_line.value and exam.nav_buttons[single].shown_state == "info"
+    assert exam.nav_buttons[single].description.endswith("✓")  # answered is said, not only coloured
     exam.toggle_flag()
     assert single in exam.flags and "⚑" in exam.nav_buttons[single].description
     other = (single + 1) % 6
@@ -350,3 +351,18 @@ def test_the_drill_shows_its_cards_shuffled_with_no_two_neighbours_sharing_an_an
     drill = sorting_drill()
     drill.choices[first["id"]].value = first["answer"]
     assert "Correct" in drill.feedback[first["id"]].value
+
+
+def test_every_coloured_button_has_white_text_at_4_5_to_1_or_more():
+    """Issue 26 (contrast): the exam's and the checks' buttons meet WCAG AA; ipywidgets' own styles did not."""
+    from lab_helpers.ui.widgets import BUTTON_COLOURS, accessible_button
+
+    def luminance(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    for kind, colour in BUTTON_COLOURS.items():
+        assert 1.05 / (luminance(colour) + 0.05) >= 4.5, kind
+        button = accessible_button("x", kind)
+        assert button.style.button_color == colour and button.style.text_color == "white" and not button.button_style

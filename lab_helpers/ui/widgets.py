@@ -30,6 +30,26 @@ def drill_score_text(answers: dict, cards: list[dict]) -> str:
     return f"<b>Score: {right} of {answered} sorted correctly</b> ({len(cards)} cards)"
 
 
+# Button colours with white text at 4.5:1 or more (WCAG AA); ipywidgets' own button_style colours are lighter
+# (white on its teal 3.5:1, orange 2.7:1, green 4.1:1). Never colour alone: the label says the state too.
+BUTTON_COLOURS = {"primary": "#0b5394", "info": "#00607a", "success": "#1b6e36", "warning": "#8a4500",
+                  "danger": "#a4161a"}
+
+
+def paint(button, kind: str = "") -> None:
+    """Give a button one of BUTTON_COLOURS with white text ('' = the theme's plain button)."""
+    button.style.button_color = BUTTON_COLOURS.get(kind) or None
+    button.style.text_color = "white" if kind else None
+    button.shown_state = kind  # what it shows, readable by tests
+
+
+def accessible_button(description: str, kind: str, **kwargs):
+    """An ipywidgets Button in one of BUTTON_COLOURS (white text at 4.5:1 or more)."""
+    button = w.Button(description=description, **kwargs)
+    paint(button, kind)
+    return button
+
+
 class SortingDrill:
     """Scenario cards the learner sorts into the four threats, with feedback on every click.
 
@@ -126,7 +146,7 @@ class LogPanel:
 
     def __init__(self, task):
         self.task = task
-        self.button = w.Button(description="Open the audit log", button_style="info", icon="database")
+        self.button = accessible_button("Open the audit log", "info", icon="database")
         self.button.on_click(lambda _: self.open())
         self.info = w.HTML("")
         self.box = w.VBox([self.button, self.info])
@@ -159,7 +179,7 @@ class QuizQuestion:
         self.result: Feedback | None = None
         self.order: list[int] = []  # single, multiple: the stored option shown at each position (option_order)
         self.inputs, rows, hint = self._inputs()
-        self.button = w.Button(description="Check", button_style="primary")
+        self.button = accessible_button("Check", "primary")
         self.feedback = w.HTML("")
         self.answer_line = w.HTML("")
         self.answer_line.add_class("lab-answer")
@@ -474,7 +494,7 @@ class MockExam:
             "change any answer until you submit. Performance-based questions earn partial credit: a share of a mark "
             "for each step in place, item matched, field right or requirement met. When you submit, you get your score by "
             "topic and every question's explanation. Answers changed after the time limit do not count.")
-        self.start_button = w.Button(description="Start the exam", button_style="success")
+        self.start_button = accessible_button("Start the exam", "success")
         self.start_button.on_click(lambda _: self.start())
         self.clock_line = w.HTML("")
         self.status = w.HTML("")
@@ -492,12 +512,12 @@ class MockExam:
         self.flag_button.observe(lambda change: self.set_flag(self.current, change["new"]), names="value")
         self.prev_button = w.Button(description="◀ Previous")
         self.next_button = w.Button(description="Next ▶")
-        self.review_button = w.Button(description="Review and submit", button_style="warning")
+        self.review_button = accessible_button("Review and submit", "warning")
         self.prev_button.on_click(lambda _: self.previous())
         self.next_button.on_click(lambda _: self.next())
         self.review_button.on_click(lambda _: self.review())
         self.review_area = w.VBox([])
-        self.submit_button = w.Button(description="Submit the exam", button_style="danger")
+        self.submit_button = accessible_button("Submit the exam", "danger")
         self.submit_button.on_click(lambda _: self.submit())
         self.results = w.HTML("")
         self.results.add_class("lab-exam-results")
@@ -600,12 +620,13 @@ class MockExam:
         return f"<b>{int(left // 60):d}:{int(left % 60):02d}</b> left"
 
     def refresh(self) -> None:
-        """The clock, the status line and the navigator (answered: blue; flagged: orange; current: bold)."""
+        """The clock, the status line and the navigator (answered: ✓ on teal; flagged: ⚑ on amber; current: bordered)."""
         self.clock_line.value = self.time_text()
         for k, button in enumerate(self.nav_buttons):
             qid = self.questions[k]["id"]
-            button.button_style = "warning" if k in self.flags else "info" if qid in self.answers else ""
-            button.description = f"{k + 1}⚑" if k in self.flags else str(k + 1)
+            paint(button, "warning" if k in self.flags else "info" if qid in self.answers else "")
+            mark = "⚑" if k in self.flags else "✓" if qid in self.answers else ""  # the state in words, not colour alone
+            button.description = f"{k + 1}{mark}"
             button.tooltip = ("flagged, " if k in self.flags else "") + ("answered" if qid in self.answers else "not answered")
             button.layout.border = "2px solid #333" if k == self.current else ""
         self.status.value = (f"Question {self.current + 1} of {len(self.questions)} · answered {len(self.answers)} · "
