@@ -575,3 +575,7 @@ def test_lab_09_numbers_and_its_self_check_pass_and_fail_for_the_right_reasons(t
             new_practice_round(handle, POLICY_TEMPLATE.replace("[roles.camera]", "[roles.cam]"))
     finally:
         handle.stop()
+    # after Run All the last cell has stopped the class: re-running the self-check says so, no traceback
+    capsys.readouterr()
+    assert not handle.running and check_blue_policy(handle, solution, prior, targets) is False
+    assert "The practice class is stopped" in capsys.readouterr().out

@@ -137,6 +137,11 @@ class ClassHandle:
     house: HouseAttacker | None = None
     keys: dict = field(default_factory=dict)  # learner -> secret, issued at this start
 
+    @property
+    def running(self) -> bool:
+        """True while the class's server answers (False after `stop()`)."""
+        return bool(getattr(self.server, "running", True))
+
     def stop(self) -> None:
         """Stop the clients, then the server; close the logs and the class database."""
         for part in (self.house, self.traffic):

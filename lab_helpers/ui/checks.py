@@ -397,6 +397,10 @@ def check_blue_policy(practice, policy_text, prior, people, budget: int = 300, m
 
     if policy_text is None or is_placeholder(policy_text):
         return nothing_to_check("set my_policy to the text of your policy file")
+    if not getattr(practice, "running", True):
+        print("  ✘ The practice class is stopped (the notebook's last cell stops it). Run the cell that starts it "
+              "(`practice = practice_class()`, near the top) again, then this check.")
+        return False
     try:
         policy = parse_blue_policy("practice", policy_text, "my_policy")
     except PolicyFileError as exc:
