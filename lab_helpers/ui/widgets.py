@@ -104,7 +104,12 @@ QUIZ_CSS = """<style>
 .lab-quiz .widget-radio-box input { flex: none; margin: 2px 8px 0 1px !important; height: auto !important; float: none; }
 .lab-quiz .widget-html-content { line-height: 1.35; white-space: normal; }
 .lab-quiz .lab-option { align-items: flex-start; margin-bottom: 4px; }
-.lab-quiz .lab-option .widget-checkbox { flex: none; }
+.lab-quiz .lab-option .widget-checkbox { flex: 1 1 auto; width: auto !important; height: auto !important; }
+.lab-quiz .lab-option .widget-label-basic { height: auto !important; display: flex; align-items: flex-start;
+  line-height: 1.35 !important; white-space: normal; cursor: pointer; }
+.lab-quiz .lab-option .widget-label-basic input { flex: none; margin: 2px 8px 0 1px !important; }
+.lab-quiz .lab-option .widget-label-basic span { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
 .lab-quiz .lab-nav button { min-width: 34px; }
 </style>"""
 
@@ -204,11 +209,12 @@ class QuizQuestion:
             self.order = option_order(q)
             shown = [q["options"][i]["text"] for i in self.order]
         if self.format == "multiple":
-            boxes = [w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px", min_width="28px")) for _ in shown]
+            # the option's text is the checkbox's own label: clicking it ticks the box, and a screen reader names it
+            boxes = [w.Checkbox(value=False, indent=False, description=f"{chr(65 + k)}. {text}",
+                                layout=w.Layout(width="auto")) for k, text in enumerate(shown)]
             rows = []
-            for k, (box, text) in enumerate(zip(boxes, shown)):
-                label = w.HTML(f"{chr(65 + k)}. {html.escape(text)}", layout=w.Layout(flex="1 1 0%", width="auto"))
-                row = w.HBox([box, label], layout=w.Layout(width="100%"))
+            for box in boxes:
+                row = w.HBox([box], layout=w.Layout(width="100%"))
                 row.add_class("lab-option")
                 rows.append(row)
             return boxes, rows, "" if "choose" in q["stem"].lower() else " <i>(choose all that apply)</i>"
