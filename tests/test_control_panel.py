@@ -105,9 +105,12 @@ def test_widget_shows_what_the_handler_says(panel):
     assert cp.knob.disabled and cp.picture.value != full_picture and cp.metrics.value != full_metrics
     assert cp.metrics.value == panel_view(panel, "label").metrics
     cp.policy.value = "rounded"
-    assert not cp.knob.disabled and list(cp.knob.options) == [4, 3, 2, 1]
+    assert not cp.knob.disabled and [v for _, v in cp.knob.options] == [4, 3, 2, 1]
+    assert cp.knob.label == "4 decimals"  # the slider says the setting in words (it read "0 of 3")
+    assert cp.policy.icons[[name for _, name in cp.policy.options].index("rounded")] == "check"  # not colour alone
+    assert cp.policy.icons.count("check") == 1
     cp.knob.value = 2
-    assert "rounded to 2 decimals" in cp.title.value
+    assert "rounded to 2 decimals" in cp.title.value and cp.knob.label == "2 decimals"
 
 
 def test_unknown_setting_lists_the_valid_ones():

@@ -251,6 +251,15 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
 POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values())  # the panel's buttons, in order
 
 
+def knob_label(kind: str, value) -> str:
+    """What the slider says for one value, in words: '4 decimals', 'top 3', 'noise scale 0.05'."""
+    if kind == "rounded":
+        return f"{value} decimal{'' if value == 1 else 's'}"
+    if kind == "top_k":
+        return f"top {value}"
+    return f"{OUTPUT_KINDS[kind].knob} {value}"
+
+
 class ControlPanel:
     """The widget: a policy chooser and its one slider, wired to `panel_view`."""
 
@@ -259,6 +268,7 @@ class ControlPanel:
 
         self.data = data
         self.policy = w.ToggleButtons(options=list(POLICY_CHOICES), value="probabilities", description="output:",
+                                      tooltips=[f"output: {label}" for label, _ in POLICY_CHOICES],
                                       style={"button_width": "130px"})
         self.knob = w.SelectionSlider(options=["-"], value="-", description="", disabled=True, continuous_update=False)
         self.title, self.response, self.metrics = w.HTML(), w.HTML(), w.HTML()
@@ -279,9 +289,11 @@ class ControlPanel:
     def on_policy(self, kind: str) -> None:
         """A new policy: offer its parameter values on the slider (or disable it) and show the result."""
         values = parameter_values(kind)
+        # the chosen button carries a tick, not only a colour
+        self.policy.icons = ["check" if name == kind else "" for _, name in POLICY_CHOICES]
         self._switching = True  # the slider's own events are ignored while its options change
         try:
-            self.knob.options = values or ["-"]
+            self.knob.options = [(knob_label(kind, v), v) for v in values] or ["-"]
             self.knob.value = values[0] if values else "-"
             self.knob.description = OUTPUT_KINDS[kind].knob
             self.knob.disabled = not values
@@ -292,7 +304,7 @@ class ControlPanel:
     def show(self, kind: str, value) -> PanelView:
         """Put one setting's view on screen."""
         view = panel_view(self.data, kind, None if value == "-" else value)
-        self.title.value = f"<h4 style='margin:4px 0'>Setting: {html.escape(view.title)}</h4>"
+        self.title.value = f"<h4 style='margin:4px 0' aria-live='polite'>Setting: {html.escape(view.title)}</h4>"
         self.response.value, self.metrics.value, self.picture.value = view.response, view.metrics, view.picture
         self.adaptive_picture.value = view.adaptive_picture
         return view
