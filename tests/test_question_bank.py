@@ -190,9 +190,11 @@ def test_score_by_topic_and_review_list_point_to_labs():
     scores = {t.topic: (t.right, t.asked) for t in score_by_topic(picked, right)}
     assert scores["threats"] == (1, 1) and scores["basics"] == (0, 1)
     review = review_list(picked, right)
-    assert [r.lab for r in review] == ["03"]  # qg-72-hours (unanswered) and q03 both point to lab 03
-    assert sorted(review[0].question_ids) == ["q03-white-vs-black", "qg-72-hours"]
-    assert "03_face_reconstruction.ipynb" in review[0].text() and "2 questions" in review[0].text()
+    # qg-72-hours (unanswered) points to lab 00, whose text teaches GDPR's 72 hours (it pointed to lab 03, which
+    # never mentions it: issue 26); q03 to lab 03
+    assert [r.lab for r in review] == ["00", "03"]
+    assert review[0].question_ids == ["qg-72-hours"] and review[1].question_ids == ["q03-white-vs-black"]
+    assert "00_orientation.ipynb" in review[0].text() and "03_face_reconstruction.ipynb" in review[1].text()
 
 
 # ---------------------------------------------------------------- issue 16: a bank a test-wise guesser cannot beat
@@ -295,3 +297,22 @@ def test_the_mock_exam_asks_no_kit_specific_question():
     assert any("mock_exam" in p for p in check_question(unmarked))
     assert check_question({**unmarked, "mock_exam": False}) == []
     assert any("mock_exam must be" in p for p in check_question({**SINGLES[0], "mock_exam": "no"}))
+
+
+def test_each_question_sends_the_learner_to_a_lab_that_teaches_it():
+    """Issue 26: "labs to review" follows a question's lab, so that lab's text must name one of its concepts."""
+    import json
+
+    concepts = load_concepts()
+    words = {c["name"].lower(): [c["name"].lower()] + [a.lower() for a in c.get("aliases", [])]
+             for c in concepts["concepts"]}
+    text = {}
+    for path in (KIT / "solutions").glob("*.ipynb"):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text[path.name[:2]] = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").lower()
+    lost = []
+    for q in load_questions():
+        tags = [t.lower() for t in q.get("concepts", []) if t.lower() in words]
+        if tags and not any(w in text[q["lab"]] for t in tags for w in words[t]):
+            lost.append(f"{q['id']} (lab {q['lab']}: {', '.join(tags)})")
+    assert lost == []

@@ -83,6 +83,7 @@ class OutputKind:
     every_score : does every answer list every class's score (a zero is a real score, not a withheld one)?
     exact : are the scores shown the model's own (rounded at most), not changed at random?
     scores_shown : parameter value or None -> how many scores one answer shows (None: all of them).
+    knob_text : parameter value -> the setting in a few words, as the panel's slider reads it ('4 decimals').
     """
 
     name: str
@@ -98,6 +99,7 @@ class OutputKind:
     every_score: bool = False
     exact: bool = True
     scores_shown: Callable = lambda value: None
+    knob_text: Callable = lambda value: str(value)
 
 
 # From most to least detail; the order is the panel's and the red team's order of preference.
@@ -106,12 +108,13 @@ OUTPUT_KINDS: dict[str, OutputKind] = {kind.name: kind for kind in (
                lambda v: "full probabilities", detail=4, person_score=True, every_score=True),
     OutputKind("noisy", "noise", lambda p, v, rng: add_noise(p, v, rng),
                lambda v: f"scores with Laplace noise (scale {v})", "noise_scale", "noise scale", "0.01", detail=2,
-               more_when_larger=False, person_score=True, every_score=True, exact=False),
+               more_when_larger=False, person_score=True, every_score=True, exact=False,
+               knob_text=lambda v: f"noise scale {v}"),
     OutputKind("rounded", "rounded", lambda p, v, rng: round_scores(p, v),
                lambda v: f"scores rounded to {_plural(v, 'decimal')}", "decimals", "decimals", "2", detail=3,
-               person_score=True, every_score=True),
+               person_score=True, every_score=True, knob_text=lambda v: _plural(v, "decimal")),
     OutputKind("top_k", "top-k", lambda p, v, rng: top_k_scores(p, v), lambda v: f"top {v} scores only", "k", "k",
-               "3", detail=2, person_score=True, scores_shown=lambda v: v),
+               "3", detail=2, person_score=True, scores_shown=lambda v: v, knob_text=lambda v: f"top {v}"),
     OutputKind("label_score", "label + score", lambda p, v, rng: label_and_score(p),
                lambda v: "top label and its score", detail=1, scores_shown=lambda v: 1),
     OutputKind("label", "label only", lambda p, v, rng: label_only(p), lambda v: "label only",

@@ -252,12 +252,8 @@ POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values()
 
 
 def knob_label(kind: str, value) -> str:
-    """What the slider says for one value, in words: '4 decimals', 'top 3', 'noise scale 0.05'."""
-    if kind == "rounded":
-        return f"{value} decimal{'' if value == 1 else 's'}"
-    if kind == "top_k":
-        return f"top {value}"
-    return f"{OUTPUT_KINDS[kind].knob} {value}"
+    """What the slider says for one value, in words: '4 decimals', 'top 3', 'noise scale 0.05' (the kind's record)."""
+    return OUTPUT_KINDS[kind].knob_text(value)
 
 
 class ControlPanel:
