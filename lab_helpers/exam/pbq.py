@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
 
 DAY = 86_400.0
-LOG_VERSION = 3  # bump when a triage log's recipe changes: the cached log is rebuilt
+LOG_VERSION = 4  # bump when a triage log's recipe changes: the cached log is rebuilt (4: keys apart, sealed sketches)
 # what a role may be given, by kind, each at the kit's usual setting (OutputPolicy's defaults), least detail first
 OUTPUTS = tuple(sorted(OUTPUT_KINDS, key=lambda name: OUTPUT_KINDS[name].detail))
 ROLE_KEYS = ("output", "burst", "per_minute", "per_day")
