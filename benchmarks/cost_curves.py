@@ -8,7 +8,6 @@ Rewrites the section "## What each output control costs the attacker" of docs/pe
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -102,16 +101,12 @@ def report(rows: list[dict], cpus: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
-    parser.add_argument("--targets", type=int, default=len(TARGETS), help="measure only the first N targets")
-    args = parser.parse_args()
-    from lab_starts import one_cpu, write_section
+    from lab_starts import section_command
 
-    cpus = one_cpu()
-    section = report(measure(TARGETS[: args.targets]), cpus)
-    write_section(args.output, section, SECTION)
-    print(section)
+    def options(parser) -> None:
+        parser.add_argument("--targets", type=int, default=len(TARGETS), help="measure only the first N targets")
+
+    section_command(__doc__, SECTION, lambda cpus, args: report(measure(TARGETS[: args.targets]), cpus), options)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ same method over the 120 held-out photos, each explained for its own answer.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -115,15 +114,9 @@ def report(rows: list[dict], cpus: int, members: dict | None = None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
-    args = parser.parse_args()
-    from lab_starts import one_cpu, write_section
+    from lab_starts import section_command
 
-    cpus = one_cpu()
-    section = report(measure(), cpus, membership())
-    write_section(args.output, section, SECTION)
-    print(section)
+    section_command(__doc__, SECTION, lambda cpus, args: report(measure(), cpus, membership()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Rewrites the section "## Recognised, template leak, visible" of docs/performance
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -74,15 +73,9 @@ def report(rows: list[dict], cpus: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
-    args = parser.parse_args()
-    from lab_starts import one_cpu, write_section
+    from lab_starts import section_command
 
-    cpus = one_cpu()
-    section = report(measure(), cpus)
-    write_section(args.output, section, SECTION)
-    print(section)
+    section_command(__doc__, SECTION, lambda cpus, args: report(measure(), cpus))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,27 @@ def one_cpu() -> int:
     return cpus
 
 
+def section_command(doc: str, heading: str, build, options=None) -> None:
+    """The command line of a benchmark that rewrites one section of docs/performance.md.
+
+    Parameters
+    ----------
+    doc : the benchmark's docstring (its first line is the --help description).
+    heading : the section's heading, e.g. "## Recognised, template leak, visible ...".
+    build : (usable CPU cores, parsed arguments) -> the section's Markdown.
+    options : adds the benchmark's own arguments to the parser (besides --output), or None.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--output", default=str(KIT / "docs" / "performance.md"))
+    if options is not None:
+        options(parser)
+    args = parser.parse_args()
+    cpus = one_cpu()
+    section = build(cpus, args)
+    write_section(args.output, section, heading)
+    print(section)
+
+
 def write_section(output: str | Path, section: str, heading: str = SECTION) -> None:
     """Replace (or add) one section of a Markdown file, e.g. docs/performance.md."""
     output = Path(output)
