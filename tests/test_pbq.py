@@ -63,13 +63,17 @@ def test_a_matching_answer_uses_each_choice_once_and_earns_credit_per_item():
 def test_incident_response_gives_credit_for_each_step_in_its_place():
     q = QUESTIONS["pbq-ir-leaked-model"]
     n = len(q["steps"])
-    assert n == 6 and grade_question(q, list(range(n))).correct
-    front = grade_question(q, [n - 1] + list(range(n - 1)))  # lessons learned first: five steps still in order
-    assert front.credit == pytest.approx(5 / 6) and "5 of 6 steps" in front.message and "0 of" not in front.message
+    assert n == 5 and grade_question(q, list(range(n))).correct
+    front = grade_question(q, [n - 1] + list(range(n - 1)))  # lessons learned first: four steps still in order
+    assert front.credit == pytest.approx(0.5) and "4 of 5 steps" in front.message and "0 of" not in front.message
     poisoning = QUESTIONS["pbq-ir-poisoned-feedback"]
     assert poisoning["steps"][0]["explanation"].startswith("Preparation") and len(poisoning["steps"]) == 7
+    moved = grade_question(poisoning, [6, 0, 1, 2, 3, 4, 5])  # one of seven out of place: 1 - 1/3 of the mark
+    assert moved.credit == pytest.approx(2 / 3) and "costs 1/3 of the mark" in moved.message
     phases = ["Detection", "Analysis", "Containment", "Eradication", "Recovery", "Lessons learned"]
-    assert [s["explanation"].split(":")[0] for s in q["steps"]] == phases  # in CompTIA's order
+    # issue 28: the stem gives the detection (the report), so the first step is not a give-away
+    assert [s["explanation"].split(":")[0] for s in q["steps"]] == phases[1:]  # in CompTIA's order
+    assert "researcher reports" in q["stem"] and not any("report" in s["text"] for s in q["steps"])
     assert [s["explanation"].split(":")[0] for s in poisoning["steps"]] == ["Preparation"] + phases
 
 
@@ -102,13 +106,11 @@ def test_the_triage_logs_are_real_audit_logs_with_one_probing_client(triage_logs
         else:  # an insider: the first probing request is the first of a sweep of 100 records
             assert first["n_inputs"] == 100 and (mine[mine["id"] < answers["first_request"]]["n_inputs"] <= 3).all()
         alerts = read_alerts(path)
-        assert task.key in set(alerts["key_id"])
         adaptive = scan_log(path, AdaptiveDetector())
         assert set(adaptive["key_id"]) == {task.key}  # the detector built for this attacker names only the prober
-        if name == "log-triage-patients":  # the baseline also names the bedside monitor: why suspending on it is wrong
-            assert set(alerts["key_id"]) == {task.key, "monitor-bed-4"}
-        else:
-            assert set(alerts["key_id"]) == {task.key}
+        # issue 28: the alerts do not name the attacker alone; the baseline also flags the bedside monitor (a sweep)
+        # and the reception camera (near-duplicates): why suspending on it is wrong, and why the log must be read
+        assert set(alerts["key_id"]) == {task.key, "monitor-bed-4", "camera-reception"}
 
 
 def test_log_triage_is_graded_one_mark_per_answer_from_the_log(triage_logs):
@@ -124,7 +126,10 @@ def test_log_triage_is_graded_one_mark_per_answer_from_the_log(triage_logs):
     assert off_by_one.credit == pytest.approx(0.75) and "3 of 4 marks (0.75)" in off_by_one.message
     facts = task.facts()
     assert f"flagged {task.key} at request {facts['alert_request']}" in grade_question(q, right).message
-    assert facts["answered_after_alert"] > 0  # the evidence for the control: alerts that suspended nothing
+    assert facts["answered_after_alert"] > 0  # alerts that suspended nothing
+    assert " and " in facts["other_alerts"]  # the alerts name two false alarms beside the attacker
+    for other in ("log-triage-faces", "log-triage-patients"):  # issue 28: no file name that answers a field
+        assert TASKS[other].path().name.startswith("clinic-api-audit-")
     blank = grade_question(q, {})
     assert not blank.answered
     text = question_text(q)
@@ -228,9 +233,11 @@ def test_the_release_reviews_use_the_kits_model_card_and_their_answers_match_it(
         missing = registered - set(card.measurements)
         assert (status["leakage"] == "Missing") == bool(missing), (qid, missing)
         roles = {a.who.split(" (")[0]: a.policy.kind for a in card.audiences}
+        # special-category data (biometric photos, a genotype) is Restricted: both cards classify it too low
+        assert status["classification"] == "Wrong" and "Restricted" not in card.classification
         if card.kind == "face":
             assert status["kiosks"] == "Wrong" and roles["entry kiosks"] != "label"
-            assert status["classification"] == "Wrong" and "Restricted" not in card.classification
+            assert not any("API" in m.title for m in card.measurements.values())  # "Missing" is decidable from the card
             assert status["approvals"] == "Missing" and not any(a.role == "privacy officer" for a in card.approvals)
         else:
             assert status["scope"] == "Missing" and card.out_of_scope == ""

@@ -1,7 +1,10 @@
 """The question bank as data: 80+ questions, every seed concept covered twice, valid tags, the new formats graded in plain Python."""
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import math
 import os
 import re
 import subprocess
@@ -12,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from lab_helpers.exam import FORMATS, LAB_NOTEBOOKS, OBJECTIVE_THREATS, THREAT_TAGS, check_question, choice_order, declared_choices, display_order, gaming_figures, grade_question, in_mock_exam, kit_mentions, load_questions, match_choices, mock_exam_pool, mock_exam_questions, option_order, parse_answer, pick_questions, question_text
+from lab_helpers.exam import is_performance_based, quick_check_questions
 from lab_helpers.exam.bank import filter_by_topic, load_concepts, question_concepts, question_files, resolve_tag, review_list, score_by_topic
+from lab_helpers.exam.bank import (ORDERING_STEPS, correct_options, far_from_the_key, ordering_allowance, ordering_credit,
+                                   random_order_credit)
 
 KIT = Path(__file__).resolve().parent.parent
 QUESTIONS = load_questions()
@@ -112,20 +118,29 @@ def test_topic_filter_by_topic_or_concept_and_its_error():
         filter_by_topic(QUESTIONS, "astrology")
 
 
-def test_ordering_gives_credit_for_each_step_in_place_relative_to_the_others():
+def test_ordering_credit_costs_a_share_of_the_mark_per_step_out_of_place():
+    """Issue 28: credit = max(0, 1 - moves / h), h = half the steps rounded down; one step out of place keeps most of
+    the mark, a random order earns almost nothing (the longest-run share gave it about 0.5)."""
     q = next(q for q in QUESTIONS if q["id"] == "qb-order-probing")
     n = len(q["steps"])
+    assert n == 5 and ordering_allowance(n) == 2
     assert display_order(q) != list(range(n))  # never shown already in order
     assert grade_question(q, list(range(n))).correct and grade_question(q, list(range(n))).credit == 1
     swapped = [1, 0] + list(range(2, n))
     result = grade_question(q, swapped)
-    assert not result.correct and f"{n - 1} of {n} steps" in result.message and result.score == pytest.approx((n - 1) / n)
+    assert not result.correct and f"{n - 1} of {n} steps" in result.message and result.score == pytest.approx(0.5)
+    assert "each step out of place costs 1/2 of the mark" in result.message
     to_front = [n - 1] + list(range(n - 1))  # the last step moved to the front: the others are still in order
     moved = grade_question(q, to_front)
     assert f"{n - 1} of {n} steps" in moved.message and "0 of" not in moved.message
-    assert moved.message.splitlines()[-1].startswith("✘") and moved.score == pytest.approx((n - 1) / n)
+    assert moved.message.splitlines()[-1].startswith("✘") and moved.score == pytest.approx(0.5)
+    two_out = grade_question(q, [1, 0, 3, 2, 4])
+    assert two_out.score == 0 and not two_out.correct and "No credit" in two_out.message and two_out.answered
     backwards = grade_question(q, list(reversed(range(n))))
-    assert f"1 of {n} steps" in backwards.message and backwards.score == pytest.approx(1 / n)
+    assert f"1 of {n} steps" in backwards.message and backwards.score == 0
+    assert [ordering_credit([k - 1 for k in ([2, 1] + list(range(3, m + 1)))]) for m in (5, 6, 7, 8)] == \
+        pytest.approx([1 / 2, 2 / 3, 2 / 3, 3 / 4])  # one adjacent swap: most of the mark
+    assert [round(random_order_credit(m), 3) for m in (5, 6, 7, 8)] == [0.075, 0.108, 0.033, 0.049]  # exact
     assert not grade_question(q, [0, None] + list(range(2, n))).answered
     twice = grade_question(q, [0] * n)  # a widget can put one step in two positions: ask, do not grade
     assert not twice.answered and "each step once" in twice.message
@@ -136,7 +151,7 @@ def test_ordering_gives_credit_for_each_step_in_place_relative_to_the_others():
 def test_matching_is_graded_from_a_list_or_a_dict():
     q = next(q for q in QUESTIONS if q["id"] == "qb-match-threats")
     n = len(q["pairs"])
-    assert len(match_choices(q)) == n + 1 and choice_order(q) != list(range(n + 1))
+    assert len(match_choices(q)) == n + 1 and all(choice_order(q)[k] != k for k in range(n))  # no match level with its item
     assert grade_question(q, list(range(n))).correct
     assert grade_question(q, {i: i for i in range(n)}).correct
     wrong = grade_question(q, [n] + list(range(1, n)))
@@ -208,8 +223,8 @@ def key_of(q: dict) -> int:
 
 
 def test_a_test_wise_guesser_cannot_beat_the_single_answer_questions():
-    figures = gaming_figures(QUESTIONS)
-    assert figures["questions"] == len(SINGLES) >= 100
+    figures = gaming_figures(QUESTIONS)["single"]
+    assert figures["questions"] == len(SINGLES) >= 100 and figures["chance"] == 0.25
     assert figures["longest"] <= GUESS_LIMIT, f"always picking the longest option scores {figures['longest']:.0%}"
     assert figures["overlap"] <= GUESS_LIMIT, f"picking the option sharing most words with the stem scores {figures['overlap']:.0%}"
     shares = figures["positions"]
@@ -224,10 +239,222 @@ def test_the_guesser_figures_fail_on_a_bank_that_gives_the_key_away():
         key, rest = q["options"][key_of(q)], [o for o in q["options"] if not o["correct"]]
         longest = max(len(o["text"]) for o in rest)
         gamed.append({**q, "options": [{**key, "text": key["text"] + " " + q["stem"] + "x" * longest}, *rest]})
-    figures = gaming_figures(gamed)
+    figures = gaming_figures(gamed)["single"]
     assert figures["longest"] == figures["overlap"] == 1.0 and figures["positions"] == {0: 1.0}
     even = [{**q, "options": [{**o, "text": "same length"} for o in q["options"]]} for q in SINGLES]
-    assert gaming_figures(even)["longest"] == pytest.approx(0.25)  # ties are shared out, as a guesser picks among them
+    assert gaming_figures(even)["single"]["longest"] == pytest.approx(0.25)  # ties are shared out, as a guesser picks among them
+
+
+# ---------------------------------------------------------------- issue 28: no format a test-wise guesser can beat
+
+MULTI_LIMIT = 0.15  # a length or word strategy may fully solve at most this share of the multiple-answer questions
+ORDER_LIMIT = 0.2  # the most a random order, or the order as shown, may earn on any ordering question
+MARGIN = 0.15  # matching and PBQ choice fields: a strategy may beat chance by at most 15 points
+MULTIPLES = [q for q in QUESTIONS if q["format"] == "multiple"]
+ORDERINGS = [q for q in QUESTIONS if q["format"] == "ordering"]
+MATCHINGS = [q for q in QUESTIONS if q["format"] == "matching"]
+FIELD_QUESTIONS = [q for q in QUESTIONS if q["format"] == "fields"]
+
+
+def multiple_answer_failures(figures: dict) -> dict:
+    """The multiple-answer strategies that beat the limits (empty when none does)."""
+    bad = {name: figures[name] for name in ("longest", "shortest", "middle", "overlap") if figures[name] > MULTI_LIMIT}
+    bad |= {f"{name}_hits": figures[f"{name}_hits"] for name in ("longest", "shortest", "middle", "overlap")
+            if figures[f"{name}_hits"] > figures["chance_hits"] + MARGIN}
+    return bad
+
+
+def ordering_failures(figures: dict) -> dict:
+    return {f"{qid}: {name}": credit for qid, row in figures["by_question"].items() for name, credit in row.items()
+            if credit > ORDER_LIMIT}
+
+
+def matching_failures(figures: dict) -> dict:
+    bad = {}
+    for qid, row in figures["by_question"].items():
+        bad |= {f"{qid}: {name}": row[name] for name in ("overlap", "shown") if row[name] > row["chance"] + MARGIN}
+        if row["eliminated"] > row["chance_eliminated"] + MARGIN:
+            bad[f"{qid}: eliminated"] = row["eliminated"]
+    return bad
+
+
+def choice_failures(figures: dict) -> dict:
+    return {name: figures[name] for name in ("longest", "overlap", "first_shown")
+            if figures[name] > figures["chance"] + MARGIN}
+
+
+def test_the_gaming_check_covers_every_format():
+    figures = gaming_figures(QUESTIONS)
+    assert set(figures) == {"single", "multiple", "ordering", "matching", "choices"}
+    assert figures["multiple"]["questions"] == len(MULTIPLES) >= 20
+    assert figures["ordering"]["questions"] == len(ORDERINGS) >= 3 and figures["matching"]["questions"] == len(MATCHINGS)
+    assert figures["choices"]["fields"] == sum(f["kind"] == "choice" for q in FIELD_QUESTIONS for f in q["fields"]) >= 8
+    assert gaming_figures([])["multiple"] == {**gaming_figures([])["multiple"], "questions": 0, "longest": 0.0}
+
+
+def test_a_test_wise_guesser_cannot_beat_the_multiple_answer_questions():
+    """Issue 28: the k longest options fully solved 56 % (chance 13 %); now no length or word strategy passes 15 %."""
+    figures = gaming_figures(QUESTIONS)["multiple"]
+    assert figures["chance"] < MULTI_LIMIT
+    assert multiple_answer_failures(figures) == {}, figures
+
+
+def test_the_multiple_answer_check_fails_on_a_bank_that_gives_the_keys_away():
+    longest = []
+    for q in MULTIPLES:  # the same questions, each key made the longest option and full of the stem's words
+        pad = "x" * max(len(o["text"]) for o in q["options"])
+        longest.append({**q, "options": [{**o, "text": o["text"] + " " + q["stem"] + pad} if o["correct"] else o
+                                         for o in q["options"]]})
+    figures = gaming_figures(longest)["multiple"]
+    assert figures["longest"] == figures["overlap"] == 1.0 and figures["longest_hits"] == 1.0
+    assert {"longest", "overlap", "longest_hits", "overlap_hits"} <= set(multiple_answer_failures(figures))
+    shortest = [{**q, "options": [{**o, "text": "k" if o["correct"] else o["text"] + "!"} for o in q["options"]]}
+                for q in MULTIPLES]
+    assert "shortest" in multiple_answer_failures(gaming_figures(shortest)["multiple"])
+    even = [{**q, "options": [{**o, "text": "same"} for o in q["options"]]} for q in MULTIPLES]
+    figures = gaming_figures(even)["multiple"]  # ties shared out: exactly chance
+    assert figures["longest"] == pytest.approx(figures["chance"])
+    assert figures["longest_hits"] == pytest.approx(figures["chance_hits"])
+    blind = [1 / math.comb(len(q["options"]), len(correct_options(q))) for q in MULTIPLES]
+    assert figures["chance"] == pytest.approx(sum(blind) / len(blind))
+
+
+def test_ordering_questions_earn_almost_nothing_at_random_or_as_shown():
+    """Issue 28: a random order earned 0.50-0.56 and the order as shown up to 0.80; now at most 0.2 each."""
+    figures = gaming_figures(QUESTIONS)["ordering"]
+    assert ordering_failures(figures) == {}, figures["by_question"]
+    assert figures["random"] <= ORDER_LIMIT and figures["worst_shown"] == figures["worst_reversed"] == 0
+    for q in ORDERINGS:
+        n = len(q["steps"])
+        assert ORDERING_STEPS[0] <= n <= ORDERING_STEPS[1]
+        shown = display_order(q)
+        assert far_from_the_key(shown) and all(step != place for place, step in enumerate(shown))
+    short = {**ORDERINGS[0], "steps": ORDERINGS[0]["steps"][:4]}
+    assert any("5 to 8 steps" in p for p in check_question(short))  # with 4, a random order earns 0.23
+
+
+def test_the_ordering_check_fails_on_a_bank_that_shows_the_key(monkeypatch):
+    """A bank shown in its right order (or backwards, or graded by the old longest-run share) fails the check."""
+    import lab_helpers.exam.bank as bank
+
+    monkeypatch.setattr(bank, "display_order", lambda q: list(range(len(q["steps"]))))
+    shown = ordering_failures(gaming_figures(ORDERINGS)["ordering"])
+    assert {f"{q['id']}: shown" for q in ORDERINGS} <= set(shown)
+    monkeypatch.setattr(bank, "display_order", lambda q: list(reversed(range(len(q["steps"])))))
+    assert {f"{q['id']}: reversed" for q in ORDERINGS} <= set(ordering_failures(gaming_figures(ORDERINGS)["ordering"]))
+    monkeypatch.setattr(bank, "ordering_allowance", lambda n: n)  # a lenient rule: random orders earn too much
+    monkeypatch.setattr(bank, "random_order_credit", functools.lru_cache(None)(bank.random_order_credit.__wrapped__))
+    assert any(name.endswith("random") for name in ordering_failures(gaming_figures(ORDERINGS)["ordering"]))
+    old_rule = [sum(len(bank.steps_in_order(list(p))) / n for p in itertools.permutations(range(n))) / math.factorial(n)
+                for n in (5, 6, 7)]
+    assert all(r > ORDER_LIMIT for r in old_rule)  # what the longest-run rule gave a random order (0.56, 0.52, 0.50)
+
+
+def test_matching_choices_give_no_shared_word_and_no_elimination_shortcut():
+    """Issue 28: shared words scored 71 % on pbq-match-log-evidence (chance 17 %) and the stems ruled out both
+    distractors of the matching PBQs; now every strategy stays within 15 points of chance on every question."""
+    figures = gaming_figures(QUESTIONS)["matching"]
+    assert matching_failures(figures) == {}, figures["by_question"]
+    assert figures["shown"] == 0  # no match is shown level with its item
+
+
+def test_the_matching_check_fails_on_a_bank_that_gives_the_matches_away():
+    echoed = [{**q, "pairs": [{**p, "match": p["match"] + " " + p["item"]} for p in q["pairs"]],
+               "distractors": [{**d, "text": "zzz"} for d in q["distractors"]]} for q in MATCHINGS]
+    failed = matching_failures(gaming_figures(echoed)["matching"])
+    assert {f"{q['id']}: overlap" for q in MATCHINGS} <= set(failed)
+    assert {f"{q['id']}: eliminated" for q in MATCHINGS} <= set(failed)
+
+
+def test_pbq_choice_fields_give_nothing_away_by_length_words_or_place():
+    figures = gaming_figures(QUESTIONS)["choices"]
+    assert choice_failures(figures) == {}, figures
+    controls = [(q["id"], f) for q in FIELD_QUESTIONS for f in q["fields"] if f["name"] == "control"]
+    assert len(controls) >= 2
+    for qid, f in controls:  # the keyed control is never the longest choice (issue 28: it was, in both triage PBQs)
+        assert len(f["choices"][f["answer"]]) < max(map(len, f["choices"])), qid
+
+
+def test_the_choice_field_check_fails_on_a_form_that_gives_the_answers_away():
+    gamed = []
+    for q in FIELD_QUESTIONS:
+        fields = []
+        for f in q["fields"]:
+            if f["kind"] == "choice":
+                key = f["choices"][f["answer"]] + " " + q["stem"] + " " + f["prompt"]
+                f = {**f, "choices": [key if i == f["answer"] else c for i, c in enumerate(f["choices"])]}
+            fields.append(f)
+        gamed.append({**q, "fields": fields})
+    failed = choice_failures(gaming_figures(gamed)["choices"])
+    assert {"longest", "overlap"} <= set(failed)
+
+
+def test_no_pbq_answers_itself_in_a_file_name():
+    from lab_helpers.exam import TASKS
+
+    for q in FIELD_QUESTIONS:
+        task = TASKS[q["task"]]
+        if not hasattr(task, "log_file"):
+            continue
+        name = task._where().name.lower()
+        words = {w for f in q["fields"] if f["kind"] == "choice" for c in f["choices"]
+                 for w in re.findall(r"[a-z]+", c.lower())}
+        assert not {w for w in re.findall(r"[a-z]+", name) if len(w) > 3} & words, name
+        assert task.key not in name and task.model not in name and task.attack not in name
+
+
+# ---------------------------------------------------------------- issue 28: merged near-duplicates, debatable keys, trivia
+
+MERGED = {"q09-independent-referees": "q03-judge-independently", "q06-rate-limit-in-days": "q08-rate-limit-days",
+          "qf-many-keys": "qt-theft-extraction-control", "qf-tradeoff-choice": "qi-risk-treatment",
+          "qb-logits-vs-label": "qb-most-signal", "q01-membership-sensitive": "qt-membership-journalist",
+          "qd-hiv-status": "qh-covered-entity", "qf-order-incident": "pbq-ir-leaked-model",
+          "q08-what-dp-buys": "q05-dp-vs-class-inversion"}
+RESEARCH_OR_KIT = ("q02-threat-model", "q04-rounding-origin", "q05-epsilon-meaning", "q05-delta-choice",
+                   "q01-membership-advantage", "q08-why-a-prior-helps", "q08-public-lookup-baseline", "pbq-gateway-ward")
+REWRITTEN_FOR_THE_EXAM = ("q08-transfer-learning", "q06-what-the-log-keeps")
+
+
+def test_near_duplicates_are_merged_into_one_question_each():
+    ids = {q["id"] for q in QUESTIONS}
+    assert not set(MERGED) & ids and set(MERGED.values()) <= ids
+    by_id = {q["id"]: q for q in QUESTIONS}
+    assert "HIV" in by_id["qh-covered-entity"]["stem"] and "attribute inference" in by_id["qh-covered-entity"]["concepts"]
+    assert any("logits" in o["text"] and o["correct"] for o in by_id["qb-most-signal"]["options"])
+    assert "time to detect" in next(o["text"] for o in by_id["q08-rate-limit-days"]["options"] if o["correct"])
+
+
+def test_kit_and_research_trivia_stay_out_of_the_mock_exam():
+    pool = {q["id"] for q in mock_exam_pool()}
+    assert not set(RESEARCH_OR_KIT) & pool  # in their labs' quick checks only
+    for qid in RESEARCH_OR_KIT:  # still in the bank: their labs' quick checks ask them
+        assert any(q["id"] == qid for q in QUESTIONS), qid
+    assert set(REWRITTEN_FOR_THE_EXAM) <= pool
+    cited = {**SINGLES[0], "stem": "Fredrikson et al. (2015) showed what about rounding?"}
+    assert kit_mentions(cited) == ["et al.", "(2015)"] and any("mock_exam" in p for p in check_question(cited))
+
+
+def test_the_debatable_keys_follow_the_exam_and_the_article():
+    by_id = {q["id"]: q for q in QUESTIONS}
+
+    def key(qid: str) -> str:
+        return " ".join(o["text"] for o in by_id[qid]["options"] if o["correct"])
+
+    assert key("q08-transfer-learning").startswith("Train with differential privacy")
+    assert all(w in key("q06-what-the-log-keeps") for w in ("identity", "inputs", "outputs"))
+    assert "weak" in key("q05-choose-epsilon")
+    assert "automated lineup" in by_id["q05-dp-vs-class-inversion"]["stem"]
+    assert "expose" not in " ".join(o["text"] + o["explanation"] for o in by_id["q09-weakest-deployment"]["options"])
+    assert key("qt-output-shell") == "Excessive agency"
+    assert "excessive agency" in by_id["qt-output-generated-sql"]["concepts"]
+    assert resolve_tag("excessive agency") == ("threats", "excessive agency")
+    glossary = (KIT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    assert "| **excessive agency** |" in glossary
+    dosing = {f["name"]: f for f in by_id["pbq-review-dosing-card"]["fields"]}
+    face = {f["name"]: f for f in by_id["pbq-review-face-card"]["fields"]}
+    for card in (dosing, face):  # special-category data (genetic, biometric) is Restricted on both cards
+        assert card["classification"]["choices"][card["classification"]["answer"]].startswith("Wrong")
+        assert "Restricted" in card["classification"]["explanation"]
 
 
 def test_options_are_shown_in_a_fixed_shuffle_per_question_id():
@@ -291,7 +518,9 @@ def test_the_mock_exam_asks_no_kit_specific_question():
         assert kit_mentions(q) == [], q["id"]
     asked = {q["id"] for q in mock_exam_questions(n=len(QUESTIONS))}
     assert asked == {q["id"] for q in pool}
-    assert kit_only <= {q["id"] for lab in ("05", "06") for q in load_questions(lab=lab)}  # still in their labs' quick checks
+    for q in QUESTIONS:  # still in their labs' quick checks (a PBQ is not in any quick check)
+        if q["id"] in kit_only and not is_performance_based(q):
+            assert q["id"] in {x["id"] for x in quick_check_questions(q["lab"], n=10_000)}, q["id"]
     assert all(not kit_only & {q["id"] for q in mock_exam_questions(n=20, seed=seed)} for seed in range(5))
     unmarked = {**SINGLES[0], "stem": "In lab 03, which judge is independent?"}
     assert any("mock_exam" in p for p in check_question(unmarked))

@@ -109,7 +109,7 @@ def test_ordering_widget_graded_through_its_dropdowns():
     assert "Correct." in item.feedback.value and "#1b7f3b" in item.feedback.value
     item.inputs[0].value, item.inputs[1].value = 1, 0
     result = item.check()
-    assert not result.correct and "4 of 5 steps in the right order" in item.feedback.value and result.credit == 0.8
+    assert not result.correct and "4 of 5 steps in the right order" in item.feedback.value and result.credit == 0.5
     assert "#b36b00" in item.feedback.value  # partial credit is shown in amber, neither green nor red
 
 
@@ -235,13 +235,13 @@ def test_mock_exam_scores_partial_credit_as_a_fraction(tmp_path, monkeypatch):
     ordering, matching = by_id["pbq-ir-poisoned-feedback"], by_id["pbq-match-data-harms"]
     exam = MockExam([ordering, matching], minutes=None)
     exam.start()
-    exam.item(0).fill([6, 0, 1, 2, 3, 4, 5])  # lessons learned moved to the front: 6 of 7 steps in order
+    exam.item(0).fill([6, 0, 1, 2, 3, 4, 5])  # lessons learned moved to the front: one of 7 steps out of place
     exam.item(1).fill([0, 1, 4, 3])  # one item matched to a distractor: 3 of 4
     result = exam.submit()
-    assert result.right == pytest.approx(6 / 7 + 3 / 4) and result.partial == 2
-    assert "Score: 1.61 of 2" in exam.results.value and "partial credit" in exam.results.value
+    assert result.right == pytest.approx(2 / 3 + 3 / 4) and result.partial == 2
+    assert "Score: 1.42 of 2" in exam.results.value and "partial credit" in exam.results.value
     assert "6 of 7 steps in the right order" in exam.item(0).feedback.value
-    assert load_progress().answers[ordering["id"]]["last_score"] == pytest.approx(0.86)
+    assert load_progress().answers[ordering["id"]]["last_score"] == pytest.approx(0.67)
 
 
 def test_mock_exam_submits_itself_when_the_clock_runs_out(tmp_path, monkeypatch):

@@ -129,7 +129,7 @@ def test_terminal_mock_exam_flags_goes_back_changes_answers_and_reviews():
     questions = [by_id["q00-identify-inversion"], by_id["q03-white-vs-black"], by_id["pbq-ir-leaked-model"]]
     first_wrong = next(chr(65 + k) for k, i in enumerate(option_order(questions[0])) if not questions[0]["options"][i]["correct"])
     shown = display_order(questions[2])
-    one_moved = [5, 0, 1, 2, 3, 4]  # lessons learned put first: five of six steps still in order
+    one_moved = [4, 0, 1, 2, 3]  # lessons learned put first: one of five steps out of place, half the mark
     typed_order = " ".join(chr(65 + shown.index(i)) for i in one_moved)
     said = []
     result, graded = run_terminal_exam(questions, minutes=30, say=said.append, ask=scripted(
@@ -138,12 +138,12 @@ def test_terminal_mock_exam_flags_goes_back_changes_answers_and_reviews():
     assert "pass mark 75 % of the marks" in out.splitlines()[0]  # stated up front, with the clock
     assert "Flagged for review." in out and "[Question 1 of 3 · answered ·" in out  # back to change it
     assert out.count("Review:") >= 2 and "Q2   answered, flagged" in out  # after the last question, and on 'r'
-    assert result.right == pytest.approx(2 + 5 / 6) and result.partial == 1 and result.answered == 3
+    assert result.right == pytest.approx(2 + 1 / 2) and result.partial == 1 and result.answered == 3
     assert "Result: NOT PASSED (75 % needed)" not in out and "Result: PASS (75 % needed)" in out
     assert "Every question, with its explanation:" in out and "Q2 (flagged)." in out
     for q in questions[:2]:  # every option's explanation is in the review
         assert all(o["explanation"] in out for o in q["options"])
-    assert "5 of 6 steps in the right order" in out and graded[questions[2]["id"]].credit == pytest.approx(5 / 6)
+    assert "4 of 5 steps in the right order" in out and graded[questions[2]["id"]].credit == pytest.approx(1 / 2)
 
 
 def test_terminal_mock_exam_stops_at_the_time_limit_and_at_the_end_of_input():

@@ -6,8 +6,11 @@ cover, grouped in topics, in data/questions/concepts.json. Nothing here needs wi
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
+import math
 import random
 import re
 import time
@@ -25,8 +28,9 @@ OBJECTIVE_THREATS = ("prompt injection", "insecure output handling", "training d
                      "supply chain vulnerabilities", "model theft", "model inversion")
 INFERENCE_THREATS = ("membership inference", "attribute inference")
 THREAT_TAGS = OBJECTIVE_THREATS + INFERENCE_THREATS
-# Words that tie a question to this kit rather than to the exam: such a question needs "mock_exam": false
-KIT_WORDS = re.compile(r"\blabs?\b(?:\s+0\d)?|\bthe seed\b|\bseed's\b", flags=re.IGNORECASE)
+# Words that tie a question to this kit or to research trivia rather than to the exam (a lab, the seed, a paper cited
+# by author or year): such a question needs "mock_exam": false
+KIT_WORDS = re.compile(r"\blabs?\b(?:\s+0\d)?|\bthe seed\b|\bseed's\b|\bet al\.|\((?:19|20)\d\d\)", flags=re.IGNORECASE)
 FORMATS = ("single", "multiple", "ordering", "matching", "fields", "policy")
 # Performance-based questions (PBQs): tasks on the kit's own artefacts, graded with partial credit. "fields": a form
 # of answers, one mark each (a log to triage, a model card to review); "policy": an access and output policy, graded
@@ -47,14 +51,17 @@ LAB_NOTEBOOKS = {
 }
 TOPIC_NOTE = "A question counts under every topic it tests, so the topic rows add up to more than the questions asked."
 NUMBER_WORDS = {"TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
+# an ordering question has 5 to 8 steps: with 4, a random order would earn 0.23 of a mark on average (ordering_credit)
+ORDERING_STEPS = (5, 8)
 
 
 @dataclass(frozen=True)
 class Feedback:
     """The verdict on one answer and the explanation a learner reads (answered=False: nothing chosen yet).
 
-    score: the share of the marks earned, 0 to 1 (partial credit: steps in place, items matched, fields or
-    requirements right); None means all or nothing, i.e. 1 when correct and 0 when not.
+    score: the share of the marks earned, 0 to 1 (partial credit: an order with few steps out of place
+    (`ordering_credit`), items matched, fields or requirements right); None means all or nothing, i.e. 1 when
+    correct and 0 when not.
     """
 
     correct: bool
@@ -242,6 +249,9 @@ def check_question(question: dict) -> list[str]:
             problems.append(f"{qid}: a single-answer question needs exactly one correct option (has {right})")
         if fmt == "multiple" and (right < 2 or (wanted is not None and wanted != right)):
             problems.append(f"{qid}: the stem asks for {wanted or 'two or more'} answers, {right} options are correct")
+    if fmt == "ordering" and not ORDERING_STEPS[0] <= len(entries) <= ORDERING_STEPS[1]:
+        problems.append(f"{qid}: an ordering question needs {ORDERING_STEPS[0]} to {ORDERING_STEPS[1]} steps (has "
+                        f"{len(entries)}): with fewer, a random order earns too much partial credit")
     if fmt == "matching" and not question.get("distractors"):
         problems.append(f"{qid}: a matching question needs at least one distractor (a choice that matches no item), "
                         "or the last item is matched by elimination")
@@ -302,6 +312,8 @@ _STOPWORDS = frozenset(re.findall(r"\S+", """a an the and or but nor of to in on
 under about as than then that this these those it its it's is are was were be been being do does did has have had can could
 may might must shall should will would not no yes so such which what who whom whose when where why how all any each every
 some most more less only own same other their them they there he she his her you your we our us i me my one"""))
+EXACT_ORDERS = 8  # the expected credit of a random order is enumerated exactly up to this many steps, sampled above
+ORDER_SAMPLES = 20_000  # random orders sampled (seeded) for a question with more steps than EXACT_ORDERS
 
 
 def _stem_words(text: str) -> set[str]:
@@ -311,6 +323,11 @@ def _stem_words(text: str) -> set[str]:
             for w in words if w not in _STOPWORDS}
 
 
+def _shared(text: str, context: set[str]) -> int:
+    """How many content words a text shares with a context (a set of content words)."""
+    return len(_stem_words(text) & context)
+
+
 def _share_if_picked(values: list[float], key: int) -> float:
     """The expected score of picking the option with the largest value, ties broken at random."""
     best = max(values)
@@ -318,25 +335,182 @@ def _share_if_picked(values: list[float], key: int) -> float:
     return (key in tied) / len(tied)
 
 
-def gaming_figures(questions: list[dict]) -> dict:
-    """How far a test-wise guesser gets on the single-answer questions, without knowing anything.
+def _top_k(values: list[float], right: set[int]) -> tuple[float, float]:
+    """Pick the k = len(right) options with the largest values, ties at the cut broken at random: (the chance of
+    picking exactly the right ones, the expected share of the right ones picked)."""
+    k = len(right)
+    cut = sorted(values, reverse=True)[k - 1]
+    above = {i for i, v in enumerate(values) if v > cut}
+    tied = {i for i, v in enumerate(values) if v == cut}
+    draw = k - len(above)  # how many of the tied options are picked, at random
+    solved = 1 / math.comb(len(tied), draw) if above <= right and right - above <= tied else 0.0
+    hits = len(above & right) + draw * len(tied & right) / len(tied)
+    return solved, hits / k
 
-    'longest': the score of always picking the longest option; 'overlap': of picking the option that shares the
-    most content words with the stem (ties shared out evenly, as a guesser would pick among them at random);
-    'positions': the share of questions whose key is stored at each position (0 = A); 'questions': how many.
-    """
-    singles = [q for q in questions if q["format"] == "single"]
-    longest = overlap = 0.0
-    positions: dict[int, int] = {}
-    for q in singles:
+
+def _mean(values: list[float]) -> float:
+    """The mean of a list, 0 for an empty one."""
+    return sum(values) / len(values) if values else 0.0
+
+
+def _single_figures(questions: list[dict]) -> dict:
+    """Single-answer questions: the longest option, the option most like the stem, where the key is stored."""
+    longest, overlap, positions = [], [], {}
+    for q in questions:
         key = next(i for i, o in enumerate(q["options"]) if o["correct"])
-        longest += _share_if_picked([len(o["text"]) for o in q["options"]], key)
+        longest.append(_share_if_picked([len(o["text"]) for o in q["options"]], key))
         stem = _stem_words(q["stem"])
-        overlap += _share_if_picked([len(_stem_words(o["text"]) & stem) for o in q["options"]], key)
+        overlap.append(_share_if_picked([_shared(o["text"], stem) for o in q["options"]], key))
         positions[key] = positions.get(key, 0) + 1
-    n = len(singles) or 1
-    return {"questions": len(singles), "longest": longest / n, "overlap": overlap / n,
+    n = len(questions) or 1
+    return {"questions": len(questions), "chance": _mean([1 / len(q["options"]) for q in questions]),
+            "longest": _mean(longest), "overlap": _mean(overlap),
             "positions": {k: positions[k] / n for k in sorted(positions)}}
+
+
+def _multiple_figures(questions: list[dict]) -> dict:
+    """Multiple-answer questions, the number of right options known: the k longest, the k shortest, the k nearest the
+    median length, the k most like the stem; each as a full-solve rate and as the share of right options picked."""
+    rows: dict[str, list[float]] = {}
+    for q in questions:
+        right, options = correct_options(q), q["options"]
+        stem = _stem_words(q["stem"])
+        lengths = [len(o["text"]) for o in options]
+        middle = sorted(lengths)[len(lengths) // 2]
+        strategies = {"longest": lengths, "shortest": [-n for n in lengths],
+                      "middle": [-abs(n - middle) for n in lengths],
+                      "overlap": [_shared(o["text"], stem) for o in options]}
+        for name, values in strategies.items():
+            solved, hits = _top_k(values, right)
+            rows.setdefault(name, []).append(solved)
+            rows.setdefault(f"{name}_hits", []).append(hits)
+        rows.setdefault("chance", []).append(1 / math.comb(len(options), len(right)))
+        rows.setdefault("chance_hits", []).append(len(right) / len(options))
+    names = ("chance", "chance_hits", "longest", "longest_hits", "shortest", "shortest_hits", "middle", "middle_hits",
+             "overlap", "overlap_hits")
+    return {"questions": len(questions), **{name: _mean(rows.get(name, [])) for name in names}}
+
+
+def _steps_to_move(chosen: list[int]) -> int:
+    """How many steps an order must move to be right: the steps outside a longest run it keeps in order."""
+    tails: list[int] = []
+    for step in chosen:
+        at = bisect.bisect_left(tails, step)
+        tails[at:at + 1] = [step]
+    return len(chosen) - len(tails)
+
+
+@lru_cache(maxsize=None)
+def random_order_credit(n: int) -> float:
+    """The credit a uniformly random order of n steps earns on average: exact (every order) up to EXACT_ORDERS steps,
+    a seeded sample of ORDER_SAMPLES orders above."""
+    if n <= EXACT_ORDERS:
+        orders = itertools.permutations(range(n))
+        return _mean([ordering_credit(list(order)) for order in orders])
+    rng = random.Random(f"random-order/{n}")
+    return _mean([ordering_credit(rng.sample(range(n), n)) for _ in range(ORDER_SAMPLES)])
+
+
+def _summary(rows: dict[str, dict[str, float]], count: str = "questions") -> dict:
+    """Per-question figures -> their means, the largest of each ('worst_<name>') and the rows ('by_question')."""
+    names = list(next(iter(rows.values()), {}))
+    means = {name: _mean([row[name] for row in rows.values()]) for name in names}
+    worst = {f"worst_{name}": max(row[name] for row in rows.values()) for name in names if rows}
+    return {count: len(rows), **means, **worst, "by_question": rows}
+
+
+def _ordering_figures(questions: list[dict]) -> dict:
+    """Ordering questions: a random order, the order as shown, the order as shown read backwards."""
+    rows = {}
+    for q in questions:
+        shown = display_order(q)
+        rows[q["id"]] = {"random": random_order_credit(len(shown)), "shown": ordering_credit(shown),
+                         "reversed": ordering_credit(shown[::-1])}
+    return _summary(rows)
+
+
+def _matching_figures(questions: list[dict]) -> dict:
+    """Matching questions: each item given the choice most like it, the items matched to the choices as shown, and
+    the distractors ruled out as the choices least like the stem and the items."""
+    rows = {}
+    for q in questions:
+        choices, pairs = match_choices(q), q["pairs"]
+        shown = choice_order(q)
+        context = _stem_words(" ".join([q["stem"], *(p["item"] for p in pairs)]))
+        distractors = set(range(len(pairs), len(choices)))
+        rows[q["id"]] = {
+            "chance": 1 / len(choices),
+            "overlap": _mean([_share_if_picked([_shared(c, _stem_words(p["item"])) for c in choices], i)
+                              for i, p in enumerate(pairs)]),
+            "shown": _mean([float(shown[i] == i) for i in range(len(pairs))]),
+            "eliminated": _top_k([-_shared(c, context) for c in choices], distractors)[1],
+            "chance_eliminated": len(distractors) / len(choices)}
+    return _summary(rows)
+
+
+def _choice_field_figures(questions: list[dict]) -> dict:
+    """The choice fields of performance-based questions: the longest choice, the choice most like the prompt and
+    the stem, the choice shown first."""
+    rows: dict[str, list[float]] = {"chance": [], "longest": [], "overlap": [], "first_shown": []}
+    fields = 0
+    for q in questions:
+        for f in q.get("fields", []):
+            if f.get("kind") != "choice" or not isinstance(f.get("answer"), int):
+                continue
+            fields += 1
+            choices, key = f["choices"], f["answer"]
+            context = _stem_words(q["stem"] + " " + f["prompt"])
+            rows["chance"].append(1 / len(choices))
+            rows["longest"].append(_share_if_picked([len(c) for c in choices], key))
+            rows["overlap"].append(_share_if_picked([_shared(c, context) for c in choices], key))
+            rows["first_shown"].append(float(field_choice_order(q, f)[0] == key))
+    return {"fields": fields, **{name: _mean(values) for name, values in rows.items()}}
+
+
+def gaming_figures(questions: list[dict]) -> dict:
+    """How far a test-wise guesser gets in every format without knowing anything: the expected score of each
+    strategy, next to what blind chance earns.
+
+    Ties are shared out (a guesser picks among equally good-looking options at random), so every figure is an
+    exact expectation; only a random order of more than EXACT_ORDERS steps is sampled (seeded).
+
+    Parameters
+    ----------
+    questions : list of dict
+        Questions as `load_questions` returns them, any mix of formats; each format is scored on its own
+        questions (a format with none reports 0 questions and zero scores).
+
+    Returns
+    -------
+    figures : dict
+        One dict per format, every score a share from 0 to 1:
+
+        - ``"single"``: ``questions``; ``chance``; ``longest`` (always pick the longest option); ``overlap`` (pick
+          the option sharing most content words with the stem); ``positions`` (stored key position -> share of
+          questions).
+        - ``"multiple"``: ``questions``; with the number k of right options known (told by "Choose TWO", given to
+          the guesser for "all that apply" too): ``longest``, ``shortest``, ``middle`` and ``overlap`` (pick the k
+          longest, the k shortest, the k nearest the median length, or the k most like the stem) as the share of
+          questions fully solved, and ``*_hits`` as the share of right options picked; ``chance`` and
+          ``chance_hits`` for k options picked at random.
+        - ``"ordering"``: ``questions``; the mean credit (`ordering_credit`) of ``random`` (a uniformly random
+          order, exact expectation), ``shown`` (the steps submitted in the order they are shown) and ``reversed``
+          (that order backwards).
+        - ``"matching"``: ``questions``; ``chance`` (share of items a random one-to-one matching gets right);
+          ``overlap`` (each item given the choice sharing most content words with it); ``shown`` (item k matched
+          with the k-th choice shown); ``eliminated`` (share of the distractors among the choices sharing fewest
+          words with the stem and the items) and ``chance_eliminated`` (the same for a random pick).
+
+        Ordering and matching also give, for each figure, ``worst_<name>`` (its largest value over the questions)
+        and ``by_question`` (question id -> that question's figures).
+        - ``"choices"``: the choice fields of performance-based questions: ``fields``; ``chance``; ``longest``;
+          ``overlap`` (with the stem and the field's prompt); ``first_shown`` (the choice shown first).
+    """
+    by_format = {fmt: [q for q in questions if q.get("format") == fmt]
+                 for fmt in ("single", "multiple", "ordering", "matching")}
+    return {"single": _single_figures(by_format["single"]), "multiple": _multiple_figures(by_format["multiple"]),
+            "ordering": _ordering_figures(by_format["ordering"]), "matching": _matching_figures(by_format["matching"]),
+            "choices": _choice_field_figures([q for q in questions if q.get("format") == "fields"])}
 
 
 # ---------------------------------------------------------------- grading
@@ -393,9 +567,24 @@ def _seeded_shuffle(n: int, key: str) -> list[int]:
     return order
 
 
+def far_from_the_key(order: list[int]) -> bool:
+    """Is a shown order of steps no help to a guesser? It earns no credit as shown or read backwards, and no step is
+    shown in its own place."""
+    return (ordering_credit(order) == 0 and ordering_credit(order[::-1]) == 0
+            and all(step != place for place, step in enumerate(order)))
+
+
 def display_order(question: dict) -> list[int]:
-    """The order an ordering question shows its steps in (indices into 'steps', which are stored in the right order)."""
-    return _seeded_shuffle(len(question["steps"]), question["id"])
+    """The order an ordering question shows its steps in (indices into 'steps', which are stored in the right order):
+    a fixed shuffle per question id, far from the key (`far_from_the_key`) whenever the number of steps allows it."""
+    n = len(question["steps"])
+    rng = random.Random(int(hashlib.sha1(question["id"].encode()).hexdigest()[:12], 16))
+    order = list(range(n))
+    for _ in range(10_000):
+        rng.shuffle(order)
+        if far_from_the_key(order):
+            return order
+    return _seeded_shuffle(n, question["id"])  # too few steps to be far (check_question asks for ORDERING_STEPS)
 
 
 def match_choices(question: dict) -> list[str]:
@@ -404,8 +593,17 @@ def match_choices(question: dict) -> list[str]:
 
 
 def choice_order(question: dict) -> list[int]:
-    """The order a matching question shows its right-hand choices in (indices into match_choices)."""
-    return _seeded_shuffle(len(match_choices(question)), question["id"] + "/choices")
+    """The order a matching question shows its right-hand choices in (indices into match_choices): a fixed shuffle
+    per question id in which no item's match is shown level with the item (matching item k with the k-th choice
+    shown earns nothing)."""
+    n, items = len(match_choices(question)), len(question["pairs"])
+    rng = random.Random(int(hashlib.sha1((question["id"] + "/choices").encode()).hexdigest()[:12], 16))
+    order = list(range(n))
+    for _ in range(10_000):
+        rng.shuffle(order)
+        if all(order[k] != k for k in range(min(items, n))):
+            return order
+    return _seeded_shuffle(n, question["id"] + "/choices")
 
 
 def _grade_options(question: dict, chosen) -> Feedback:
@@ -449,6 +647,31 @@ def steps_in_order(chosen: list[int]) -> set[int]:
     return kept
 
 
+def ordering_allowance(n: int) -> int:
+    """How many steps to move cost an ordering answer the whole mark: half the steps, rounded down (at least 1)."""
+    return max(1, n // 2)
+
+
+def ordering_credit(chosen: list[int]) -> float:
+    """The share of the mark an order of steps earns: 1 - moves / h, never below 0.
+
+    moves: the steps to move to make the order right (those outside a longest run the answer keeps in their right
+    order, `steps_in_order`); h = `ordering_allowance(n)`, half the n steps rounded down. The right order earns 1;
+    one step out of place earns 1 - 1/h (0.5 of 5 steps, 0.67 of 6 or 7, 0.75 of 8), so a learner who knows most of
+    the order keeps most of the mark; h steps or more out of place earn nothing, so a random order of 5 to 8 steps
+    earns 0.03 to 0.11 on average (a longest-run share would give it about 0.5).
+    """
+    n = len(chosen)
+    return max(0.0, 1 - _steps_to_move(list(chosen)) / ordering_allowance(n)) if n else 0.0
+
+
+def ordering_rule(n: int) -> str:
+    """The partial-credit rule in words, for the feedback: 'each step out of place costs 1/3 of the mark; ...'."""
+    h = ordering_allowance(n)
+    return (f"each step out of place costs 1/{h} of the mark; {h} or more out of place earn nothing" if h > 1 else
+            "all or nothing")
+
+
 def _grade_ordering(question: dict, chosen) -> Feedback:
     steps = question["steps"]
     chosen = list(chosen or [])
@@ -460,15 +683,17 @@ def _grade_ordering(question: dict, chosen) -> Feedback:
         return Feedback(False, "Use each step once: one of them is in two positions.", answered=False)
     kept = steps_in_order(chosen)
     right = chosen == list(range(len(steps)))
-    moved = len(steps) - len(kept)
+    moved, credit = len(steps) - len(kept), ordering_credit(chosen)
+    where = (f"{len(kept)} of {len(steps)} steps in the right order; the {moved} marked ✘ "
+             f"{'is' if moved == 1 else 'are'} out of place")
     lines = ["Correct." if right else
-             f"Partly right: {len(kept)} of {len(steps)} steps in the right order; the {moved} marked ✘ "
-             f"{'is' if moved == 1 else 'are'} out of place. Credit {marks_text(len(kept), len(steps))}.",
+             f"Partly right: {where}. Credit {number_text(credit)} of the mark ({ordering_rule(len(steps))})."
+             if credit > 0 else f"Not quite: {where}. No credit ({ordering_rule(len(steps))}).",
              "The right order:"]
     for i, step in enumerate(steps):
         where = f" (you put it at {chosen.index(i) + 1})" if chosen.index(i) != i else ""
         lines.append(f"{'✔' if i in kept else '✘'} {i + 1}. {step['text']}{where} — {step['explanation']}")
-    return Feedback(right, "\n".join(lines), score=len(kept) / len(steps))
+    return Feedback(right, "\n".join(lines), score=credit)
 
 
 def _grade_matching(question: dict, chosen) -> Feedback:
@@ -823,7 +1048,8 @@ def quick_check_questions(lab: str | int, n: int = 4, history: dict | None = Non
 
 
 def kit_mentions(question: dict) -> list[str]:
-    """Words in a question's stem or answers that tie it to this kit ('lab 03', 'the seed'); [] when there are none."""
+    """Words in a question's stem or answers that tie it to this kit or to research trivia ('lab 03', 'the seed',
+    'et al.', '(2015)'); [] when there are none."""
     texts = [question.get("stem", "")] + [o.get("text", "") for o in question.get("options", [])]
     texts += [s.get("text", "") for s in question.get("steps", [])]
     texts += [t for p in question.get("pairs", []) for t in (p.get("item", ""), p.get("match", ""))]
@@ -833,7 +1059,8 @@ def kit_mentions(question: dict) -> list[str]:
 
 def in_mock_exam(question: dict) -> bool:
     """May the mock exam ask this question? Not when it is marked "mock_exam": false (kit-specific: a library,
-    an HTTP status code, a lab's own numbers); such a question stays in its lab's quick check."""
+    an HTTP status code, a lab's own numbers or design; or research trivia: a paper's attack, a formula's constants);
+    such a question stays in its lab's quick check."""
     return question.get("mock_exam", True) is not False
 
 

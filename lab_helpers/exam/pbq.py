@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..defences.output_policies import OUTPUT_KINDS, OutputPolicy
 
 DAY = 86_400.0
-LOG_VERSION = 4  # bump when a triage log's recipe changes: the cached log is rebuilt (4: keys apart, sealed sketches)
+LOG_VERSION = 5  # bump when a triage log's recipe changes: the cached log is rebuilt (5: false alarms beside the attack)
 # what a role may be given, by kind, each at the kit's usual setting (OutputPolicy's defaults), least detail first
 OUTPUTS = tuple(sorted(OUTPUT_KINDS, key=lambda name: OUTPUT_KINDS[name].detail))
 ROLE_KEYS = ("output", "burst", "per_minute", "per_day")
@@ -233,26 +233,31 @@ class TrafficDriver:
 @dataclass(frozen=True)
 class LogTriage:
     """A day's audit log with one probing client among ordinary ones; the learner names the key, the first probing
-    request, the model it targeted and the control to apply."""
+    request, the model it targeted and the control to apply.
+
+    The learner sees the log under `log_file`, a name that gives no answer away, and its alerts name the attacker
+    beside benign clients a naive rule mistakes for probing (a fixed reception camera, a bedside monitor).
+    """
 
     name: str
+    log_file: str  # the log's file name in the cache: neutral, so that it answers no field
     key: str  # the API key the attacker uses
     model: str  # the model it probes
     attack: str  # "mi-face" (black-box MI-FACE on faces) or "sweep" (the attribute sweep on patients)
     start_hour: float  # hours after 08:00 when the probing starts
     address: str | None = None  # the attacker's address when it is not the key owner's
-    extra_users: tuple[str, ...] = ()  # ordinary users beyond the usual day: "clinician-3", "monitor-bed-4"
+    extra_users: tuple[str, ...] = ()  # beyond the usual day: "clinician-3", "monitor-bed-4", "camera-reception"
     seed: int = 0
     kind: str = "fields"
     answers_given: tuple[str, ...] = ("key", "first_request")
     requirements: tuple[str, ...] = ()
 
     def _where(self) -> Path:
-        """data/cache/exam/<name>.sqlite; when the cache is shared and read-only (a hub) and holds no log, a folder of
-        this user's own."""
+        """data/cache/exam/<log_file>.sqlite; when the cache is shared and read-only (a hub) and holds no log, a folder
+        of this user's own."""
         from ..paths import cache_dir
 
-        path = cache_dir() / "exam" / f"{self.name}.sqlite"
+        path = cache_dir() / "exam" / f"{self.log_file}.sqlite"
         if self._is_built(path):
             return path
         try:
@@ -271,7 +276,7 @@ class LogTriage:
         return path.is_file() and done.is_file() and done.read_text().strip() == f"{LOG_VERSION}"
 
     def path(self) -> Path:
-        """The log, built on first use (data/cache/exam/<name>.sqlite)."""
+        """The log, built on first use (data/cache/exam/<log_file>.sqlite)."""
         from ..paths import cache_lock
 
         path = self._where()
@@ -289,7 +294,7 @@ class LogTriage:
         from ..defences.monitoring import BaselineDetector
         from ..service.client import ApiError
         from ..service.server import ModelService
-        from ..service.traffic import clinician_user, ordinary_traffic, role_of, vital_monitor_user
+        from ..service.traffic import clinician_user, fixed_camera_user, ordinary_traffic, role_of, vital_monitor_user
 
         world = lab_world()
         faces, people = world["faces"], world["people"]
@@ -303,6 +308,9 @@ class LogTriage:
                        if e.time < attack_at - 600]
         if "monitor-bed-4" in self.extra_users:
             events += vital_monitor_user(people, "monitor-bed-4", day_start, hours=10.0, seed=self.seed + 600)
+        if "camera-reception" in self.extra_users:  # the same scene all day: near-duplicates to a naive rule
+            events += fixed_camera_user(faces, "camera-reception", day_start, hours=10.0, every_minutes=2.0,
+                                        seed=self.seed + 700)
         users = sorted({e.user for e in events} | {self.key})
         policy = AccessPolicy(clock=clock, rate_limits=True, granularity=True, block_on_alert=False)
         secrets = {u: policy.issue_key(u, role_of(u)) for u in users}
@@ -369,7 +377,7 @@ class LogTriage:
                 "address": str(first["client"]).rsplit(":", 1)[0], "model": self.model, "requests": len(probing),
                 "queries": int(probing["n_inputs"].sum()), "rule": mine["rule"].iloc[0] if len(mine) else "none",
                 "alert_request": flagged_at or 0, "answered_after_alert": after,
-                "other_alerts": ", ".join(sorted(set(alerts["key_id"]) - {self.key})) or "none"}
+                "other_alerts": _and(sorted(set(alerts["key_id"]) - {self.key})) or "none"}
 
     def built(self) -> bool:
         """Is the log there already (no need to build it)?"""
@@ -385,6 +393,11 @@ class LogTriage:
                 "them: an 8x8 thumbnail of an image in hex, or one keyed digest per field of a record), alerts (the detector's alerts, with request_id).\n"
                 "Read it with SQL (sqlite3) or pandas: from lab_helpers.defences import read_requests, read_sketches, "
                 "read_alerts")
+
+
+def _and(names: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
 # ---------------------------------------------------------------- configure the gateway
@@ -655,11 +668,10 @@ class ReleaseReview:
 def _face_card_v2():
     from ..governance.card import Approval, Audience, Measurement, ModelCard
 
+    # no row measures an attack through the API, though outside callers now get full scores: "Missing", decidable
+    # from the card alone (version 1 answered the kiosks with labels only)
     m = {"lab03-white-box": Measurement(0.375, 0.025, {}, "lab03-white-box", "03",
                                         "White-box MI-FACE (if the model file leaks): evaluator top-1"),
-         "lab03-black-box": Measurement(0.2, 0.025, {}, "lab03-black-box", "03",
-                                        "Strongest black-box attack through the API (5,000 queries per person): "
-                                        "recognised (evaluator top-1)"),
          "lab05-face-membership": Measurement(0.39, 0.0, {"unit": "score"}, "lab05-face-membership", "05",
                                               "Membership test on the face model: advantage (TPR - FPR)")}
     return ModelCard(
@@ -701,10 +713,12 @@ CARDS: dict[str, Callable] = {"face-v2": _face_card_v2, "dosing-v2": _dosing_car
 # ---------------------------------------------------------------- the tasks the bank's questions name
 
 TASKS: dict[str, Any] = {
-    "log-triage-faces": LogTriage("log-triage-faces", key="clinician-2", model="faces", attack="mi-face",
-                                  start_hour=5.3, address="10.66.0.9", seed=3),
-    "log-triage-patients": LogTriage("log-triage-patients", key="clinician-3", model="patients", attack="sweep",
-                                     start_hour=6.1, extra_users=("clinician-3", "monitor-bed-4"), seed=5),
+    "log-triage-faces": LogTriage("log-triage-faces", "clinic-api-audit-a", key="clinician-2", model="faces",
+                                  attack="mi-face", start_hour=5.3, address="10.66.0.9",
+                                  extra_users=("monitor-bed-4", "camera-reception"), seed=3),
+    "log-triage-patients": LogTriage("log-triage-patients", "clinic-api-audit-b", key="clinician-3", model="patients",
+                                     attack="sweep", start_hour=6.1,
+                                     extra_users=("clinician-3", "monitor-bed-4", "camera-reception"), seed=5),
     "gateway-clinic": GatewayTask("gateway-clinic", ("ordinary", "public_no_scores", "answer_limit", "dashboard_scores",
                                                       "suspend_flagged"), day="clinic", mallory_role="public",
                                   mallory_budget=(2, 1_000), answer_limit=1_000, seed=21),
