@@ -366,3 +366,34 @@ def test_every_coloured_button_has_white_text_at_4_5_to_1_or_more():
         assert 1.05 / (luminance(colour) + 0.05) >= 4.5, kind
         button = accessible_button("x", kind)
         assert button.style.button_color == colour and button.style.text_color == "white" and not button.button_style
+
+
+def test_a_prediction_hides_the_measurement_until_the_learner_commits(tmp_path, monkeypatch):
+    """Predict, then see (issue 26): the handler behind the widget, and the progress file it writes."""
+    import json
+
+    from lab_helpers.ui import Prediction, predict_first
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return 2, "measured: 100 % of people"
+
+    p = Prediction("lab02-test", "How often?", ["rarely", "sometimes", "always"], measure, "Because the reasons add up.")
+    assert "Choose one answer first" in p.commit(None) and calls == []  # nothing measured, nothing shown
+    wrong = p.commit(0, record=True)
+    assert "Not this time" in wrong and "“always”" in wrong and "measured: 100 %" in wrong and "Because" in wrong
+    assert "Your prediction held" in p.commit(2) and len(calls) == 1  # measured once, then cached
+    saved = json.loads((tmp_path / "progress.json").read_text())
+    assert saved["sessions"][-1]["id"] == "lab02-test" and saved["sessions"][-1]["held"] is False
+    with pytest.raises(ValueError, match="options are 0..2"):
+        p.commit(5)
+    with pytest.raises(ValueError, match="named option 7"):
+        Prediction("x", "?", ["a", "b"], lambda: (7, ""), "").commit(0)
+    box = predict_first(p, record=False)
+    radio, button, out = box.children[1], box.children[2], box.children[3]
+    radio.value = 2
+    button.click()
+    assert "Your prediction held" in out.value and radio.disabled and button.disabled

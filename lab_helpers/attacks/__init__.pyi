@@ -16,6 +16,13 @@ from .evasion import (
     block_offsets as block_offsets,
     evade_black_box as evade_black_box,
 )
+from .decision_reasons import (
+    attribute_from_letters as attribute_from_letters,
+    copy_decisions as copy_decisions,
+    decision_agreement as decision_agreement,
+    infer_from_letters as infer_from_letters,
+    membership_signal as membership_signal,
+)
 from .explanation_guided import invert_with_explanations as invert_with_explanations
 from .label_only import invert_label_only as invert_label_only
 from .membership import (

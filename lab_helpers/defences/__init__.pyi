@@ -25,6 +25,13 @@ from .audit import (
     read_sketches as read_sketches,
     verify_log as verify_log,
 )
+from .decision_reasons import (
+    DecisionExplanation as DecisionExplanation,
+    counterfactual_changes as counterfactual_changes,
+    parse_decision_explanation as parse_decision_explanation,
+    reference_record as reference_record,
+    shapley_reasons as shapley_reasons,
+)
 from .explanations import (
     EXPLANATION_METHODS as EXPLANATION_METHODS,
     ExplanationPolicy as ExplanationPolicy,

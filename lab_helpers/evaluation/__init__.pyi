@@ -36,3 +36,4 @@ from .training_defences import (
     face_membership as face_membership,
     regularisation_sweep as regularisation_sweep,
 )
+from .reasons_leak import extraction_table as extraction_table, letter_table as letter_table

@@ -1,7 +1,7 @@
 """What `lab_helpers.service` exports, module by module: the one list, read at run time by `attach_stub` and by
 editors and type checkers as the subpackage's stub."""
 
-from .api import ExplainingAPI as ExplainingAPI, ModelAPI as ModelAPI, QueryAPI as QueryAPI
+from .api import DecisionAPI as DecisionAPI, ExplainingAPI as ExplainingAPI, ModelAPI as ModelAPI, QueryAPI as QueryAPI
 from .client import (
     ApiError as ApiError,
     HttpModelAPI as HttpModelAPI,

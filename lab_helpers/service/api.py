@@ -123,3 +123,48 @@ class ExplainingAPI(ModelAPI):
         self.explanations += len(images)
         maps = raw_maps(self._net, images, explained, self.explanation.method)
         return labels, explained, apply_controls(maps, self.explanation, self._map_rng)
+
+
+class DecisionAPI(ModelAPI):
+    """A credit or hiring model behind an API whose answers explain the decision: reasons or a counterfactual.
+
+    Parameters
+    ----------
+    model : a fitted tabular model (`train_tabular_model(...).model`); the caller never sees it.
+    data : its `PeopleData` (the inputs' names and values, the typical applicant the reasons compare with).
+    policy : the output policy of the scores, as for `ModelAPI` (default: the decision only).
+    explanation : a `DecisionExplanation` or its spelling, e.g. 'reasons', 'reasons+top:3', 'counterfactual+actionable'.
+    seed : the seed of the reasons' noise, when the setting adds any.
+    """
+
+    def __init__(self, model, data, policy: OutputPolicy | str = "label", explanation="reasons", *, seed: int = 0):
+        from ..defences.decision_reasons import parse_decision_explanation, reason_names, reference_record
+
+        super().__init__(model.predict_proba, policy, columns=data.features, class_names=data.class_names, seed=seed)
+        self._model, self._data = model, data
+        self.explanation = parse_decision_explanation(explanation)
+        self.names = reason_names(data, self.explanation.groups)
+        self.base = float(model.predict_proba(reference_record(data))[0, -1])
+        self.explained = 0  # records explained so far (each is also a query)
+        self._noise = np.random.default_rng(seed + 1)
+
+    def explain(self, records):
+        """The decision and its explanation for each record (a `Notices`); each record is one query."""
+        from ..defences.decision_reasons import (ACTIONABLE, Notices, controlled_reasons, counterfactual_changes,
+                                                 shapley_reasons)
+
+        frame = self._check_input(records).reset_index(drop=True)
+        labels, _ = self.answer(frame)  # counts the queries
+        adverse = labels == len(self._data.class_names) - 1
+        how = self.explanation
+        values = np.zeros((len(frame), len(self.names)))
+        changes: list = []
+        if how.kind == "reasons":
+            raw = shapley_reasons(self._model, self._data, frame, how.groups)
+            values = controlled_reasons(raw, self.names, how, self._data.sensitive, self._noise)
+        elif how.kind == "counterfactual":
+            inputs = ACTIONABLE[self._data.framing.key] if how.actionable else list(self._data.features)
+            changes = [None if how.adverse_only and not adverse[i] else
+                       counterfactual_changes(self._model, self._data, frame.iloc[i], inputs) for i in range(len(frame))]
+        self.explained += len(frame)
+        return Notices(labels, adverse, list(self.names), values, self.base, how, changes)

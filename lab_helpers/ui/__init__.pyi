@@ -28,6 +28,7 @@ from .control_panel import (
     setting_key as setting_key,
     show_control_panel as show_control_panel,
 )
+from .predictions import Prediction as Prediction, predict_first as predict_first
 from .plots import (
     NO_SIGNAL as NO_SIGNAL,
     amplification_captions as amplification_captions,

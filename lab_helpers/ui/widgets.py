@@ -202,7 +202,7 @@ class QuizQuestion:
 
     def _inputs(self) -> tuple[list, list, str]:
         """The answer widgets, the rows that lay them out, and a hint after the stem, for this question's format."""
-        from ..exam.bank import choice_order, display_order, field_choice_order, match_choices, option_order
+        from ..exam.bank import choice_order, display_order, field_choice_order, match_choices, option_order, ordering_rule
 
         q = self.question
         if self.format in ("single", "multiple"):  # options in the question's fixed shuffle; chosen() maps them back
@@ -227,7 +227,7 @@ class QuizQuestion:
                                                  for k, i in enumerate(display_order(q))]
             menus = [w.Dropdown(options=options, value=None, layout=w.Layout(width="90%")) for _ in q["steps"]]
             rows = [w.HBox([w.HTML(f"<b>Step {k + 1}</b>&nbsp;", layout=w.Layout(width="70px")), m]) for k, m in enumerate(menus)]
-            return menus, rows, " <i>(choose a step for each position; credit for each step in place)</i>"
+            return menus, rows, f" <i>(choose a step for each position; partial credit: {ordering_rule(len(q['steps']))})</i>"
         if self.format == "matching":
             choices = match_choices(q)
             options = [("— choose —", None)] + [(f"{chr(65 + k)}. {choices[i]}", i) for k, i in enumerate(choice_order(q))]
@@ -497,8 +497,8 @@ class MockExam:
             f"<b>Mock exam:</b> {len(questions)} questions in {limit}. <b>Pass mark: {percent(self.pass_mark)}</b> of the "
             "marks (the real exam reports only pass or fail; it has up to 90 questions in 165 minutes, performance-based "
             "ones among them). Questions come one at a time, in a shuffled order. Flag any for review, go back and "
-            "change any answer until you submit. Performance-based questions earn partial credit: a share of a mark "
-            "for each step in place, item matched, field right or requirement met. When you submit, you get your score by "
+            "change any answer until you submit. Performance-based questions earn partial credit: for an ordering, "
+            "each step out of place costs a share of the mark (about half of it or more wrong earns nothing); a share for each item matched, field right or requirement met. When you submit, you get your score by "
             "topic and every question's explanation. Answers changed after the time limit do not count.")
         self.start_button = accessible_button("Start the exam", "success")
         self.start_button.on_click(lambda _: self.start())

@@ -1,0 +1,76 @@
+"""Predict, then see: the learner commits a prediction before the measurement is shown, then reads why."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Callable
+
+import ipywidgets as w
+
+
+@dataclass
+class Prediction:
+    """One prediction point of a guided path.
+
+    Parameters
+    ----------
+    key : a short id, kept in the progress file with the learner's choice (e.g. 'lab02-letters').
+    question : what the learner predicts, one sentence.
+    options : the choices, as the learner reads them.
+    measure : returns (index of the option the measurement supports, the measured result in one or two sentences);
+        called once, on the first commit, so the result stays hidden until the learner has chosen.
+    why : two sentences on why it comes out that way.
+    """
+
+    key: str
+    question: str
+    options: list[str]
+    measure: Callable[[], tuple[int, str]]
+    why: str
+    _measured: tuple[int, str] | None = field(default=None, repr=False)
+
+    def result(self) -> tuple[int, str]:
+        """The measurement (cached after the first call)."""
+        if self._measured is None:
+            right, text = self.measure()
+            if not 0 <= right < len(self.options):
+                raise ValueError(f"measure() named option {right}; this prediction has options 0..{len(self.options) - 1}.")
+            self._measured = (int(right), str(text))
+        return self._measured
+
+    def commit(self, choice: int | None, record: bool = False) -> str:
+        """The feedback (HTML) for a choice: what was measured, whether the prediction held, and why."""
+        if choice is None:
+            return "<i>Choose one answer first, then lock it in: the measurement is shown after you commit.</i>"
+        if not 0 <= choice < len(self.options):
+            raise ValueError(f"Choice {choice} does not exist: the options are 0..{len(self.options) - 1}.")
+        right, text = self.result()
+        verdict = "✔ Your prediction held." if choice == right else (
+            f"✘ Not this time: the measurement supports “{html.escape(self.options[right])}”.")
+        if record:
+            from ..exam.progress import record_session
+            record_session({"kind": "prediction", "id": self.key, "chosen": self.options[choice],
+                            "held": choice == right})
+        colour = "#1b7f3b" if choice == right else "#b3261e"
+        return (f'<div role="status" style="border-left:4px solid {colour};padding:4px 8px">'
+                f"<b>{verdict}</b><br><b>Measured:</b> {html.escape(text)}<br><b>Why:</b> {html.escape(self.why)}</div>")
+
+
+def predict_first(prediction: Prediction, record: bool = True) -> w.VBox:
+    """The widget: radio buttons (keyboard: Tab, then arrow keys), a Lock in button, the feedback below."""
+    from .widgets import accessible_button
+
+    choices = w.RadioButtons(options=[(text, i) for i, text in enumerate(prediction.options)], value=None,
+                             layout=w.Layout(width="auto"), description="")
+    button = accessible_button("Lock in my prediction", "primary", tooltip="Commit, then see the measurement")
+    out = w.HTML("")
+
+    def on_click(_):
+        out.value = prediction.commit(choices.value, record=record)
+        if choices.value is not None:
+            choices.disabled = button.disabled = True
+
+    button.on_click(on_click)
+    box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out])
+    box.prediction = prediction  # for tests: the plain handler behind the widget
+    return box
