@@ -163,3 +163,29 @@ def test_honest_user_utility_counts_only_shown_scores():
     shown = np.array([[1.0, 0.0, 0.0]])
     u = honest_user_utility(np.array([0]), shown, np.array([1]), exact)
     assert u == {"top1": 0.0, "top5": 0.0, "score_error": pytest.approx(0.5)}
+
+
+def test_the_panel_offers_an_explanation_beside_the_answer(panel):
+    """Issue 27: the explanation settings in the panel, through the handler and the widget."""
+    import dataclasses
+
+    import pandas as pd
+
+    table = pd.DataFrame({"what the map is": ["signed gradient, any class", "heat map"],
+                          "recognised at 10": [0.35, np.nan], "recognised at 100": [0.4, np.nan],
+                          "signal": [True, False], "utility": [1.0, 1.0]}, index=["gradient:any", "saliency:any"])
+    explained = dataclasses.replace(panel, explanations=table)
+    plain = panel_view(explained, "label")
+    assert "Explanation sent" not in plain.metrics
+    view = panel_view(explained, "label", explanation="gradient:any")
+    assert "Explanation sent" in view.metrics and 'class="ex-recognised">40 %' in view.metrics and "(35 % after 10)" in view.metrics
+    assert "no signal" in panel_view(explained, "label", explanation="saliency:any").metrics
+    with pytest.raises(ValueError, match="Valid: none, gradient:any, saliency:any"):
+        panel_view(explained, "label", explanation="smoothgrad")
+    with pytest.raises(ValueError, match="explanations=True"):
+        panel_view(panel, "label", explanation="gradient:any")
+    widget = show_control_panel(explained)
+    assert list(widget.explanation.options) == ["none", "gradient:any", "saliency:any"] and not widget.explanation.disabled
+    widget.explanation.value = "gradient:any"
+    assert "ex-recognised" in widget.metrics.value
+    assert show_control_panel(panel).explanation.disabled  # nothing measured: nothing offered

@@ -128,6 +128,7 @@ class PanelData:
     white_row: np.ndarray
     budget: int
     pictures: dict  # setting_key (or "white-box") -> PNG bytes of the picture row
+    explanations: object = None  # `explanation_table` (setting -> recognised at 10 and 100, utility), or None
 
 
 def _cache_path(face_model, tabular_model, budget: int, seed: int):
@@ -158,8 +159,12 @@ def row_picture(images: np.ndarray, caption: str) -> bytes:
 
 
 def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: int = 2000, seed: int = 0,
-                  progress: bool = True) -> PanelData:
-    """Measure every setting once (about a minute and a half on one CPU, with a progress bar), or load the cache."""
+                  progress: bool = True, explanations: bool = False) -> PanelData:
+    """Measure every setting once (about a minute and a half on one CPU, with a progress bar), or load the cache.
+
+    explanations: also measure the explanation settings of `explanation_table` (about 10 s, not cached), so the
+    panel offers an explanation beside each output setting.
+    """
     from tqdm.auto import tqdm
 
     from ..attacks.mi_face import invert_white_box
@@ -184,8 +189,36 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
     pictures |= {(k, "adaptive"): row_picture(r.adaptive_row_images, f"adaptive attacker: {r.policy.describe()}")
                  for k, r in results.items()}
     pictures["white-box"] = row_picture(white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
+    explained = None
+    if explanations:
+        from ..evaluation.explanation_leak import explanation_table
+
+        explained = explanation_table(face_model, faces, evaluator)
     return PanelData(results, judge(white.images, white.identities, faces, evaluator),
-                     white.images[list(ROW_IDENTITIES)], budget, pictures)
+                     white.images[list(ROW_IDENTITIES)], budget, pictures, explained)
+
+
+NO_EXPLANATION = "none"
+
+
+def explanation_rows(data: PanelData, explanation: str = NO_EXPLANATION) -> list[tuple[str, str, str]]:
+    """The panel's rows for an explanation sent beside the answer (none: no rows)."""
+    if explanation == NO_EXPLANATION:
+        return []
+    table = data.explanations
+    if table is None or explanation not in table.index:
+        valid = [NO_EXPLANATION] + ([] if table is None else list(table.index))
+        raise ValueError(f"No measurement for explanation {explanation!r}. Valid: {', '.join(valid)}"
+                         + ("" if table is not None else " (prepare_panel(..., explanations=True) measures the others)."))
+    row = table.loc[explanation]
+    if not row["signal"]:
+        attack = ("explanation-guided attacker (label + this map)", "no signal", "the map gives this attack no direction")
+    else:
+        attack = ("explanation-guided attacker (label + this map), recognised",
+                  f'<span class="ex-recognised">{percent(row["recognised at 100"])}</span>',
+                  f"after 100 explained queries per person ({percent(row['recognised at 10'])} after 10)")
+    return [("<b>Explanation sent with each answer</b>: " + html.escape(str(row["what the map is"])), "", ""), attack,
+            ("the map still explains (rank correlation with the full map)", f"{row['utility']:.2f}", "1 = unchanged")]
 
 
 @dataclass
@@ -219,8 +252,11 @@ def ranking_note(policy: OutputPolicy) -> str:
     return f"ranked from the {shown} scores shown"
 
 
-def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
-    """The panel's handler: look up one setting's results and lay them out (no attack is run here)."""
+def panel_view(data: PanelData, kind: str, value=None, explanation: str = NO_EXPLANATION) -> PanelView:
+    """The panel's handler: look up one setting's results and lay them out (no attack is run here).
+
+    explanation: an explanation sent beside the answer, one of `data.explanations`' settings, or 'none'.
+    """
     r = data.results[setting_key(find_setting(kind, value))]
     f, d, w, a, u = r.face, r.adaptive, data.white_box, r.attribute, r.utility
     curve = " / ".join(percent(v.recognised_top1) for _, v in sorted(r.by_budget.get("adaptive", {}).items()))
@@ -240,7 +276,7 @@ def panel_view(data: PanelData, kind: str, value=None) -> PanelView:
         ("top-1 accuracy (the label)", percent(u["top1"]), "the label is always sent"),
         ("top-5 from what is shown (ranking)", percent(u["top5"]), ranking_note(r.policy)),
         ("score error (0 = exact probabilities)", f"{u['score_error']:.3f}", "half the summed difference"),
-    ]
+    ] + explanation_rows(data, explanation)
     table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
     key = setting_key(r.policy)
     return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
@@ -267,6 +303,10 @@ class ControlPanel:
                                       tooltips=[f"output: {label}" for label, _ in POLICY_CHOICES],
                                       style={"button_width": "130px"})
         self.knob = w.SelectionSlider(options=["-"], value="-", description="", disabled=True, continuous_update=False)
+        offered = [NO_EXPLANATION] + ([] if data.explanations is None else list(data.explanations.index))
+        self.explanation = w.Dropdown(options=offered, value=NO_EXPLANATION, description="explanation:",
+                                      disabled=len(offered) == 1, style={"description_width": "initial"})
+        self.explanation.observe(lambda change: self.show(self.policy.value, self.knob.value), names="value")
         self.title, self.response, self.metrics = w.HTML(), w.HTML(), w.HTML()
         self.picture, self.adaptive_picture = w.Image(format="png"), w.Image(format="png")
         self.policy.add_class("lab-policy")  # stable names for the browser test and for instructors' CSS
@@ -278,7 +318,7 @@ class ControlPanel:
         self.knob.observe(lambda change: None if self._switching else self.show(self.policy.value, change["new"]), names="value")
         left = w.VBox([w.HTML("<b>One API answer</b>"), self.response], layout=w.Layout(width="38%"))
         right = w.VBox([w.HTML("<b>What the attacker and the honest users get</b>"), self.metrics])
-        self.box = w.VBox([self.policy, self.knob, self.title, w.HBox([left, right]), self.picture, self.adaptive_picture,
+        self.box = w.VBox([self.policy, self.knob, self.explanation, self.title, w.HBox([left, right]), self.picture, self.adaptive_picture,
                            self.white_picture])
         self.on_policy("probabilities")
 
@@ -299,7 +339,7 @@ class ControlPanel:
 
     def show(self, kind: str, value) -> PanelView:
         """Put one setting's view on screen."""
-        view = panel_view(self.data, kind, None if value == "-" else value)
+        view = panel_view(self.data, kind, None if value == "-" else value, self.explanation.value)
         self.title.value = f"<h4 style='margin:4px 0' aria-live='polite'>Setting: {html.escape(view.title)}</h4>"
         self.response.value, self.metrics.value, self.picture.value = view.response, view.metrics, view.picture
         self.adaptive_picture.value = view.adaptive_picture
