@@ -157,3 +157,12 @@ def test_lab_02s_letters_and_copies_agree_with_its_words():
                                budgets=(10, 50), draws=3)
     assert with_cf.loc["counterfactual", "agreement at 10"] >= without.loc["none", "agreement at 200"] - 0.02  # "a twentieth"
     assert with_cf.loc["counterfactual+actionable", "agreement at 10"] <= with_cf.loc["counterfactual", "agreement at 10"] - 0.1
+
+
+def test_an_explanation_quota_leaves_the_rest_of_the_queries_plain(credit):
+    data, model = credit
+    pool = data.X_test.iloc[:300]
+    api = DecisionAPI(model, data, "label", "counterfactual")
+    copy = copy_decisions(api, pool, 30, seed=0, explained=5)
+    assert copy.queries == 30 and api.explained == 5 and copy.records <= 35
+    assert copy_decisions(DecisionAPI(model, data, "label", "counterfactual"), pool, 30, seed=0, explained=0).records == 30

@@ -174,3 +174,35 @@ def test_a_heat_maps_size_tells_members_apart_and_only_normalising_it_stops_that
     assert min(t["label + saliency+coarse:8"], t["label + saliency+noisy:1"]) >= t["label + saliency"] - 0.05
     assert t["label + saliency+normalised"] <= t["label only (right or wrong)"] + 0.05
     assert parse_explanation("gradient:any+normalised").spelling() == "gradient:any+normalised"
+
+
+def test_explanations_have_a_quota_of_their_own_that_survives_a_restart(softmax, tmp_path):
+    """A separate, smaller quota for explanations: over it, explained requests get 429 (their queries not charged),
+    plain answers go on; a restart on the same log remembers what was explained today."""
+    from lab_helpers.defences import ROLES, AccessPolicy, RateLimit, Role
+    from lab_helpers.service import ModelService, face_endpoint, post_raw, start_server
+
+    with pytest.raises(ValueError, match="explanations_per_day must be a whole number"):
+        Role("x", ROLES["public"].outputs, RateLimit(), explanations=("saliency",), explanations_per_day=0)
+    roles = dict(ROLES) | {"partner": Role("partner", ROLES["public"].outputs, RateLimit(500, 6_000, 100_000),
+                                           explanations=("saliency",), explanations_per_day=3)}
+    grey = [[0.5] * 4096]
+    path = tmp_path / "quota.sqlite"
+
+    def policy():
+        p = AccessPolicy(roles=roles)
+        return p, p.issue_key("p", "partner")
+
+    p, key = policy()
+    with start_server(ModelService([face_endpoint(softmax)], p, path)) as server:
+        assert post_raw(server.url, key, "faces", {"inputs": grey * 2, "explain": "saliency"})["status"] == 200
+        over = post_raw(server.url, key, "faces", {"inputs": grey * 2, "explain": "saliency"})
+        assert over["status"] == 429 and "daily explanation quota of 3" in over["error"]
+        assert "without explanations are still allowed" in over["error"]
+        assert post_raw(server.url, key, "faces", {"inputs": grey * 5})["status"] == 200
+        assert p.used_today("p") == 7 and p.explained_today("p") == 2  # the refused request was not charged
+    p, key = policy()
+    with start_server(ModelService([face_endpoint(softmax)], p, path)) as server:
+        assert p.explained_today("p") == 2
+        assert post_raw(server.url, key, "faces", {"inputs": grey * 2, "explain": "saliency"})["status"] == 429
+        assert post_raw(server.url, key, "faces", {"inputs": grey, "explain": "saliency"})["status"] == 200

@@ -121,10 +121,12 @@ class DecisionCopy:
         return self.surrogate.predict(records).astype(bool)
 
 
-def copy_decisions(api, pool: pd.DataFrame, budget: int, seed: int = 0) -> DecisionCopy:
+def copy_decisions(api, pool: pd.DataFrame, budget: int, seed: int = 0, explained: int | None = None) -> DecisionCopy:
     """Model extraction: `budget` records drawn from the attacker's own pool, their decisions, and any counterfactuals.
 
     The copy is a logistic regression on the one-hot-encoded, scaled inputs: the attacker does not know the model's kind.
+    explained: an explanation quota — only the first this many queries come with their explanation, the rest are
+    plain answers (None: every query is explained).
     """
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
@@ -136,12 +138,16 @@ def copy_decisions(api, pool: pd.DataFrame, budget: int, seed: int = 0) -> Decis
     rng = np.random.default_rng(seed)
     asked = pool.iloc[rng.choice(len(pool), budget, replace=False)].reset_index(drop=True)
     before = api.queries
-    notices = api.explain(asked)
-    frames, decisions = [asked], [notices.adverse]
-    flipped = [(i, c) for i, c in enumerate(notices.counterfactuals) if c is not None]
+    cut = budget if explained is None else min(budget, int(explained))
+    notices = api.explain(asked.iloc[:cut]) if cut else None
+    plain = api.answer(asked.iloc[cut:])[0] if cut < budget else np.zeros(0, int)
+    adverse = np.concatenate([notices.adverse if notices is not None else np.zeros(0, bool),
+                              plain == len(api.class_names) - 1])
+    frames, decisions = [asked], [adverse]
+    flipped = [(i, c) for i, c in enumerate(notices.counterfactuals if notices is not None else []) if c is not None]
     if flipped:
         frames.append(pd.concat([c["record"] for _, c in flipped], ignore_index=True)[asked.columns])
-        decisions.append(~notices.adverse[[i for i, _ in flipped]])
+        decisions.append(~adverse[[i for i, _ in flipped]])
     X, y = pd.concat(frames, ignore_index=True), np.concatenate(decisions)
     if len(set(y)) < 2:
         return DecisionCopy(None, api.queries - before, len(X), constant=bool(y[0]))

@@ -57,6 +57,13 @@ class Role:
     outputs: tuple[OutputPolicy, ...]
     limit: RateLimit
     explanations: tuple = ()  # the explanations it may ask for (spellings or ExplanationPolicy), e.g. ("gradient",)
+    explanations_per_day: int | None = None  # explained inputs per key and day, a quota apart (None: only `limit`)
+
+    def __post_init__(self):
+        quota = self.explanations_per_day
+        if quota is not None and (not isinstance(quota, int) or quota < 1):
+            raise ValueError(f"explanations_per_day must be a whole number, 1 or more, or None (got {quota!r}); "
+                             "it counts explained inputs per key and day.")
 
     def explanation(self, spec: str):
         """The role's explanation policy of that spelling (or, for 'true', its first), None when it may not have it."""
@@ -187,6 +194,7 @@ class AccessPolicy:
         self._by_id: dict[str, ApiKey] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._used_today: dict[str, tuple[int, int]] = {}  # key id -> (day number, queries answered)
+        self._explained_today: dict[str, tuple[int, int]] = {}  # key id -> (day number, inputs explained)
         self._refusals: dict[str, TokenBucket] = {}  # refusal_source(address, key) -> its refusal bucket
         self._restored: set[str] = set()  # key ids with queries today before a restart
         self.suspended: dict[str, str] = {}  # key id -> reason
@@ -304,6 +312,46 @@ class AccessPolicy:
             self._used_today[key.key_id] = (day, used + n_inputs)
         return decision
 
+    def admit_explanations(self, decision: Decision, n_inputs: int, now: float | None = None) -> Decision:
+        """Apply the role's explanation quota (explained inputs per key and day, apart from the query quota): 429 when
+        over. Call it after `admit`, for requests that ask for explanations."""
+        if not decision.allowed or not n_inputs:
+            return decision
+        now = self.clock() if now is None else now
+        key = self._by_id[decision.key_id]
+        quota = self.roles[key.role].explanations_per_day
+        with self._lock:
+            day, used = self._count(self._explained_today, key.key_id, now)
+            if quota is not None and used + n_inputs > quota:
+                return Decision(429, f"daily explanation quota of {quota:,} explained inputs used ({used:,} so far "
+                                     "today); answers without explanations are still allowed; it resets at 00:00 UTC",
+                                decision.key_id, decision.role, retry_after=max(1, math.ceil((day + 1) * DAY - now)))
+            self._explained_today[key.key_id] = (day, used + n_inputs)
+        return decision
+
+    def refund_explanations(self, decision: Decision, n_inputs: int, now: float | None = None) -> None:
+        """Give back what `admit_explanations` took for a request that was then not answered."""
+        if not decision.allowed or decision.key_id not in self._by_id or not n_inputs:
+            return
+        now = self.clock() if now is None else now
+        with self._lock:
+            day, used = self._count(self._explained_today, decision.key_id, now)
+            self._explained_today[decision.key_id] = (day, max(0, used - n_inputs))
+
+    def explained_today(self, key_id: str, now: float | None = None) -> int:
+        """Inputs explained for this key so far today (UTC)."""
+        with self._lock:
+            return self._count(self._explained_today, key_id, self.clock() if now is None else now)[1]
+
+    @staticmethod
+    def _count(counts: dict, key_id: str, now: float) -> tuple[int, int]:
+        """Today's day number and count in `counts`: a clock stepped back never starts a new day."""
+        day = int(now // DAY)
+        seen_day, used = counts.get(key_id, (day, 0))
+        if day < seen_day:
+            return seen_day, used
+        return day, (used if seen_day == day else 0)
+
     def refund(self, decision: Decision, n_inputs: int, now: float | None = None) -> None:
         """Give back what `admit` took for a request that was then not answered (e.g. its audit row failed: 503)."""
         if not decision.allowed or decision.key_id not in self._by_id:
@@ -359,14 +407,18 @@ class AccessPolicy:
         with self._lock:
             return self._day(key_id, self.clock() if now is None else now)[1]
 
-    def restore_usage(self, used: dict[str, int], now: float | None = None) -> None:
+    def restore_usage(self, used: dict[str, int], now: float | None = None, explained: dict[str, int] | None = None) -> None:
         """Start today's quota counts from saved numbers (the larger of what is known), so a restart resets nothing.
 
         Every key with queries today starts with an empty burst bucket: a restart refills nothing.
+        explained: inputs explained per key today (the explanation quota), when known.
         """
         now = self.clock() if now is None else now
         day = int(now // DAY)
         with self._lock:
+            for key_id, n in (explained or {}).items():
+                seen_day, before = self._explained_today.get(key_id, (day, 0))
+                self._explained_today[key_id] = (day, max(int(n), before if seen_day == day else 0))
             for key_id, n in used.items():
                 seen_day, before = self._used_today.get(key_id, (day, 0))
                 self._used_today[key_id] = (day, max(int(n), before if seen_day == day else 0))

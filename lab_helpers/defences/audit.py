@@ -434,6 +434,14 @@ class AuditLog:
                                     "AND endpoint = 'predict' GROUP BY key_id", (since,)).fetchall()
         return {k: int(n) for k, n in rows if k is not None}
 
+    def explained_since(self, since: float) -> dict[str, int]:
+        """Inputs answered with an explanation per key since a time (for today's explanation quota after a restart);
+        an explained answer's output is logged as 'OUTPUT+EXPLANATION'."""
+        with self._lock:
+            rows = self._db.execute("SELECT key_id, SUM(n_inputs) FROM requests WHERE status = 200 AND time >= ? "
+                                    "AND endpoint = 'predict' AND output LIKE '%+%' GROUP BY key_id", (since,)).fetchall()
+        return {k: int(n) for k, n in rows if k is not None}
+
     def alerted_keys(self) -> dict[str, str]:
         """Key id -> the first alert's rule, for every key with a probing alert (admin rows left out)."""
         with self._lock:

@@ -129,19 +129,22 @@ def _letter_rows(models: dict, data, settings, members, others) -> list[dict]:
 
 
 def extraction_table(model, data, settings=EXTRACTION_SETTINGS, budgets=BUDGETS, draws: int = 5,
-                     pool_size: int = 500, n_eval: int = 1000) -> pd.DataFrame:
+                     pool_size: int = 500, n_eval: int = 1000, quotas: tuple = ()) -> pd.DataFrame:
     """Model extraction: the copy's balanced agreement with the model's decision, per setting and query budget.
 
     The attacker's pool is `pool_size` non-members (realistic applications it made up); the copy is judged on
     `n_eval` other non-members. Each cell is the mean over `draws` random draws of the budget from the pool.
+    quotas: explanation quotas per key to measure too, each as a row 'counterfactual, quota Q' (only the first Q
+    queries explained, the rest plain answers).
     """
     key = {"framing": data.framing.key, "models": {"target": _model_key(model)}, "settings": list(settings),
-           "budgets": list(budgets), "draws": draws, "pool": pool_size, "eval": n_eval}
-    rows = _cached_rows("extraction", key, lambda: _extraction_rows(model, data, settings, budgets, draws, pool_size, n_eval))
+           "budgets": list(budgets), "draws": draws, "pool": pool_size, "eval": n_eval, "quotas": list(quotas)}
+    rows = _cached_rows("extraction", key,
+                        lambda: _extraction_rows(model, data, settings, budgets, draws, pool_size, n_eval, quotas))
     return pd.DataFrame(rows).set_index("setting")
 
 
-def _extraction_rows(model, data, settings, budgets, draws, pool_size, n_eval) -> list[dict]:
+def _extraction_rows(model, data, settings, budgets, draws, pool_size, n_eval, quotas=()) -> list[dict]:
     from tqdm.auto import tqdm
 
     from ..attacks.decision_reasons import copy_decisions, decision_agreement
@@ -151,12 +154,14 @@ def _extraction_rows(model, data, settings, budgets, draws, pool_size, n_eval) -
     pool = data.frame[data.features].iloc[data.test_idx[:pool_size]]
     held_out = data.frame[data.features].iloc[data.test_idx[pool_size:pool_size + n_eval]]
     rows = []
-    for setting in tqdm(settings, desc="copying the decision"):
-        row = {"setting": setting}
+    runs = [(s, None) for s in settings] + [("counterfactual", int(q)) for q in quotas]
+    for setting, quota in tqdm(runs, desc="copying the decision"):
+        row = {"setting": setting if quota is None else f"{setting}, quota {quota}"}
         for budget in budgets:
             scores = []
             for draw in range(draws):
-                copy = copy_decisions(DecisionAPI(model, data, "label", setting), pool, budget, seed=draw)
+                copy = copy_decisions(DecisionAPI(model, data, "label", setting), pool, budget, seed=draw,
+                                      explained=quota)
                 scores.append(decision_agreement(copy, model, data, held_out))
             row[f"agreement at {budget}"] = float(np.mean(scores))
         rows.append(row)

@@ -278,7 +278,8 @@ class ModelService:
         self.header_seconds, self.waiting_per_address = HEADER_SECONDS, WAITING_PER_ADDRESS
         now = policy.clock()
         # the state comes from the verified log, never from a file beside it: today's quota and every suspension
-        policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now)
+        policy.restore_usage(self.audit.allowed_since((now // DAY) * DAY), now,
+                             explained=self.audit.explained_since((now // DAY) * DAY))
         for key_id, reason in self.audit.suspensions(policy.block_on_alert).items():
             policy.suspend(key_id, reason)
 
@@ -594,8 +595,11 @@ class ModelService:
                 raise InputError(decision.status, decision.reason)
             explanation, classes = self._explanation(key, model, data, n)
             inputs = image_inputs(data) if model.kind == "image" else record_inputs(data, model)
-            decision = self.policy.admit(decision, n, now)
+            admitted = self.policy.admit(decision, n, now)
+            decision = self.policy.admit_explanations(admitted, n if explanation is not None else 0, now)
             if not decision.allowed:
+                if admitted.allowed:  # refused for its explanations only: the queries it was charged are given back
+                    self.policy.refund(admitted, n, now)
                 reply = self._error(decision.status, decision.reason, decision.retry_after)
                 self._log(now, "predict", reply, n=n, **log)
                 return reply
@@ -607,6 +611,7 @@ class ModelService:
             return self._answer(now, model, decision, inputs, log, explanation, classes)
         except AuditUnavailable:  # not answered (503): the queries it was charged are given back
             self.policy.refund(decision, n, now)
+            self.policy.refund_explanations(decision, n if explanation is not None else 0, now)
             raise
 
     def _explanation(self, key, model: ServedModel, data: dict, n: int):
