@@ -397,3 +397,23 @@ def test_a_prediction_hides_the_measurement_until_the_learner_commits(tmp_path, 
     radio.value = 2
     button.click()
     assert "Your prediction held" in out.value and radio.disabled and button.disabled
+
+
+def test_the_manager_note_is_checked_for_length_and_saved(tmp_path, monkeypatch):
+    import json
+
+    from lab_helpers.ui import explain_to_your_manager, manager_note_feedback
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    assert "at least 8 words (3 so far)" in manager_note_feedback("02", "it leaked stuff", record=True)
+    assert not (tmp_path / "progress.json").exists()  # nothing saved until it is a sentence
+    assert "120 words or fewer" in manager_note_feedback("02", "word " * 121)
+    text = "An attacker who holds a letter learns the health condition;   dropping it from the model helped."
+    assert "Saved (16 words)" in manager_note_feedback("02", text, record=True)
+    saved = json.loads((tmp_path / "progress.json").read_text())["sessions"][-1]
+    assert saved["kind"] == "manager_note" and saved["lab"] == "02" and "  " not in saved["text"]
+    widget = explain_to_your_manager("03", record=False)
+    box, button, out = widget.children[1], widget.children[2], widget.children[3]
+    box.value = text
+    button.click()
+    assert "Saved (16 words)" in out.value

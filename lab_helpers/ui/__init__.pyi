@@ -28,7 +28,12 @@ from .control_panel import (
     setting_key as setting_key,
     show_control_panel as show_control_panel,
 )
-from .predictions import Prediction as Prediction, predict_first as predict_first
+from .predictions import (
+    Prediction as Prediction,
+    explain_to_your_manager as explain_to_your_manager,
+    manager_note_feedback as manager_note_feedback,
+    predict_first as predict_first,
+)
 from .plots import (
     NO_SIGNAL as NO_SIGNAL,
     amplification_captions as amplification_captions,

@@ -74,3 +74,40 @@ def predict_first(prediction: Prediction, record: bool = True) -> w.VBox:
     box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out])
     box.prediction = prediction  # for tests: the plain handler behind the widget
     return box
+
+
+MIN_WORDS, MAX_WORDS = 8, 120
+
+
+def manager_note_feedback(lab: str, text: str, record: bool = False) -> str:
+    """The handler of 'explain it to your manager': checks the length, saves the sentence to the progress file.
+
+    The note is not graded: it is the learner's own words, kept so they can read them back before the exam.
+    """
+    words = len(str(text or "").split())
+    if words < MIN_WORDS:
+        return (f"<i>Write at least {MIN_WORDS} words ({words} so far): what the attack got, from what, and which "
+                "control reduced it.</i>")
+    if words > MAX_WORDS:
+        return f"<i>Keep it to {MAX_WORDS} words or fewer ({words} now): a manager reads one or two sentences.</i>"
+    saved = ""
+    if record:
+        from ..exam.progress import record_session
+        note = record_session({"kind": "manager_note", "lab": str(lab), "text": " ".join(str(text).split())})
+        saved = f" {html.escape(note)}" if note else ""
+    return f'<div role="status">✔ Saved ({words} words). Read it again before the exam: does it name the control?{saved}</div>'
+
+
+def explain_to_your_manager(lab: str, record: bool = True) -> w.VBox:
+    """A free-text box for one or two sentences in the learner's own words, saved to the progress file."""
+    from .widgets import accessible_button
+
+    box = w.Textarea(placeholder="e.g. An attacker who can ask our model questions can ... The control that helped was ...",
+                     layout=w.Layout(width="95%", height="80px"), description="")
+    button = accessible_button("Save my sentence", "primary")
+    out = w.HTML("")
+    button.on_click(lambda _: setattr(out, "value", manager_note_feedback(lab, box.value, record=record)))
+    widget = w.VBox([w.HTML("<b>Explain it to your manager</b> in one or two sentences, in your own words: what "
+                            "leaked, through what, and what reduced it."), box, button, out])
+    widget.handler = manager_note_feedback
+    return widget
