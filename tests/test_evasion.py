@@ -293,3 +293,53 @@ def test_evader_over_http_is_stopped_by_the_adaptive_detector_and_the_log_replay
     assert list(replayed[["key_id", "rule", "queries"]].itertuples(index=False)) == \
         list(alerts[["key_id", "rule", "queries"]].itertuples(index=False))
     assert time_to_detection(requests, alerts, KEYS)["queries"] == run.answered
+
+
+def test_counting_by_network_segment_pools_the_addresses_of_one_network():
+    """Issue 26: the same ten keys that spread over ten addresses of one /24 escape per address; per /24 they are
+    one source again, and ten different networks escape again."""
+    from lab_helpers.defences.monitoring import network_segment
+
+    assert network_segment("192.0.2.77") == "192.0.2.0/24" and network_segment("192.0.2.77", 16) == "192.0.0.0/16"
+    assert network_segment("2001:db8::1") == "2001:db8::/64" and network_segment("any") == "any"
+    with pytest.raises(ValueError, match="segment_prefix must be a whole number of bits from 8 to 32"):
+        AdaptiveDetector(segment_prefix=33)
+    grey = np.full((70, 4096), 0.5, dtype=np.float32)
+
+    def alerts(detector, address):
+        rng = np.random.default_rng(0)
+        return [a for i in range(10) for a in detector.observe(
+            f"k{i}", 60.0 * i, "image", sketch_images(block_offsets(grey, 0.03, rng)), "label", source=address(i))]
+
+    assert alerts(AdaptiveDetector(), lambda i: f"192.0.2.{i}") == []
+    pooled = alerts(AdaptiveDetector(segment_prefix=24), lambda i: f"192.0.2.{i}")
+    assert {a.rule for a in pooled} == {"probe_cloud"} and "from source 192.0.2.0/24" in pooled[-1].detail
+    assert alerts(AdaptiveDetector(segment_prefix=24), lambda i: f"198.51.{100 + i}.7") == []
+
+
+def test_a_segment_rule_catches_twelve_addresses_of_one_network_and_costs_clients_who_share_one(faces, face_model, people):
+    """Lab 06's words: per /24 the twelve-address attacker is stopped early; thirty ordinary users in one /24 (or
+    behind one NAT address, counted the same way) raise false alerts that ten do not."""
+    import dataclasses
+
+    from lab_helpers.service import ordinary_traffic, watch_traffic
+
+    keys = tuple(f"slow-{i}" for i in range(12))
+    gateway, clock, apis = gateway_keys(face_model, AdaptiveDetector(segment_prefix=24), keys=keys, block=True,
+                                        sources={k: f"192.0.2.{i}" for i, k in enumerate(keys)})
+    pacing = Pacing(batch=100, gap_seconds=150, per_key_per_day=400, max_days=10)
+    run = evade_black_box(apis, TARGETS, queries_per_person=PER_PERSON, offset=0.03, pacing=pacing, clock=clock)
+    assert gateway.alerts and not run.finished and run.answered <= 2_000
+    assert time_to_detection(gateway.requests(), gateway.alert_frame(), keys)["queries"] <= 1_000
+
+    def flagged(sites: int, prefix, nat: bool = False) -> int:
+        events = [dataclasses.replace(e, user=f"{e.user}-site{s}") for s in range(sites)
+                  for e in ordinary_traffic(faces, people, start=0.0, seed=s, patterns=True)]
+        users = sorted({e.user for e in events})
+        sources = "203.0.113.7" if nat else {u: f"203.0.113.{i + 1}" for i, u in enumerate(users)}
+        found = watch_traffic(events, AdaptiveDetector(segment_prefix=prefix), face_model=face_model, data=people,
+                              source=sources).alerts
+        return len({a["key_id"] for a in found})
+
+    assert flagged(1, 24) == 0 and flagged(3, None) == 0
+    assert flagged(3, 24) >= 2 and flagged(3, None, nat=True) == flagged(3, 24)

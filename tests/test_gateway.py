@@ -606,6 +606,8 @@ def test_the_wall_clock_stepping_back_leaves_bursts_on_the_monotonic_clock(serve
     (["serve", "--audit", "/proc/no-such-dir/audit.sqlite"], "Cannot open the audit log"),
     (["serve", "--bogus"], "unrecognized arguments: --bogus"),
     (["serve", "--port", "not-a-port"], "invalid int value"),
+    (["serve", "--segment", "40"], "segment_prefix must be a whole number of bits from 8 to 32"),
+    (["serve", "--segment", "24", "--detector", "baseline"], "--segment needs the adaptive detector"),
 ])
 def test_start_up_errors_are_one_line_saying_what_to_do(args, says):
     run = subprocess.run([sys.executable, "-m", "lab_helpers", *args], capture_output=True, text=True, timeout=60,

@@ -256,6 +256,7 @@ class AdaptiveDetector:
     max_new_scores_per_day: int = 5_000  # score-bearing answers to inputs not asked in the last 24 hours
     source_factor: float = 2.0  # thresholds across the keys of one source, as a multiple of the per-key ones
     min_share: float = 0.05  # a cross-key alert names the keys that gave at least this share of the count
+    segment_prefix: int | None = None  # count sources by network segment (IPv4 /prefix, IPv6 /64), None: by address
     window: float = DAY
     states: dict = field(default_factory=dict, repr=False)  # ("key", id) or ("source", address) -> _Scope
     queries: Counter = field(default_factory=Counter, repr=False)  # per key: queries answered
@@ -271,6 +272,10 @@ class AdaptiveDetector:
         for name in ("cloud_follow", "min_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in (0, 1] (got {getattr(self, name)!r}).")
+        if self.segment_prefix is not None and (not isinstance(self.segment_prefix, int)
+                                                or not 8 <= self.segment_prefix <= 32):
+            raise ValueError(f"segment_prefix must be a whole number of bits from 8 to 32, e.g. 24, or None "
+                             f"(got {self.segment_prefix!r}).")
 
     # ---- one answered request
     def observe(self, key_id: str, time: float, kind: str, sketches: list[str], output: str,
@@ -278,8 +283,11 @@ class AdaptiveDetector:
         """Take in one answered request (kind 'image' or 'record') and return any new alerts.
 
         labels: the answer's top label for each input (None: the identity rule is off for this request);
-        source: the caller's network address (None: every key counts as one source).
+        source: the caller's network address (None: every key counts as one source); with `segment_prefix`, its
+        network segment is the source (e.g. every address of 192.0.2.0/24 counts as one).
         """
+        if source and self.segment_prefix:
+            source = network_segment(source, self.segment_prefix)
         self.queries[key_id] += len(sketches)
         scored = output != "label"
         found = []
@@ -447,6 +455,18 @@ class AdaptiveDetector:
                       f"to new inputs in 24 hours (limit {limit:,.0f})")
             return [("new_scores", detail, self._keys(scope.new_scores.per_key, limit, where))]
         return []
+
+
+def network_segment(address: str, prefix: int = 24) -> str:
+    """The network an address belongs to: '192.0.2.77' -> '192.0.2.0/24' (IPv6: its /64); anything else unchanged."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    bits = prefix if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
 def source_of(client: str | None) -> str | None:

@@ -90,7 +90,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     policy = AccessPolicy(rate_limits=not args.no_rate_limits, granularity=not args.no_granularity,
                           block_on_alert=args.block_on_alert)
     keys = {key_id: policy.issue_key(key_id, role) for key_id, role in LAB_KEYS.items()}
-    detector = AdaptiveDetector() if args.detector == "adaptive" else BaselineDetector()
+    if args.segment is not None and args.detector != "adaptive":
+        print("--segment needs the adaptive detector (the baseline one counts per key only).", file=sys.stderr)
+        return 2
+    try:
+        detector = AdaptiveDetector(segment_prefix=args.segment) if args.detector == "adaptive" else BaselineDetector()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:  # the audit log first: a bad --audit fails at once, before any model is trained
         path = args.audit or default_audit_path("serve")
         if args.fresh:
@@ -105,7 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         print(f"Serving {', '.join(service.models)} on {url} (Ctrl-C to stop)")
         print(f"Audit log: {service.audit_path}; its keys and checkpoints: {service.audit.keys}; detector: "
-              f"{args.detector}; check it with `python -m lab_helpers audit verify {service.audit_path}`")
+              f"{args.detector}{'' if args.segment is None else f' (sources counted per /{args.segment})'}; check it with `python -m lab_helpers audit verify {service.audit_path}`")
         for key_id, secret in keys.items():
             print(f"  key {key_id:<10} role {LAB_KEYS[key_id]:<8} X-API-Key: {secret}")
         print(f"Try: curl -s {url}/v1/models -H 'X-API-Key: {keys['public-1']}'", flush=True)
@@ -157,12 +164,13 @@ def cmd_quiz(args: argparse.Namespace) -> int:
         return 0
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # a console that cannot print ✔ shows ? instead of crashing
-    n = args.questions if args.questions is not None else (20 if args.exam else 10)
+    exam = args.exam or args.form is not None
+    n = args.questions if args.questions is not None else (None if exam else 10)
     try:
-        if args.review and args.exam:
+        if args.review and exam:
             raise ValueError("--review asks the questions due again; --exam is a mock exam: choose one.")
-        terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=args.exam,
-                      review=args.review)
+        terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=exam,
+                      review=args.review, form=args.form or "short")
     except ValueError as exc:
         print(f"quiz: {exc}", file=sys.stderr)
         return 2
@@ -259,6 +267,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-rate-limits", action="store_true", help="switch rate limits and daily quotas off")
     serve.add_argument("--no-granularity", action="store_true", help="give every role full probabilities")
     serve.add_argument("--block-on-alert", action="store_true", help="suspend a key when the detector flags it")
+    serve.add_argument("--segment", type=int, default=None, metavar="BITS",
+                       help="count every address of a network segment as one source, e.g. 24 for a /24 (adaptive "
+                            "detector only); ordinary clients who share the network then share its thresholds")
     serve.add_argument("--detector", choices=("baseline", "adaptive"), default="adaptive",
                        help="adaptive: per key and per source, identity focus, probe clouds (default); baseline: lab "
                             "06's first detector (per key), which an attacker who adapts slips past")
@@ -283,11 +294,20 @@ def make_parser() -> argparse.ArgumentParser:
     quiz = sub.add_parser("quiz", help="exam-style questions in the terminal, with explanations and a score by topic")
     quiz.add_argument("--topic", help="a topic (see --list-topics) or a concept, e.g. defences or GDPR")
     quiz.add_argument("--lab", help="only questions that lab NN teaches, e.g. 03")
-    quiz.add_argument("-n", "--questions", type=int, default=None, help="number of questions (default 10; 20 with --exam)")
-    quiz.add_argument("--minutes", type=float, default=None, help="time limit in minutes (default: none; 30 with --exam)")
+    quiz.add_argument("-n", "--questions", type=int, default=None,
+                      help="number of questions (default 10; with --exam, the form's)")
+    quiz.add_argument("--minutes", type=float, default=None,
+                      help="time limit in minutes (default: none; with --exam, the form's, or 1.8 a question with -n)")
     quiz.add_argument("--exam", action="store_true",
-                      help="a mock exam as the real one behaves: timed, shuffled, flag and go back, pass mark 75 %%, "
-                           "scored (partial credit included) when you submit")
+                      help="a mock exam as the real one behaves: performance-based questions first and worth 3 marks, "
+                           "timed, flag and go back, PASS or FAIL (the kit's line: 75 %% of the weighted marks) with "
+                           "the score by topic, then every explanation (the short form unless --full)")
+    forms = quiz.add_mutually_exclusive_group()
+    forms.add_argument("--short", dest="form", action="store_const", const="short", default=None,
+                       help="the mock exam's short practice form: 25 questions (3 performance-based) in 45 minutes")
+    forms.add_argument("--full", dest="form", action="store_const", const="full",
+                       help="the full-length form: up to 90 questions (6 performance-based) in 165 minutes, drawn "
+                            "from the whole bank by topic weights")
     quiz.add_argument("--seed", type=int, default=0, help="random seed for picking among equally good questions")
     quiz.add_argument("--no-save", action="store_true", help="do not save answers to the progress file")
     quiz.add_argument("--review", action="store_true",

@@ -361,13 +361,14 @@ class WatchedAPI:
 
 
 def watch_traffic(events: list[TrafficEvent], detector, face_model=None, data=None, patient_model=None,
-                  block_on_alert: bool = False, source: str | None = None) -> Gateway:
+                  block_on_alert: bool = False, source: str | dict | None = None) -> Gateway:
     """Run ordinary users' events through an in-process gateway on a simulated clock, each key at its role's output.
 
     Public keys (cameras) get labels only, analyst keys (clinicians, dashboards, apps, monitors) rounded scores, as
     the service gives them with every control on. Face requests are answered by face_model (the detector reads
     their labels); patient records need data=... for their fields and are answered by patient_model only when
     given (no rule reads a record's answer, and a forest is slow). Returns the gateway: requests, alerts, suspensions.
+    source: every user's network address (one address: everyone behind one NAT), or {user: address}.
     """
     from ..defences.access import ROLES, SimulatedClock
     from .api import ModelAPI
@@ -379,18 +380,19 @@ def watch_traffic(events: list[TrafficEvent], detector, face_model=None, data=No
         gateway.clock.now = event.time
         if (event.user, event.model) not in clients:
             output = ROLES[role_of(event.user)].default_output
+            where = source.get(event.user) if isinstance(source, dict) else source
             if event.model == "faces":
                 if face_model is None:
                     raise ValueError("Face traffic needs face_model=...")
                 api = ModelAPI(face_model.predict_proba, output, input_size=4096)
-                clients[event.user, event.model] = gateway.key(event.user, api, "image", source=source)
+                clients[event.user, event.model] = gateway.key(event.user, api, "image", source=where)
             else:
                 if data is None:
                     raise ValueError("Patient traffic needs data=... (the patients' fields).")
                 api = None if patient_model is None else ModelAPI(
                     getattr(patient_model, "model", patient_model).predict_proba, output, columns=data.features,
                     class_names=data.class_names)
-                clients[event.user, event.model] = gateway.key(event.user, api, "record", data.features, source,
+                clients[event.user, event.model] = gateway.key(event.user, api, "record", data.features, where,
                                                                output=output.kind)
         try:
             clients[event.user, event.model].query(event.inputs)
