@@ -177,3 +177,9 @@ def test_candidate_check_says_nothing_to_check_for_the_untouched_stub(capsys):
     assert not check_candidate_scoring(lambda s, p: placeholder(np.ones_like(s), "score"))
     out = capsys.readouterr().out
     assert "Nothing to check yet" in out and out.count("Exercise not done yet") == 1 and "✘" not in out
+
+
+def test_lab_02s_anonymisation_words_an_age_sex_height_and_weight_single_out_nearly_every_patient(people):
+    details = ["age", "sex", "height_cm", "weight_kg"]
+    assert not {"name", "patient_id", "id"} & set(people.features)  # no direct identifier among the inputs
+    assert people.frame.groupby(details)["age"].transform("size").eq(1).mean() >= 0.95  # "nearly every patient"
