@@ -183,3 +183,19 @@ def test_lab_02s_anonymisation_words_an_age_sex_height_and_weight_single_out_nea
     details = ["age", "sex", "height_cm", "weight_kg"]
     assert not {"name", "patient_id", "id"} & set(people.features)  # no direct identifier among the inputs
     assert people.frame.groupby(details)["age"].transform("size").eq(1).mean() >= 0.95  # "nearly every patient"
+
+
+def test_lab_01s_guided_path_predictions_come_out_as_its_words_say(people, patient_models):
+    """The measurements behind lab 01's three predictions and its graded decision (the notebook's own rules)."""
+    from lab_helpers.attacks import membership_advantage
+    from lab_helpers.evaluation import leaf_size_sweep
+
+    over, reg = patient_models["overfit"], patient_models["regularised"]
+    assert over.gap >= 0.25  # "far less often"
+    adv = {n: membership_advantage(m.model, people).advantage for n, m in patient_models.items()}
+    assert adv["overfit"] > 0.2 and adv["regularised"] < 0.5 * adv["overfit"]  # "the overfit model, much more"
+    acc = leaf_size_sweep(people, seed=0).set_index("min_samples_leaf")
+    first = acc["test_accuracy"].iloc[0]
+    assert (acc["test_accuracy"].iloc[:3] >= first - 0.005).all() and acc["test_accuracy"].iloc[-1] < first - 0.02
+    passing = acc[(acc["test_accuracy"] >= acc["test_accuracy"].max() - 0.02) & (acc["advantage"] <= acc["advantage"].iloc[0] / 2)]
+    assert 1 <= len(passing) < len(acc)  # a decision with a right answer and wrong ones

@@ -29,7 +29,9 @@ from .control_panel import (
     show_control_panel as show_control_panel,
 )
 from .predictions import (
+    Decision as Decision,
     Prediction as Prediction,
+    decide as decide,
     explain_to_your_manager as explain_to_your_manager,
     manager_note_feedback as manager_note_feedback,
     predict_first as predict_first,

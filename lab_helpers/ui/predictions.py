@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
 import ipywidgets as w
+
+from ..formatting import percent
+
+CHECK_ENV = "LAB_CHECK_GUIDED"  # set by the test suite: predictions measure and decisions grade every option at once
 
 
 @dataclass
@@ -73,6 +78,8 @@ def predict_first(prediction: Prediction, record: bool = True) -> w.VBox:
     button.on_click(on_click)
     box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out])
     box.prediction = prediction  # for tests: the plain handler behind the widget
+    if os.environ.get(CHECK_ENV):  # a test run of the notebook: measure now (nothing shown), so a broken measure fails
+        prediction.result()
     return box
 
 
@@ -111,3 +118,58 @@ def explain_to_your_manager(lab: str, record: bool = True) -> w.VBox:
                             "leaked, through what, and what reduced it."), box, button, out])
     widget.handler = manager_note_feedback
     return widget
+
+
+@dataclass
+class Decision:
+    """The guided path's graded decision: one choice, partial credit, feedback that explains what is wrong.
+
+    Parameters
+    ----------
+    key : a short id, kept in the progress file with the credit (e.g. 'lab01-leaf-size').
+    question : the decision and its requirements, as the learner reads them.
+    options : the choices (shown as given).
+    grade : choice -> (credit from 0 to 1, one line per requirement saying whether the choice meets it and why);
+        the lines must say what is wrong, never which option to pick.
+    """
+
+    key: str
+    question: str
+    options: list
+    grade: Callable[[object], tuple[float, list[str]]]
+
+    def check(self, choice, record: bool = False) -> str:
+        """The feedback (HTML) for a choice, with the credit in marks."""
+        if choice is None:
+            return "<i>Choose one first.</i>"
+        if choice not in self.options:
+            raise ValueError(f"{choice!r} is not one of the options: {self.options}.")
+        credit, lines = self.grade(choice)
+        credit = float(min(1.0, max(0.0, credit)))
+        if record:
+            from ..exam.progress import record_session
+            record_session({"kind": "decision", "id": self.key, "chosen": str(choice), "credit": round(credit, 2)})
+        head = ("✔ Full marks." if credit == 1 else "✘ No marks yet." if credit == 0 else
+                f"◐ Partly right: {percent(credit)} of the marks.")
+        colour = "#1b7f3b" if credit == 1 else "#b36b00" if credit > 0 else "#b3261e"
+        body = "<br>".join(html.escape(line) for line in lines)
+        return f'<div role="status" style="border-left:4px solid {colour};padding:4px 8px"><b>{head}</b><br>{body}</div>'
+
+
+def decide(decision: Decision, record: bool = True) -> w.VBox:
+    """The widget: a drop-down (keyboard: Tab, then arrow keys), a Check button, the feedback; re-checkable."""
+    from .widgets import accessible_button
+
+    menu = w.Dropdown(options=[("— choose —", None)] + [(str(o), o) for o in decision.options], value=None,
+                      description="", layout=w.Layout(width="auto"))
+    button = accessible_button("Check my decision", "primary")
+    out = w.HTML("")
+    button.on_click(lambda _: setattr(out, "value", decision.check(menu.value, record=record)))
+    box = w.VBox([w.HTML(f"<b>Your decision</b> (graded like a performance-based question): "
+                         f"{html.escape(decision.question)}"), menu, button, out])
+    box.decision = decision
+    if os.environ.get(CHECK_ENV):
+        credits = [decision.grade(option)[0] for option in decision.options]
+        if max(credits) < 1:
+            raise ValueError(f"Decision {decision.key!r}: no option earns full marks ({credits}); the grade is wrong.")
+    return box
