@@ -199,3 +199,18 @@ def test_lab_01s_guided_path_predictions_come_out_as_its_words_say(people, patie
     assert (acc["test_accuracy"].iloc[:3] >= first - 0.005).all() and acc["test_accuracy"].iloc[-1] < first - 0.02
     passing = acc[(acc["test_accuracy"] >= acc["test_accuracy"].max() - 0.02) & (acc["advantage"] <= acc["advantage"].iloc[0] / 2)]
     assert 1 <= len(passing) < len(acc)  # a decision with a right answer and wrong ones
+
+
+@pytest.mark.slow
+def test_lab_02s_guided_path_prediction_and_decision_come_out_as_its_words_say(people, patient_models):
+    """Regularising protects training patients more than label-only answers; one deployment meets both rules."""
+    from lab_helpers.attacks import OUTPUTS, attack_result, attack_table
+
+    results = attack_table(patient_models, people)
+    full, label = OUTPUTS[0].describe(), OUTPUTS[-1].describe()
+    margin = {(m, o): attack_result(results, m, o, "members") for m in ("overfit", "regularised") for o in (full, label)}
+    label_gain = margin["overfit", full] - margin["overfit", label]
+    regularise_gain = margin["overfit", full] - margin["regularised", full]
+    assert regularise_gain > label_gain + 0.05  # "training the regularised model" protects members more
+    assert margin["overfit", full] > 0.25 and margin["overfit", label] > 0.25  # the overfit deployments fail rule 1
+    assert margin["regularised", full] <= 0.25  # the regularised model with scores passes both rules
