@@ -545,3 +545,40 @@ def test_each_question_sends_the_learner_to_a_lab_that_teaches_it():
         if tags and not any(w in text[q["lab"]] for t in tags for w in words[t]):
             lost.append(f"{q['id']} (lab {q['lab']}: {', '.join(tags)})")
     assert lost == []
+
+
+# ---------------------------------------------------------------- issue 28: where inversion meets the rest of objective 1.5
+
+def test_each_ai_use_risk_of_objective_1_5_has_four_exam_scenarios():
+    """Issue 28: explainable vs non-explainable models had 1 question; disclosure to the model, DLP, an AI-use policy
+    and excessive agency (by name) had none. Now each has four or more exam-style scenarios the mock exam may ask."""
+    from lab_helpers.exam import AI_USE_RISKS
+
+    for tag in AI_USE_RISKS:
+        assert resolve_tag(tag)[1] == tag
+        scenarios = [q["id"] for q in mock_exam_pool() if tag in question_concepts(q) and q["format"] in ("single", "multiple")]
+        assert len(scenarios) >= 4, f"{tag}: only {scenarios}"
+    named = [q["id"] for q in QUESTIONS if "excessive agency" in question_concepts(q)
+             and any(o["correct"] and "excessive agency" in (o["text"] + " " + o["explanation"]).lower() for o in q["options"])]
+    assert len(named) >= 4, named  # the key names it, so the learner reads the objective's own words
+    explained = [q["id"] for q in mock_exam_pool() if "explainability" in question_concepts(q) and q["lab"] == "02"]
+    assert len(explained) >= 4, explained  # lab 02's lender: reasons, counterfactuals, the explainable model
+
+
+def section_words(notebook: str, heading: str) -> int:
+    cells = json.loads((KIT / "solutions" / notebook).read_text(encoding="utf-8"))["cells"]
+    text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown" and "".join(c["source"]).startswith(heading))
+    return len(re.findall(r"[A-Za-z0-9][\w'’.–-]*", re.sub(r"[#*()`]", " ", text)))
+
+
+def test_the_sections_that_teach_them_are_short_and_name_them():
+    """A lab teaches each risk before a question sends a learner there: two short sections (200 words at most)."""
+    assert section_words("00_orientation.ipynb", "## 5. Data into and out of a model") <= 200
+    assert section_words("07_governance_and_exam_review.ipynb", "## 6. The organisation's AI-use policy") <= 200
+    lab00 = " ".join("".join(c["source"]) for c in json.loads((KIT / "solutions" / "00_orientation.ipynb").read_text())["cells"])
+    for words in ("disclosure to the model", "disclosure from the model", "Data loss prevention (DLP)", "Excessive agency"):
+        assert words in lab00, words
+    glossary = (KIT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    for term in ("sensitive information disclosure", "data loss prevention (DLP)", "AI-use policy",
+                 "explainable vs non-explainable model"):
+        assert f"| **{term}" in glossary, term

@@ -181,15 +181,20 @@ def answer_right(item) -> None:
 
 
 def test_mock_exam_behaves_like_the_real_one(tmp_path, monkeypatch):
+    from lab_helpers.exam import is_performance_based
+
     monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
     clock = FakeClock()
     exam = mock_exam(n=6, minutes=10, clock=clock)
     assert "Pass mark: 75 %" in exam.heading.value and "10 minutes" in exam.heading.value  # stated up front
+    assert "3 marks each" in exam.heading.value and "PASS or FAIL" in exam.heading.value  # the weights and the verdict
     assert exam.session is None and exam.exam_box.layout.display == "none"  # the clock starts when the learner does
+    assert is_performance_based(exam.questions[0]) and exam.weights[exam.questions[0]["id"]] == 3  # PBQ first, 3 marks
     clock.now += 300
     exam.start()
     assert "10:00" in exam.clock_line.value and "Question 1 of 6" in exam.status.value
-    single = next(k for k, q in enumerate(exam.questions) if q["format"] == "single")
+    plain = [k for k, q in enumerate(exam.questions) if not is_performance_based(q)]
+    single = next(k for k in plain if exam.questions[k]["format"] == "single")
     exam.go(single)
     item = exam.item(single)
     assert not hasattr(item, "button") or item.button not in item.box.children  # no Check button: nothing revealed
@@ -199,7 +204,7 @@ def test_mock_exam_behaves_like_the_real_one(tmp_path, monkeypatch):
     assert exam.nav_buttons[single].description.endswith("✓")  # answered is said, not only coloured
     exam.toggle_flag()
     assert single in exam.flags and "⚑" in exam.nav_buttons[single].description
-    other = (single + 1) % 6
+    other = next(k for k in plain if k != single)
     exam.go(other)
     answer_right(exam.item(other))
     exam.go(single)  # go back and change the answer
@@ -209,21 +214,89 @@ def test_mock_exam_behaves_like_the_real_one(tmp_path, monkeypatch):
     review = " ".join(getattr(c, "value", "") for c in exam.review_area.children[:1])
     assert "4 question(s) not answered" in review and "1 flagged" in review
     clock.now += 11 * 60  # past the limit: a change now does not count, and the exam is submitted
-    late = next(k for k in range(6) if k not in (single, other))
+    late = next(k for k in plain if k not in (single, other))
     answer_right(exam.item(late))
     result = exam.finished
     assert result is not None and exam.submit() is result  # submitting again changes nothing
     assert (result.right, result.asked, result.answered, result.late) == (2, 6, 3, 1)
-    assert result.passed is False and "NOT PASSED (75 % needed)" in exam.results.value
-    assert "Score: 2 of 6" in exam.results.value and "Review these" in exam.results.value
+    assert (result.marks, result.max_marks) == (2, 8)  # five questions at 1 mark, the PBQ at 3
+    assert result.passed is False and "Result: FAIL (75 % needed)" in exam.results.value
+    assert "Score: 2 of 8 marks" in exam.results.value and "Review these" in exam.results.value
     assert sum(t.asked for t in result.by_topic) >= 6
     for k, q in enumerate(exam.questions):  # every question's explanations in the review, answered or not
         shown = exam.item(k).feedback.value
-        assert "✔" in shown, q["id"]
+        if q["format"] == "policy":  # a policy has no one right answer: what each requirement needs
+            assert "What each requirement needs" in shown and shown.count("✘") == len(q["requirements"]), q["id"]
+        else:
+            assert "✔" in shown, q["id"]
     assert "Not answered" in exam.item(late).feedback.value
     saved = load_progress()
     assert len(saved.sessions) == 1 and saved.sessions[0]["kind"] == "mock exam" and saved.sessions[0]["passed"] is False
+    assert saved.sessions[0]["marks"] == 2 and saved.sessions[0]["max_marks"] == 8
     assert set(saved.answers) == {exam.questions[single]["id"], exam.questions[other]["id"]}  # the late one is not saved
+
+
+def test_after_submit_the_verdict_and_the_topics_come_first(tmp_path, monkeypatch):
+    """Issue 28: the top said only "Submitted." and the score sat below every explanation; now the verdict, then the
+    score by topic, then the score and what to review, all above the questions and their explanations."""
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    exam = mock_exam(n=10, minutes=None, record=False)
+    exam.start()
+    exam.submit()
+    inner = exam.box.children[1].children  # the style sheet, then the exam's own box
+    assert inner.index(exam.results) < inner.index(exam.exam_box)  # the result sits above the questions on the page
+    page = exam.results.value
+    assert page.startswith("<h3") and "Result: FAIL (75 % needed)" in page
+    assert page.index("Result:") < page.index("By topic") < page.index("<table") < page.index("Score:") \
+        < page.index("Review these")
+    assert "pass or fail only" in page  # the kit's line is said to be an approximation
+    assert "Every question, with its explanations" in exam.exam_box.children[1].value
+    assert [c for c in exam.exam_box.children[2:]] == [item.box for item in exam.items]
+
+
+def test_the_clock_runs_in_the_browser_and_the_kernel_checks_it(tmp_path, monkeypatch):
+    """Issue 28: a hidden Play widget ticked the kernel once a second (the kernel showed busy all exam long); now the
+    countdown is CSS in the page, redrawn with the kernel's time on every action, and the kernel checks the limit on
+    every action and at submit."""
+    import ipywidgets as widgets
+
+    from lab_helpers.exam import is_performance_based
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    clock = FakeClock()
+    exam = mock_exam(n=5, minutes=1, clock=clock, record=False)
+
+    def tree(widget):
+        yield widget
+        for child in getattr(widget, "children", ()):
+            yield from tree(child)
+
+    assert not [x for x in tree(exam.box) if isinstance(x, widgets.Play)]  # nothing ticks on a timer
+    assert not hasattr(exam, "timer")
+    exam.start()
+    plain = next(k for k, q in enumerate(exam.questions) if not is_performance_based(q))
+    answer_right(exam.item(plain))
+    assert exam.tick() is False and exam.finished is None and "1:00" in exam.clock_line.value
+    line = exam.clock_line.value
+    assert "@property --lab-exam-left" in line and "lab-exam-count-60 60s linear -0s forwards" in line
+    assert "<script" not in line  # CSS only: no code runs in the page
+    clock.now += 20
+    exam.next()  # any action redraws the countdown with the time the kernel measured
+    assert "lab-exam-count-60 60s linear -20s forwards" in exam.clock_line.value and "0:40" in exam.clock_line.value
+    assert "animation: lab-exam-show 0s linear 40s forwards" in exam.clock_line.value  # 'time is up' shows itself
+    clock.now += 41
+    exam.previous()  # the first action after the limit submits the exam
+    assert exam.finished is not None and exam.finished.right == 1 and not (tmp_path / "p.json").exists()
+    assert "Submitted." in exam.clock_line.value
+
+
+def test_the_countdown_says_minutes_and_seconds_as_the_kernel_measured_them():
+    from lab_helpers.ui.widgets import countdown_html
+
+    line = countdown_html(3, 45 * 60, 44 * 60 + 10.4)
+    assert "aria-label='44:10 left at your last action'" in line and "lab-exam-count-2700 2700s linear -50s" in line
+    assert ".lab-exam-clock-3::before" in line and "decimal-leading-zero" in line
+    assert "aria-label='0:00 left" in countdown_html(3, 60, -5)  # never a negative clock
 
 
 def test_mock_exam_scores_partial_credit_as_a_fraction(tmp_path, monkeypatch):
@@ -239,22 +312,29 @@ def test_mock_exam_scores_partial_credit_as_a_fraction(tmp_path, monkeypatch):
     exam.item(1).fill([0, 1, 4, 3])  # one item matched to a distractor: 3 of 4
     result = exam.submit()
     assert result.right == pytest.approx(2 / 3 + 3 / 4) and result.partial == 2
-    assert "Score: 1.42 of 2" in exam.results.value and "partial credit" in exam.results.value
+    assert result.marks == pytest.approx(3 * (2 / 3 + 3 / 4)) and result.max_marks == 6  # two PBQs, 3 marks each
+    assert "Score: 4.25 of 6 marks" in exam.results.value and "partial credit" in exam.results.value
     assert "6 of 7 steps in the right order" in exam.item(0).feedback.value
     assert load_progress().answers[ordering["id"]]["last_score"] == pytest.approx(0.67)
 
 
-def test_mock_exam_submits_itself_when_the_clock_runs_out(tmp_path, monkeypatch):
+def test_performance_based_questions_weigh_more_than_single_ones(tmp_path, monkeypatch):
+    from lab_helpers.exam import PBQ_WEIGHT, QUESTION_WEIGHT, right_answer
+    from lab_helpers.ui.widgets import MockExam
+
     monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
-    clock = FakeClock()
-    exam = mock_exam(n=5, minutes=1, clock=clock, record=False)
-    exam.start()
-    answer_right(exam.item(0))
-    exam.tick()
-    assert exam.finished is None and "1:00" in exam.clock_line.value
-    clock.now += 61
-    exam.tick()  # the hidden Play widget calls this every second
-    assert exam.finished is not None and exam.finished.right == 1 and not (tmp_path / "p.json").exists()
+    assert PBQ_WEIGHT > QUESTION_WEIGHT == 1
+    by_id = {q["id"]: q for q in QUESTIONS}
+    pbq, single = by_id["pbq-match-data-harms"], by_id["q00-identify-inversion"]
+    results = {}
+    for right_one in ("pbq", "single"):
+        exam = MockExam([pbq, single], minutes=None, record=False)
+        exam.start()
+        exam.item(0 if right_one == "pbq" else 1).fill(right_answer(pbq if right_one == "pbq" else single))
+        results[right_one] = exam.submit()
+    assert results["pbq"].right == results["single"].right == 1  # one question right either way...
+    assert results["pbq"].passed and not results["single"].passed  # ...but the PBQ is 3 of 4 marks, the single 1 of 4
+    assert results["pbq"].share == pytest.approx(0.75) and results["single"].share == pytest.approx(0.25)
 
 
 def test_mock_exam_questions_come_in_a_shuffled_order_with_performance_based_ones():
@@ -265,6 +345,7 @@ def test_mock_exam_questions_come_in_a_shuffled_order_with_performance_based_one
     assert sorted(q["id"] for q in shuffled) == sorted(q["id"] for q in ordered) and shuffled != ordered
     assert shuffled == mock_exam_questions(n=20, seed=3)  # the same exam for the same seed
     assert sum(is_performance_based(q) for q in shuffled) == 2  # one in ten
+    assert all(is_performance_based(q) for q in shuffled[:2])  # first, as the real exam opens with them
     assert mock_exam_questions(n=20, seed=4) != shuffled
 
 
@@ -417,3 +498,96 @@ def test_the_manager_note_is_checked_for_length_and_saved(tmp_path, monkeypatch)
     box.value = text
     button.click()
     assert "Saved (16 words)" in out.value
+
+
+# ---------------------------------------------------------------- issue 28: a mock exam shaped like the real one
+
+def test_the_two_forms_have_the_real_exams_shape():
+    from lab_helpers.exam import EXAM_FORMS, PBQ_WEIGHT, draw_form, is_performance_based, mock_exam_pool, pbq_kind
+
+    short, full = EXAM_FORMS["short"], EXAM_FORMS["full"]
+    assert (short.questions, short.minutes, short.pbqs) == (25, 45, 3)
+    assert (full.questions, full.minutes, full.pbqs) == (90, 165, 6)  # CAS-005: up to 90 questions in 165 minutes
+    eligible = len(mock_exam_pool())
+    for form in (short, full):
+        draw = draw_form(form.key, seed=0)
+        k = sum(is_performance_based(q) for q in draw.questions)
+        assert len(draw.questions) == min(form.questions, eligible) and draw.minutes == form.minutes
+        assert k == form.pbqs and all(is_performance_based(q) for q in draw.questions[:k])  # PBQs first
+        assert len({pbq_kind(q) for q in draw.questions[:k]}) >= 3  # at least three kinds of task
+        assert len({q["id"] for q in draw.questions}) == len(draw.questions)
+        assert {draw.weights[q["id"]] for q in draw.questions[:k]} == {PBQ_WEIGHT}
+        assert {draw.weights[q["id"]] for q in draw.questions[k:]} == {1}
+        assert draw.note == ""  # the bank holds enough exam questions for both forms
+    assert eligible >= 90
+
+
+def test_the_full_form_is_drawn_by_topic_weights():
+    from collections import Counter
+
+    from lab_helpers.exam import TOPIC_WEIGHTS, draw_form, is_performance_based, primary_topic
+
+    assert set(TOPIC_WEIGHTS) == set(topic_titles()) and sum(TOPIC_WEIGHTS.values()) == pytest.approx(1)
+    for seed in (0, 7):
+        draw = draw_form("full", seed=seed)
+        others = [q for q in draw.questions if not is_performance_based(q)]
+        counts = Counter(primary_topic(q) for q in others)
+        for topic, weight in TOPIC_WEIGHTS.items():  # each topic's share of the others, within one question
+            assert abs(counts[topic] - weight * len(others)) <= 1, (topic, counts[topic], weight * len(others))
+    short = Counter(primary_topic(q) for q in draw_form("short").questions[3:])
+    assert set(short) == set(TOPIC_WEIGHTS)  # even 22 questions cover every topic
+
+
+def test_topic_quotas_follow_the_weights_and_pass_a_shortfall_on():
+    from lab_helpers.exam.mock import topic_quotas
+
+    assert topic_quotas(10, {"a": 50, "b": 50}, {"a": 0.7, "b": 0.3}) == {"a": 7, "b": 3}
+    assert topic_quotas(10, {"a": 2, "b": 50}, {"a": 0.7, "b": 0.3}) == {"a": 2, "b": 8}  # a has only two
+    assert topic_quotas(100, {"a": 2, "b": 5}, {"a": 0.5, "b": 0.5}) == {"a": 2, "b": 5}  # all there is
+    assert sum(topic_quotas(7, {"a": 9, "b": 9, "c": 9}, {"a": 1, "b": 1, "c": 1}).values()) == 7
+
+
+def pbq_appearances(form: str, draws: int = 20) -> dict:
+    from collections import Counter
+
+    from lab_helpers.exam import draw_form, is_performance_based, mock_exam_pool
+
+    seen = Counter({q["id"]: 0 for q in mock_exam_pool() if is_performance_based(q)})
+    for seed in range(draws):
+        seen.update(q["id"] for q in draw_form(form, seed=seed).questions if is_performance_based(q))
+    return dict(seen)
+
+
+@pytest.mark.parametrize("form", ["short", "full"])
+def test_every_pbq_appears_over_twenty_draws(form):
+    """Issue 28: in ten draws the best PBQs (both gateway PBQs, a log triage, both matchings) never came up; now a
+    fixed rotation shows every one of them over seeds 0..19, about equally often."""
+    seen = pbq_appearances(form)
+    assert len(seen) >= 9 and min(seen.values()) >= 1, seen
+    assert max(seen.values()) - min(seen.values()) <= 2, seen  # balanced, not merely present
+
+
+def test_the_balance_check_fails_on_a_draw_that_ignores_the_seed(monkeypatch):
+    import lab_helpers.exam.mock as mock
+
+    original = mock.pick_pbqs
+    monkeypatch.setattr(mock, "pick_pbqs", lambda tasks, k, history=None, seed=0: original(tasks, k, history, 0))
+    seen = pbq_appearances("short")
+    assert min(seen.values()) == 0  # the same three PBQs every time: the test above would fail
+
+
+def test_a_bank_too_small_for_the_full_form_gives_all_it_has_and_says_so(tmp_path, monkeypatch):
+    import lab_helpers.exam.mock as mock
+    from lab_helpers.exam import is_performance_based
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    pool = mock.mock_exam_pool()
+    small = [q for q in pool if is_performance_based(q)] + [q for q in pool if not is_performance_based(q)][:40]
+    monkeypatch.setattr(mock, "mock_exam_pool", lambda topic=None: list(small))
+    draw = mock.draw_form("full")
+    assert sorted(q["id"] for q in draw.questions) == sorted(q["id"] for q in small)
+    assert f"There are {len(small)} exam questions in the bank, fewer than the 90" in draw.note
+    assert draw.minutes == round(165 * len(small) / 90)  # the form's pace
+    exam = mock_exam("full", record=False)  # the widget says so too
+    assert "fewer than the 90" in exam.heading.value and len(exam.questions) == len(small)
+

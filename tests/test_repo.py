@@ -122,3 +122,25 @@ def test_glossary_explains_the_terms_and_every_lab_links_to_it():
         for term, gloss in GLOSSED.get(path.name, {}).items():
             first = text.find(term)
             assert first >= 0 and gloss in text[max(0, first - 300):first + 400], f"{path.name}: gloss {term} at first use"
+
+
+def time_tables() -> tuple[dict, dict]:
+    """The guide's 'Time and memory per lab' rows and performance.md's 'Every lab on one CPU' rows, by lab number:
+    (cold seconds, warm seconds, peak MB)."""
+    guide = (KIT / "docs" / "instructor_guide.md").read_text().split("## Time and memory per lab", 1)[1].split("\n## ", 1)[0]
+    perf = (KIT / "docs" / "performance.md").read_text().split("## Every lab on one CPU", 1)[1].split("\n## ", 1)[0]
+    planned = {m[0]: (int(m[1]), int(m[2]), int(m[3]))
+               for m in re.findall(r"^\| (\d\d) [^|]+\| (\d+) \| (\d+) \| (\d+) MB \|$", guide, flags=re.M)}
+    measured = {m[0]: (int(m[1]), int(m[3]), max(int(m[2]), int(m[4])))
+                for m in re.findall(r"^\| (\d\d)_\S+\.ipynb \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", perf, flags=re.M)}
+    return planned, measured
+
+
+def test_the_guide_and_performance_md_list_every_lab_with_the_same_times():
+    """Every notebook (the mock exam of lab 10 too) has a row in both tables, with the same cold and warm seconds;
+    the guide's peak is the larger of the two measured peaks."""
+    planned, measured = time_tables()
+    labs = {p.name[:2] for p in (KIT / "solutions").glob("*.ipynb")}
+    assert set(planned) == set(measured) == labs, (sorted(planned), sorted(measured), sorted(labs))
+    assert planned == measured
+    assert "10" in labs and planned["10"][0] <= 120  # the mock exam's notebook starts in seconds

@@ -135,12 +135,18 @@ def test_terminal_mock_exam_flags_goes_back_changes_answers_and_reviews():
     result, graded = run_terminal_exam(questions, minutes=30, say=said.append, ask=scripted(
         first_wrong, "f", right_letters(questions[1]), typed_order, "g 1", right_letters(questions[0]), "r", "submit"))
     out = "\n".join(said)
-    assert "pass mark 75 % of the marks" in out.splitlines()[0]  # stated up front, with the clock
+    assert "pass mark 75 % of the weighted marks" in out.splitlines()[0]  # stated up front, with the clock
+    assert "performance-based questions 3 marks each" in out.splitlines()[0]  # and the weights
     assert "Flagged for review." in out and "[Question 1 of 3 · answered ·" in out  # back to change it
     assert out.count("Review:") >= 2 and "Q2   answered, flagged" in out  # after the last question, and on 'r'
     assert result.right == pytest.approx(2 + 1 / 2) and result.partial == 1 and result.answered == 3
-    assert "Result: NOT PASSED (75 % needed)" not in out and "Result: PASS (75 % needed)" in out
+    # the PBQ weighs 3 marks: half of it and the two singles make 3.5 of 5 marks, short of the kit's 75 % line
+    assert (result.marks, result.max_marks) == (pytest.approx(3.5), 5) and result.share == pytest.approx(0.7)
+    assert "Result: PASS" not in out and "Result: FAIL (75 % needed)" in out
     assert "Every question, with its explanation:" in out and "Q2 (flagged)." in out
+    # the verdict first, then the topics and the score, then every explanation
+    assert out.index("Result: FAIL") < out.index("By topic") < out.index("Score: 3.5 of 5 marks") \
+        < out.index("Every question, with its explanation:")
     for q in questions[:2]:  # every option's explanation is in the review
         assert all(o["explanation"] in out for o in q["options"])
     assert "4 of 5 steps in the right order" in out and graded[questions[2]["id"]].credit == pytest.approx(1 / 2)
@@ -161,14 +167,35 @@ def test_terminal_mock_exam_stops_at_the_time_limit_and_at_the_end_of_input():
 
 
 def test_cli_quiz_exam_is_a_mock_exam_with_a_pass_mark(tmp_path):
-    result = run_cli("--exam", "-n", "5", "--seed", "1", stdin="A\nn\nB\nsubmit\n",
+    result = run_cli("--exam", "-n", "5", "--seed", "2", stdin="A\nn\nB\nsubmit\n",
                      env={"LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
     assert result.returncode == 0, result.stderr
-    assert "Mock exam: 5 questions, 30 minutes, pass mark 75 %" in result.stdout and "Score:" in result.stdout
+    assert "Mock exam: 5 questions (1 performance-based, first), 9 minutes, pass mark 75 %" in result.stdout
+    assert "Score:" in result.stdout and "Result: " in result.stdout
     session = json.loads((tmp_path / "p.json").read_text())["sessions"][-1]
     assert session["kind"] == "mock exam" and session["asked"] == 5 and session["pass_mark"] == 0.75
+    assert session["max_marks"] == 7 and session["form"] == "custom"  # four questions at 1 mark, the PBQ at 3
     bad = run_cli("--exam", "--lab", "03")
     assert bad.returncode == 2 and "spans every lab" in bad.stderr
+
+
+def test_cli_quiz_exam_forms_short_and_full(tmp_path):
+    """Issue 28: `quiz --exam` is the short practice form, `--full` the full-length one: PBQs first, weighted."""
+    short = run_cli("--exam", "--seed", "2", stdin="submit\n", env={"LAB_PROGRESS_FILE": str(tmp_path / "p.json")})
+    assert short.returncode == 0, short.stderr
+    first = short.stdout.splitlines()[0]
+    assert first.startswith("Mock exam, short practice form: 25 questions (3 performance-based, first), 45 minutes")
+    assert "Q1. Performance-based." in short.stdout and "Score: 0 of 31 marks (0 %) over 25 questions" in short.stdout
+    out = short.stdout
+    assert out.index("Result: FAIL") < out.index("By topic") < out.index("Every question, with its explanation:")
+    session = json.loads((tmp_path / "p.json").read_text())["sessions"][-1]
+    assert session["form"] == "short" and session["asked"] == 25 and session["max_marks"] == 31
+    from lab_helpers.kit.cli import make_parser
+
+    args = make_parser().parse_args(["quiz", "--full"])
+    assert args.form == "full" and not args.exam  # --full alone is a mock exam too
+    bad = run_cli("--short", "--full")
+    assert bad.returncode == 2 and "not allowed with" in bad.stderr
 
 
 def test_the_bank_exports_as_an_anki_deck_that_opens_and_updates_in_place(tmp_path):

@@ -3,6 +3,7 @@ editors and type checkers as the subpackage's stub."""
 
 from .anki import card_sides as card_sides, export_anki as export_anki
 from .bank import (
+    AI_USE_RISKS as AI_USE_RISKS,
     ExamResult as ExamResult,
     ExamSession as ExamSession,
     FORMATS as FORMATS,
@@ -35,7 +36,6 @@ from .bank import (
     load_threat_cards as load_threat_cards,
     match_choices as match_choices,
     mock_exam_pool as mock_exam_pool,
-    mock_exam_questions as mock_exam_questions,
     number_text as number_text,
     option_order as option_order,
     parse_answer as parse_answer,
@@ -53,6 +53,17 @@ from .bank import (
     threat_definitions as threat_definitions,
     topic_titles as topic_titles,
     unanswered_feedback as unanswered_feedback,
+)
+from .mock import (
+    EXAM_FORMS as EXAM_FORMS,
+    PBQ_WEIGHT as PBQ_WEIGHT,
+    QUESTION_WEIGHT as QUESTION_WEIGHT,
+    TOPIC_WEIGHTS as TOPIC_WEIGHTS,
+    draw_form as draw_form,
+    exam_weights as exam_weights,
+    mock_exam_questions as mock_exam_questions,
+    pbq_kind as pbq_kind,
+    primary_topic as primary_topic,
 )
 from .progress import (
     Progress as Progress,

@@ -28,6 +28,11 @@ OBJECTIVE_THREATS = ("prompt injection", "insecure output handling", "training d
                      "supply chain vulnerabilities", "model theft", "model inversion")
 INFERENCE_THREATS = ("membership inference", "attribute inference")
 THREAT_TAGS = OBJECTIVE_THREATS + INFERENCE_THREATS
+# Where inversion meets the rest of objective 1.5: its legal and privacy implications, the risks of using AI and the
+# controls on AI assistants, each a concept with four or more scenario questions tied to the lab that teaches it.
+AI_USE_RISKS = ("explainability", "sensitive information disclosure to the model",
+                "sensitive information disclosure from the model", "data loss prevention", "AI-use policy",
+                "excessive agency")
 # Words that tie a question to this kit or to research trivia rather than to the exam (a lab, the seed, a paper cited
 # by author or year): such a question needs "mock_exam": false
 KIT_WORDS = re.compile(r"\blabs?\b(?:\s+0\d)?|\bthe seed\b|\bseed's\b|\bet al\.|\((?:19|20)\d\d\)", flags=re.IGNORECASE)
@@ -1075,51 +1080,27 @@ def is_performance_based(question: dict) -> bool:
     return question.get("pbq") is True or question.get("format") in TASK_FORMATS
 
 
-def pbq_share(n: int) -> int:
-    """How many of a mock exam's n questions are performance-based: one in ten, at least one (the real exam
-    opens with a few PBQs among up to 90 questions)."""
-    return max(1, n // 10) if n >= 5 else 0
-
-
-def mock_exam_questions(n: int = 20, history: dict | None = None, seed: int = 0, topic: str | None = None,
-                        shuffle: bool = True) -> list[dict]:
-    """A mock exam: n questions spread over every topic (or from one topic), missed and unseen ones first, one in
-    ten of them performance-based, shown in a shuffled order (fixed by the seed).
-
-    Kit-specific questions ("mock_exam": false) are left out: they belong to the labs' quick checks.
-    """
-    pool = mock_exam_pool(topic)
-    if not pool:
-        raise ValueError(f"No mock-exam questions for topic {topic!r}: its questions are all lab-specific; "
-                         "try the lab's quick check.")
-    spread = "topics" if topic is None else "concepts"
-    tasks, others = [q for q in pool if is_performance_based(q)], [q for q in pool if not is_performance_based(q)]
-    k = min(len(tasks), pbq_share(n)) if others else min(n, len(tasks))
-    chosen = (pick_questions(tasks, k, history, seed, spread) if k else [])
-    if n - k > 0 and others:
-        chosen += pick_questions(others, n - k, history, seed, spread)
-    if len(chosen) < n:  # a small pool: whatever is left
-        chosen += [q for q in pick_questions(pool, len(pool), history, seed, spread) if q not in chosen][:n - len(chosen)]
-    if shuffle:
-        random.Random(f"mock-exam/{seed}").shuffle(chosen)
-    return chosen
-
-
 # ---------------------------------------------------------------- sessions, scores and what to review
 
 @dataclass
 class TopicScore:
-    """Right answers and questions asked in one topic."""
+    """Marks earned, questions asked and marks possible in one topic."""
 
     topic: str
     title: str
-    right: float  # marks earned, with partial credit
+    right: float  # marks earned, with partial credit (weighted, when the questions carry weights)
     asked: int
+    possible: float | None = None  # marks possible: the questions' weights added up; None: one mark a question
+
+    @property
+    def marks(self) -> float:
+        """The marks this topic's questions were worth."""
+        return float(self.asked) if self.possible is None else self.possible
 
     @property
     def share(self) -> float:
-        """Share of this topic's questions answered right (0 when none were asked)."""
-        return self.right / self.asked if self.asked else 0.0
+        """Share of this topic's marks earned (0 when none were asked)."""
+        return self.right / self.marks if self.marks else 0.0
 
 
 @dataclass
@@ -1139,15 +1120,20 @@ class ReviewItem:
                 f"{n} question{'s' if n != 1 else ''} missed")
 
 
-def score_by_topic(questions: list[dict], right: dict[str, float]) -> list[TopicScore]:
-    """For every topic the questions touch: the marks earned (a share of a mark for partial credit; unanswered
-    counts as none)."""
+def score_by_topic(questions: list[dict], right: dict[str, float],
+                   weights: dict[str, float] | None = None) -> list[TopicScore]:
+    """For every topic the questions touch: the marks earned (a share of a question's marks for partial credit;
+    unanswered counts as none). weights: question id -> marks it is worth (the mock exam's); default one each."""
     titles, rows = topic_titles(), {}
     for q in questions:
+        worth = 1.0 if weights is None else float(weights.get(q["id"], 1))
         for topic in sorted(question_topics(q)):
-            row = rows.setdefault(topic, TopicScore(topic, titles.get(topic, topic), 0, 0))
+            row = rows.setdefault(topic, TopicScore(topic, titles.get(topic, topic), 0, 0,
+                                                    None if weights is None else 0.0))
             row.asked += 1
-            row.right += float(right.get(q["id"]) or 0)
+            row.right += worth * float(right.get(q["id"]) or 0)
+            if weights is not None:
+                row.possible += worth
     return [rows[k] for k in titles if k in rows]
 
 
@@ -1169,9 +1155,13 @@ def review_list(questions: list[dict], right: dict[str, float]) -> list[ReviewIt
 
 @dataclass
 class ExamResult:
-    """The outcome of a quiz session: score (partial credit included), score by topic, labs to review, time used."""
+    """The outcome of a quiz session: score (partial credit included), score by topic, labs to review, time used.
 
-    right: float  # marks earned: one per question, a share of one for a partly right performance-based question
+    A mock exam weighs its questions (lab_helpers.exam.mock: PBQs more than the others): `marks` and `max_marks`
+    are then the weighted marks, and the share, the verdict and the topic rows follow them.
+    """
+
+    right: float  # questions' worth earned: one per question, a share of one for a partly right answer
     asked: int
     answered: int
     late: int
@@ -1179,13 +1169,25 @@ class ExamResult:
     review: list[ReviewItem]
     seconds: float
     minutes: float | None = None
-    pass_mark: float | None = None  # a mock exam's pass mark (share of the marks); None: no pass mark
+    pass_mark: float | None = None  # a mock exam's pass line (share of the marks); None: no pass mark
     partial: int = 0  # questions answered partly right
+    marks: float | None = None  # weighted marks earned; None: one mark a question
+    max_marks: float | None = None  # weighted marks possible
+
+    @property
+    def earned(self) -> float:
+        """Marks earned (weighted, when the questions carry weights)."""
+        return self.right if self.marks is None else self.marks
+
+    @property
+    def possible(self) -> float:
+        """Marks possible (weighted, when the questions carry weights)."""
+        return float(self.asked) if self.max_marks is None else self.max_marks
 
     @property
     def share(self) -> float:
-        """Share of the marks earned, in time (partial credit counts as a share of a mark)."""
-        return self.right / self.asked if self.asked else 0.0
+        """Share of the marks earned, in time (partial credit counts as a share of a question's marks)."""
+        return self.earned / self.possible if self.possible else 0.0
 
     @property
     def passed(self) -> bool | None:
@@ -1193,22 +1195,45 @@ class ExamResult:
         return None if self.pass_mark is None else self.share >= self.pass_mark - 1e-9
 
     def verdict(self) -> str:
-        """'PASS (75 % needed)' or 'NOT PASSED (75 % needed)'; '' without a pass mark."""
+        """'PASS (75 % needed)' or 'FAIL (75 % needed)', the words CompTIA reports; '' without a pass mark."""
         if self.pass_mark is None:
             return ""
-        return f"{'PASS' if self.passed else 'NOT PASSED'} ({percent(self.pass_mark)} needed)"
+        return f"{'PASS' if self.passed else 'FAIL'} ({percent(self.pass_mark)} needed)"
+
+    def pass_line(self) -> str:
+        """How the verdict is reached, in words (the kit's approximation of a result CompTIA does not score)."""
+        weighted = "weighted " if self.max_marks is not None else ""
+        return (f"CompTIA reports SecurityX (CAS-005) as pass or fail only and publishes no score; the kit's line is "
+                f"{percent(self.pass_mark)} of the {weighted}marks, and you earned {percent(self.share)}.")
+
+    def score_line(self) -> str:
+        """'Score: 3 of 4 (75 %); answered 4, in 2.0 min of 10.' (weighted: marks, and the questions beside them)."""
+        partly = f", {self.partial} of them partly right (partial credit counts)" if self.partial else ""
+        if self.max_marks is None:
+            head = f"Score: {number_text(self.right)} of {self.asked} ({percent(self.share)})"
+        else:
+            head = (f"Score: {number_text(self.earned)} of {number_text(self.possible)} marks ({percent(self.share)}) "
+                    f"over {self.asked} questions")
+        return (f"{head}; answered {self.answered}{partly}, in {self.seconds / 60:.1f} min"
+                + (f" of {self.minutes:g}" if self.minutes else "") + ".")
+
+    def topic_lines(self) -> list[str]:
+        """The score by topic, one line each (marks earned of marks possible; a mock exam adds the share)."""
+        lines = ["By topic (" + TOPIC_NOTE[0].lower() + TOPIC_NOTE[1:-1] + "):"]
+        for t in self.by_topic:
+            share = f"  {percent(t.share):>5}" if self.pass_mark is not None else ""
+            lines.append(f"  {t.title:<36} {number_text(t.right)} of {number_text(t.marks)}{share}")
+        return lines
 
     def text(self) -> str:
-        """The result as plain text: score, pass or not, topics, what to review."""
-        partly = f", {self.partial} of them partly right (partial credit counts)" if self.partial else ""
-        lines = [f"Score: {number_text(self.right)} of {self.asked} ({percent(self.share)}); answered {self.answered}{partly}, "
-                 f"in {self.seconds / 60:.1f} min" + (f" of {self.minutes:g}" if self.minutes else "") + "."]
+        """The result as plain text. A mock exam: the verdict first, then the topics, the score and what to review;
+        a quiz: the score, the topics and what to review."""
+        late = ([f"{self.late} answer{'s' if self.late != 1 else ''} came after the time limit and did not count."]
+                if self.late else [])
         if self.pass_mark is not None:
-            lines.append(f"Result: {self.verdict()}.")
-        if self.late:
-            lines.append(f"{self.late} answer{'s' if self.late != 1 else ''} came after the time limit and did not count.")
-        lines.append("By topic (" + TOPIC_NOTE[0].lower() + TOPIC_NOTE[1:-1] + "):")
-        lines += [f"  {t.title:<36} {number_text(t.right)} of {t.asked}" for t in self.by_topic]
+            lines = [f"Result: {self.verdict()}.", self.pass_line(), *self.topic_lines(), self.score_line(), *late]
+        else:
+            lines = [self.score_line(), *late, *self.topic_lines()]
         if self.review:
             lines.append("Review these:")
             lines += [f"  - {item.text()}" for item in self.review]
@@ -1221,6 +1246,8 @@ class ExamResult:
         record = {"kind": kind, "right": round(self.right, 2), "asked": self.asked, "seconds": round(self.seconds, 1),
                   "by_topic": {t.topic: [round(t.right, 2), t.asked] for t in self.by_topic},
                   "review": [item.lab for item in self.review]}
+        if self.max_marks is not None:
+            record |= {"marks": round(self.earned, 2), "max_marks": round(self.possible, 2)}
         if self.pass_mark is not None:
             record |= {"pass_mark": self.pass_mark, "passed": bool(self.passed)}
         return record
@@ -1230,7 +1257,8 @@ class ExamResult:
 class ExamSession:
     """A timed (or untimed) set of questions: answers are graded as they come, late ones are not scored.
 
-    `right` maps a question id to the share of its marks earned (1 right, 0 wrong, between for partial credit).
+    `right` maps a question id to the share of its marks earned (1 right, 0 wrong, between for partial credit);
+    `weights` (optional) says how many marks each question is worth, and the result counts them.
     """
 
     questions: list[dict]
@@ -1240,6 +1268,7 @@ class ExamSession:
     right: dict[str, float] = field(default_factory=dict)
     late: set[str] = field(default_factory=set)
     pass_mark: float | None = None
+    weights: dict[str, float] | None = None  # question id -> marks it is worth (a mock exam's); None: one each
 
     def __post_init__(self):
         if self.minutes is not None and not self.minutes > 0:
@@ -1293,6 +1322,12 @@ class ExamSession:
         if self.minutes is not None:
             seconds = min(seconds, 60 * self.minutes)
         partial = sum(0 < v < 1 for v in self.right.values())
+        marks = max_marks = None
+        if self.weights is not None:
+            worth = {q["id"]: float(self.weights.get(q["id"], 1)) for q in self.questions}
+            marks = sum(worth[qid] * v for qid, v in self.right.items() if qid in worth)
+            max_marks = sum(worth.values())
         return ExamResult(sum(self.right.values()), len(self.questions), len(self.right) + len(self.late - set(self.right)),
-                          len(self.late), score_by_topic(self.questions, self.right),
-                          review_list(self.questions, self.right), seconds, self.minutes, self.pass_mark, partial)
+                          len(self.late), score_by_topic(self.questions, self.right, self.weights),
+                          review_list(self.questions, self.right), seconds, self.minutes, self.pass_mark, partial,
+                          marks, max_marks)

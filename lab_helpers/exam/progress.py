@@ -210,6 +210,7 @@ def progress_summary(progress: Progress, questions: list[dict]) -> str:
             f"{right} right on the last try.")
     mocks = [s for s in progress.sessions if s.get("kind") == "mock exam"]
     if mocks:
-        scores = ", ".join(f"{s['right']}/{s['asked']}" for s in mocks[-5:])
+        scores = ", ".join(f"{s['marks']}/{s['max_marks']} marks" if s.get("max_marks") else f"{s['right']}/{s['asked']}"
+                           for s in mocks[-5:])
         text += f" Mock exams so far: {len(mocks)} (latest scores: {scores})."
     return text

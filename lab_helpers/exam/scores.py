@@ -40,9 +40,11 @@ class ScoreRow:
 
     @staticmethod
     def _share(session: dict) -> float | None:
-        asked = session.get("asked")
+        """The share of the marks a session earned: weighted marks when it kept them (a mock exam's PBQs weigh
+        more), else right answers over questions asked."""
+        earned, possible = ("marks", "max_marks") if session.get("max_marks") else ("right", "asked")
         try:
-            return float(session.get("right", 0)) / float(asked) if asked else None
+            return float(session.get(earned, 0)) / float(session[possible]) if session.get(possible) else None
         except (TypeError, ValueError):
             return None
 
@@ -57,7 +59,9 @@ class ScoreRow:
         row = {"learner": self.learner, "answered": self.answered, "right_last_try": self.right}
         row |= {f"lab_{lab}": (f"{r}/{n}" if n else "") for lab, (r, n) in self.labs.items()}
         row |= {"mock_exams": len(self.mocks),
-                "latest_mock_exam": f"{number_text(float(latest.get('right', 0)))}/{latest.get('asked')}" if latest else "",
+                "latest_mock_exam": (f"{number_text(float(latest.get('marks', 0)))}/{number_text(float(latest['max_marks']))}"
+                                     if latest and latest.get("max_marks") else
+                                     f"{number_text(float(latest.get('right', 0)))}/{latest.get('asked')}" if latest else ""),
                 "latest_mock_exam_percent": "" if latest_share is None else round(100 * latest_share, 1),
                 "latest_passed": "" if passed is None else ("yes" if passed else "no"),
                 "best_mock_exam_percent": round(100 * max(shares), 1) if shares else "",

@@ -12,7 +12,6 @@ from .bank import (
     in_mock_exam,
     lab_number,
     load_questions,
-    mock_exam_questions,
     parse_answer,
     pick_questions,
     question_text,
@@ -85,17 +84,38 @@ def _review_text(questions: list[dict], answers: dict, flags: set[int]) -> str:
     return "\n".join(lines)
 
 
+def exam_intro(questions: list[dict], minutes: float | None, pass_mark: float | None,
+               weights: dict[str, float] | None = None, title: str = "Mock exam") -> str:
+    """The exam's first line: its length and time, how it is scored and reported, what weighs more."""
+    from .bank import is_performance_based
+    from .mock import weights_text
+
+    limit = f"{minutes:g} minutes" if minutes else "no time limit"
+    pbqs = sum(is_performance_based(q) for q in questions)
+    first = f" ({pbqs} performance-based, first)" if pbqs else ""
+    weighted = "weighted " if weights is not None else ""
+    mark = (f"pass mark {round(100 * pass_mark)} % of the {weighted}marks, reported as PASS or FAIL as CompTIA reports "
+            "it (the kit's approximation: CompTIA publishes no score for SecurityX)" if pass_mark else "no pass mark")
+    worth = f" Weights: {weights_text()}." if weights is not None else \
+        " Performance-based questions earn partial credit."
+    return f"{title}: {len(questions)} questions{first}, {limit}, {mark}.{worth}"
+
+
 def run_terminal_exam(questions: list[dict], minutes: float | None = 30, ask: Callable[[str], str] = input,
                       say: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
-                      pass_mark: float | None = PASS_MARK) -> tuple[ExamResult, dict[str, Feedback]]:
-    """A mock exam in a terminal, as the real one behaves: the pass mark stated up front, a clock, flags for review,
-    going back to change any answer, a review before submitting; then the score (partial credit included) by topic
-    and every question's explanation. Returns the result and the graded answers (question id -> Feedback)."""
-    session = ExamSession(questions, minutes, clock, pass_mark=pass_mark)
-    limit = f"{minutes:g} minutes" if minutes else "no time limit"
-    mark = f"pass mark {round(100 * pass_mark)} % of the marks" if pass_mark else "no pass mark"
-    say(f"Mock exam: {len(questions)} questions, {limit}, {mark} (the real exam reports pass or fail only). "
-        f"Performance-based questions earn partial credit.\n{EXAM_HELP}\n")
+                      pass_mark: float | None = PASS_MARK, weights: dict[str, float] | None = None,
+                      title: str = "Mock exam", note: str = "") -> tuple[ExamResult, dict[str, Feedback]]:
+    """A mock exam in a terminal, as the real one behaves: the pass mark and the weights stated up front, a clock,
+    flags for review, going back to change any answer, a review before submitting; then the verdict (PASS or FAIL)
+    and the score by topic first, and every question's explanation after them. weights: question id -> marks
+    (default: lab_helpers.exam.mock.exam_weights, PBQs worth more). Returns the result and the graded answers
+    (question id -> Feedback)."""
+    from .mock import exam_weights
+
+    weights = exam_weights(questions) if weights is None else weights
+    session = ExamSession(questions, minutes, clock, pass_mark=pass_mark, weights=weights)
+    say(exam_intro(questions, minutes, pass_mark, weights, title) + (f"\n{note}" if note else "")
+        + f"\n{EXAM_HELP}\n")
     answers: dict[str, object] = {}
     flags: set[int] = set()
     late: set[str] = set()
@@ -175,12 +195,15 @@ def run_terminal_exam(questions: list[dict], minutes: float | None = 30, ask: Ca
     return result, graded
 
 
-def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int = 10, minutes: float | None = None,
-                  seed: int = 0, record: bool = True, ask: Callable[[str], str] = input,
-                  say: Callable[[str], None] = print, exam: bool = False, review: bool = False) -> ExamResult | None:
+def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int | None = 10,
+                  minutes: float | None = None, seed: int = 0, record: bool = True, ask: Callable[[str], str] = input,
+                  say: Callable[[str], None] = print, exam: bool = False, review: bool = False,
+                  form: str = "short") -> ExamResult | None:
     """`python -m lab_helpers quiz`: pick n questions (by topic and/or lab), ask them, save answers and the session.
 
-    exam=True (`quiz --exam`): a mock exam as the real one behaves (run_terminal_exam), 30 minutes unless told.
+    exam=True (`quiz --exam [--short|--full]`): a mock exam as the real one behaves (run_terminal_exam), one of the
+    forms of lab_helpers.exam.mock (short: 25 questions in 45 minutes; full: up to 90 in 165), PBQs first and
+    weighted; n=None takes the form's length, another n its pace (1.8 minutes a question) unless minutes is given.
     review=True (`quiz --review`): spaced review, the questions due again (Leitner boxes: a missed question at once,
     one answered right k times in a row after 1, 3, 7 or 21 days), then new ones; None when nothing is due.
     """
@@ -189,18 +212,23 @@ def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int
     if exam:
         if lab is not None:
             raise ValueError("A mock exam spans every lab: leave out --lab (or use --topic).")
+        from .mock import draw_form
+
         progress = load_progress()
         if progress.note:
             say(progress.note)
-        questions = mock_exam_questions(n, progress.history(), seed, topic)
-        result, graded = run_terminal_exam(questions, 30 if minutes is None else minutes, ask, say)
+        draw = draw_form(form, progress.history(), seed, topic, n, "form" if minutes is None else minutes)
+        title = f"Mock exam, {draw.form.title}" if n is None else "Mock exam"
+        result, graded = run_terminal_exam(draw.questions, draw.minutes, ask, say, weights=draw.weights, title=title,
+                                           note=draw.note)
         if record:
             notes = [record_answer(qid, f.correct, score=f.credit) for qid, f in graded.items() if f.answered]
-            notes.append(record_session(result.record("mock exam")))
+            notes.append(record_session(result.record("mock exam") | {"form": draw.form.key if n is None else "custom"}))
             problems = sorted({x for x in notes if x})
             say("\n".join(problems) if problems else f"Progress saved in {progress_path()}.")
         return result
 
+    n = 10 if n is None else n
     pool = load_questions(lab=None if lab is None else lab_number(lab), topic=topic)
     if lab is None:  # the whole bank: ask what the mock exam asks, not the labs' kit-specific questions
         pool = [q for q in pool if in_mock_exam(q)]

@@ -61,6 +61,7 @@ from .plots import (
 )
 from .widgets import (
     MockExam as MockExam,
+    check_exam_score as check_exam_score,
     QuizQuestion as QuizQuestion,
     mock_exam as mock_exam,
     progress_table as progress_table,

@@ -465,24 +465,64 @@ def quick_check(lab: str | int, n: int = 4, seed: int = 0, record: bool = True) 
     return Quiz(questions, heading=heading, record=record, command=f"python -m lab_helpers quiz --lab {number}")
 
 
-class MockExam:
-    """A mock exam that behaves like the real one: a pass mark stated up front, a clock, one question at a time in a
-    shuffled order, flag for review, go back and change any answer, a review screen before submitting, then the
-    score (partial credit included) by topic and every question's explanation.
+_EXAMS = __import__("itertools").count()  # a number per exam widget: its countdown's own CSS class
 
-    Every handler is a plain method (start, go, next, previous, toggle_flag, review, submit, tick), so tests drive it
-    as a learner's clicks would.
+# The countdown runs in the browser alone: a registered CSS integer animated from the seconds left to 0 and printed by
+# CSS counters, so nothing reaches the kernel while the clock runs (a widget ticking once a second kept the kernel
+# "busy"). Every learner action redraws it with the time the kernel measured; the kernel checks the limit itself on
+# every action and at submit (ExamSession.time_up), so a page's clock can never buy time.
+COUNTDOWN_CSS = """<style>
+@property --lab-exam-left { syntax: '<integer>'; inherits: true; initial-value: 0; }
+@property --lab-exam-min { syntax: '<integer>'; inherits: true; initial-value: 0; }
+@keyframes lab-exam-count-{total} { from { --lab-exam-left: {total}; } to { --lab-exam-left: 0; } }
+@keyframes lab-exam-show { to { visibility: visible; } }
+.lab-exam-clock-{uid} { animation: lab-exam-count-{total} {total}s linear -{elapsed}s forwards;
+  --lab-exam-min: calc((var(--lab-exam-left) - 30) / 60);
+  counter-reset: lab-exam-m var(--lab-exam-min) lab-exam-s calc(var(--lab-exam-left) - var(--lab-exam-min) * 60); }
+.lab-exam-clock-{uid}::before { content: counter(lab-exam-m) ":" counter(lab-exam-s, decimal-leading-zero); }
+.lab-exam-up-{uid} { visibility: hidden; animation: lab-exam-show 0s linear {left}s forwards; }
+</style>"""
+
+
+def countdown_html(uid: int, total: float, left: float) -> str:
+    """A countdown from `left` seconds (of `total`) that runs in the browser alone (COUNTDOWN_CSS), with the time as
+    the kernel measured it for screen readers, and a note that shows itself when the time is up."""
+    total, left = max(1, round(total)), max(0, round(left))
+    css = (COUNTDOWN_CSS.replace("{uid}", str(uid)).replace("{total}", str(total))
+           .replace("{elapsed}", str(total - left)).replace("{left}", str(left)))
+    said = f"{left // 60}:{left % 60:02d}"
+    return (f"{css}<b><span class='lab-exam-clock lab-exam-clock-{uid}' role='timer' "
+            f"aria-label='{said} left at your last action' title='{said} left at your last action'></span></b> left "
+            f"<span class='lab-exam-up-{uid}' style='color:#a4161a'><b>Time is up:</b> press Submit; answers changed "
+            "now do not count.</span>")
+
+
+class MockExam:
+    """A mock exam that behaves like the real one: the pass mark and the weights stated up front, a clock, one
+    question at a time (performance-based ones first, then the rest shuffled), flag for review, go back and change
+    any answer, a review screen before submitting; then the verdict (PASS or FAIL) and the score by topic at the top,
+    and every question's explanation under them.
+
+    The clock counts down in the browser (countdown_html), not in the kernel; the kernel checks the time limit on
+    every action and at submit. Every handler is a plain method (start, go, next, previous, toggle_flag, review,
+    submit, tick), so tests drive it as a learner's clicks would.
+
+    weights: question id -> marks (default: lab_helpers.exam.mock.exam_weights, PBQs worth more).
     """
 
     def __init__(self, questions: list[dict], minutes: float | None = 30, record: bool = True, clock=None,
-                 pass_mark: float | None = None):
+                 pass_mark: float | None = None, weights: dict[str, float] | None = None, title: str = "Mock exam",
+                 note: str = "", form: str = "custom"):
         import time
 
-        from ..exam.bank import PASS_MARK
+        from ..exam.bank import PASS_MARK, is_performance_based
+        from ..exam.mock import exam_weights, weights_text
 
-        self.questions, self.minutes, self.record = questions, minutes, record
+        self.questions, self.minutes, self.record, self.form = questions, minutes, record, form
         self.clock = clock or time.monotonic
         self.pass_mark = PASS_MARK if pass_mark is None else pass_mark
+        self.weights = exam_weights(questions) if weights is None else weights
+        self.uid = next(_EXAMS)
         self.session = None  # an ExamSession from start()
         self._items: dict[int, QuizQuestion] = {}  # built when first shown (a task builds its log then)
         self.answers: dict[str, object] = {}  # question id -> the answer given in time
@@ -493,16 +533,23 @@ class MockExam:
         self.graded: dict[str, Feedback] = {}
         self._submitting = False
         limit = f"{minutes:g} minutes" if minutes else "no time limit"
+        pbqs = sum(is_performance_based(q) for q in questions)
+        first = f", the {pbqs} performance-based ones first" if pbqs else ""
         self.heading = w.HTML(
-            f"<b>Mock exam:</b> {len(questions)} questions in {limit}. <b>Pass mark: {percent(self.pass_mark)}</b> of the "
-            "marks (the real exam reports only pass or fail; it has up to 90 questions in 165 minutes, performance-based "
-            "ones among them). Questions come one at a time, in a shuffled order. Flag any for review, go back and "
-            "change any answer until you submit. Performance-based questions earn partial credit: for an ordering, "
-            "each step out of place costs a share of the mark (about half of it or more wrong earns nothing); a share for each item matched, field right or requirement met. When you submit, you get your score by "
-            "topic and every question's explanation. Answers changed after the time limit do not count.")
+            f"<b>{html.escape(title)}:</b> {len(questions)} questions{first}, in {limit}. "
+            f"<b>Pass mark: {percent(self.pass_mark)}</b> of the weighted marks ({html.escape(weights_text())}). "
+            "The result is PASS or FAIL with your score by topic, as CompTIA reports SecurityX (it publishes no score "
+            "and no pass mark: the kit's line is its approximation). The real exam has up to 90 questions in 165 "
+            "minutes and opens with performance-based ones. Flag any question for review, go back and change any "
+            "answer until you submit. Partial credit: for an ordering, each step out of place costs a share of the "
+            "mark (about half of it or more wrong earns nothing); a share for each item matched, field right or "
+            "requirement met. After you submit: the verdict and your score by topic first, then every question's "
+            "explanation. Answers changed after the time limit do not count."
+            + (f"<br><i>{html.escape(note)}</i>" if note else ""))
         self.start_button = accessible_button("Start the exam", "success")
         self.start_button.on_click(lambda _: self.start())
         self.clock_line = w.HTML("")
+        self.clock_line.add_class("lab-exam-clock-line")
         self.status = w.HTML("")
         self.nav_buttons = []
         for k in range(len(questions)):
@@ -527,12 +574,11 @@ class MockExam:
         self.submit_button.on_click(lambda _: self.submit())
         self.results = w.HTML("")
         self.results.add_class("lab-exam-results")
-        self.timer = w.Play(value=0, min=0, max=10**7, interval=1000, layout=w.Layout(display="none"))
-        self.timer.observe(lambda _change: self.tick(), names="value")
         self.bar = w.HBox([self.prev_button, self.next_button, self.flag_button, self.review_button])
         self.exam_box = w.VBox([self.clock_line, self.navigator, self.status, self.area, self.bar, self.review_area],
                                layout=w.Layout(display="none", width="100%"))
-        self.box = _with_css(w.VBox([self.heading, self.start_button, self.exam_box, self.results, self.timer],
+        # the results sit above the questions: after Submit, the verdict and the topics are what the learner sees first
+        self.box = _with_css(w.VBox([self.heading, self.start_button, self.results, self.exam_box],
                                     layout=w.Layout(width="100%")))
 
     # ---- the questions
@@ -554,16 +600,18 @@ class MockExam:
 
         if self.session is not None:
             return
-        self.session = ExamSession(self.questions, self.minutes, self.clock, pass_mark=self.pass_mark)
+        self.session = ExamSession(self.questions, self.minutes, self.clock, pass_mark=self.pass_mark,
+                                   weights=self.weights)
         self.start_button.layout.display = "none"
         self.exam_box.layout.display = None
-        self.timer.playing = self.minutes is not None
         self.go(0)
 
     def go(self, k: int) -> None:
-        """Show question k (0-based)."""
+        """Show question k (0-based); past the time limit, submit instead."""
         if self.session is None:
             self.start()
+        if self.tick():
+            return
         if not 0 <= k < len(self.questions):
             raise ValueError(f"There is no question {k + 1}: the exam has {len(self.questions)}.")
         self.current = k
@@ -584,6 +632,8 @@ class MockExam:
 
     def set_flag(self, k: int, flagged: bool = True) -> None:
         """Flag question k for review (or take the flag off)."""
+        if self.finished is not None:
+            return
         (self.flags.add if flagged else self.flags.discard)(k)
         self.refresh()
 
@@ -602,20 +652,23 @@ class MockExam:
             self.answers[qid] = item.chosen()
         else:
             self.answers.pop(qid, None)
-        self.refresh()
-        if self.session.time_up():
-            self.submit()
+        if not self.tick():
+            self.refresh()
 
-    def tick(self) -> None:
-        """Once a second (the hidden Play widget): the clock line, and submit when the time is up."""
-        if self.session is None or self.finished is not None:
-            return
-        self.clock_line.value = self.time_text()
+    def tick(self) -> bool:
+        """The kernel's own check of the clock, on every learner action (nothing calls it on a timer): submit when
+        the time is up. True when the exam is over."""
+        if self.finished is not None:
+            return True
+        if self.session is None:
+            return False
         if self.session.time_up():
             self.submit()
+            return True
+        return False
 
     def time_text(self) -> str:
-        """'23:14 left' (or 'No time limit'; 'Time is up')."""
+        """The clock line: a countdown that runs in the browser (countdown_html); 'No time limit'; 'Time is up'."""
         left = None if self.session is None else self.session.seconds_left()
         if self.minutes is None:
             return "<i>No time limit.</i>"
@@ -623,7 +676,7 @@ class MockExam:
             return f"<i>{self.minutes:g} minutes, from when you start.</i>"
         if left <= 0:
             return "<b>Time is up.</b>"
-        return f"<b>{int(left // 60):d}:{int(left % 60):02d}</b> left"
+        return countdown_html(self.uid, 60 * self.minutes, left)
 
     def refresh(self) -> None:
         """The clock, the status line and the navigator (answered: ✓ on teal; flagged: ⚑ on amber; current: bordered)."""
@@ -642,6 +695,8 @@ class MockExam:
         """The review screen: every question's state, with a button to go back to each; then submit."""
         if self.session is None:
             self.start()
+        if self.tick():
+            return
         unanswered = [k for k, q in enumerate(self.questions) if q["id"] not in self.answers]
         rows = []
         for k, q in enumerate(self.questions):
@@ -656,14 +711,16 @@ class MockExam:
         self.refresh()
 
     def submit(self):
-        """End the exam: grade every answer given in time (partial credit counts), show the score by topic and the
-        pass mark, and every question's explanation; save the answers and the session to progress."""
+        """End the exam: grade every answer given in time (partial credit counts, weighted), show the verdict and the
+        score by topic at the top and every question's explanation under them; save the answers and the session to
+        progress."""
         if self.finished is not None:
             return self.finished
         if self.session is None:
             self.start()
+            if self.finished is not None:
+                return self.finished
         self._submitting = True
-        self.timer.playing = False
         self.area.children = [w.HTML("<i>Scoring… (a gateway policy is graded by running the attacks: a few seconds)</i>")]
         self.graded = self.session.grade_all(self.answers, self.late)
         result = self.session.result()
@@ -675,12 +732,13 @@ class MockExam:
             for qid, feedback in self.graded.items():
                 if feedback.answered:
                     record_answer(qid, feedback.correct, score=feedback.credit)
-            record_session(result.record("mock exam"))
+            record_session(result.record("mock exam") | {"form": self.form})
         self.finished = result
-        # the questions with their explanations first, then the score: a page that shows the score shows them too
+        # the explanations are sent first and the verdict last, so a page that shows the verdict shows them too; the
+        # verdict's box sits above them on the page
         self.exam_box.children = [self.clock_line, w.HTML("<h4>Every question, with its explanations</h4>"),
                                   *[item.box for item in self.items]]
-        self.clock_line.value = "<b>Submitted.</b>"
+        self.clock_line.value = "<b>Submitted.</b> Your result is above; every question's explanation follows."
         self.results.value = exam_result_html(result, self.flags)
         return result
 
@@ -690,7 +748,8 @@ class MockExam:
 
     def text(self) -> str:
         """The questions as plain text (what a static viewer shows)."""
-        return _quiz_text(self.questions, "Mock exam", "python -m lab_helpers quiz --exam")
+        command = "python -m lab_helpers quiz --exam" + (" --full" if self.form == "full" else "")
+        return _quiz_text(self.questions, "Mock exam", command)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
@@ -699,11 +758,12 @@ class MockExam:
 
 
 def exam_result_html(result, flags: set | None = None) -> str:
-    """The score (partial credit included), pass or not, a table of scores by topic, and the labs to review."""
+    """The verdict first (PASS or FAIL, and how the kit reaches it), then the score by topic, the score, and the labs
+    to review."""
     from ..exam.bank import number_text
 
     cell = "style='text-align:right;padding:0 12px'"
-    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{number_text(t.right)} of {t.asked}</td>"
+    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{number_text(t.right)} of {number_text(t.marks)}</td>"
                    f"<td {cell}>{percent(t.share)}</td></tr>" for t in result.by_topic)
     review = ("".join(f"<li>{html.escape(item.text())}</li>" for item in result.review)
               or "<li>Nothing: every question right.</li>")
@@ -712,21 +772,68 @@ def exam_result_html(result, flags: set | None = None) -> str:
     verdict = ""
     if result.pass_mark is not None:
         colour = "#1b7f3b" if result.passed else "#b3261e"
-        verdict = f"<h3 style='color:{colour}'>{html.escape(result.verdict())}</h3>"
-    return (f"{verdict}<h4>Score: {number_text(result.right)} of {result.asked} ({percent(result.share)}) in "
-            f"{result.seconds / 60:.1f} min.{late}{partly}</h4>"
+        verdict = (f"<h3 style='color:{colour};margin-bottom:2px'>Result: {html.escape(result.verdict())}</h3>"
+                   f"<p style='margin-top:0'><i>{html.escape(result.pass_line())}</i></p>")
+    return (f"{verdict}<h4>By topic</h4>"
             f"<table><tr><th>topic</th><th>marks</th><th></th></tr>{rows}</table><p><i>{html.escape(TOPIC_NOTE)}</i></p>"
-            f"<p><b>Review these:</b></p><ul>{review}</ul>")
+            f"<p><b>{html.escape(result.score_line())}</b>{late}{partly}</p>"
+            f"<p><b>Review these:</b></p><ul>{review}</ul>"
+            "<p><i>Every question, with its explanation, follows below.</i></p>")
 
 
-def mock_exam(n: int = 20, minutes: float | None = 30, seed: int = 0, topic: str | None = None, record: bool = True,
-              clock=None, pass_mark: float | None = None) -> MockExam:
-    """A mock exam of n questions over every topic (or one topic), missed and unseen ones first, one in ten of them
-    performance-based, in a shuffled order; timed (minutes=None: untimed), with a pass mark (default 75 %)."""
-    from ..exam.bank import mock_exam_questions
+def check_exam_score(marks, passed, singles: int, singles_right: int, pbq_credits: list[float]) -> bool:
+    """Self-check for lab 10: a form's weighted marks and its verdict, as the kit scores them (every question other
+    than a PBQ worth QUESTION_WEIGHT, each PBQ PBQ_WEIGHT times its credit; PASS at PASS_MARK of the marks)."""
+    from ..exam.bank import PASS_MARK
+    from ..exam.mock import PBQ_WEIGHT, QUESTION_WEIGHT
+    from .checks import is_placeholder, nothing_to_check
+
+    if is_placeholder(marks) or passed is None:
+        return nothing_to_check("compute my_marks and my_passed")
+    possible = QUESTION_WEIGHT * singles + PBQ_WEIGHT * len(pbq_credits)
+    expected = QUESTION_WEIGHT * singles_right + PBQ_WEIGHT * sum(pbq_credits)
+    verdict = expected / possible >= PASS_MARK - 1e-9
+    ok = True
+    if abs(_as_float(marks) - expected) <= 0.05:
+        print(f"  ✔ marks: {float(marks):.2f} of {possible:g}")
+    else:
+        unweighted = QUESTION_WEIGHT * singles_right + sum(pbq_credits)
+        hint = (" — that is the unweighted count: a PBQ is worth its credit times the PBQ weight"
+                if abs(_as_float(marks) - unweighted) <= 0.05 else "")
+        print(f"  ✘ marks: you have {marks!r}; add each question's marks (a PBQ: its weight times its credit){hint}")
+        ok = False
+    if bool(passed) == verdict:
+        print(f"  ✔ verdict: {'PASS' if verdict else 'FAIL'} ({percent(expected / possible)} of the marks, "
+              f"{percent(PASS_MARK)} needed)")
+    else:
+        print(f"  ✘ verdict: compare the share of the marks ({percent(expected / possible)}) with {percent(PASS_MARK)}")
+        ok = False
+    print("All correct." if ok else "Not all correct yet.")
+    return ok
+
+
+def _as_float(value) -> float:
+    """value as a float, or NaN when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def mock_exam(form: str = "short", n: int | None = None, minutes: float | None | str = "form", seed: int = 0,
+              topic: str | None = None, record: bool = True, clock=None, pass_mark: float | None = None) -> MockExam:
+    """A mock exam shaped like the real one (lab_helpers.exam.mock): the short practice form (25 questions, 3 of
+    them performance-based, 45 minutes) or the full-length form ("full": up to 90 questions, 6 performance-based,
+    165 minutes, by topic weights); PBQs first and worth more; missed and unseen questions first. n: another length
+    (at 1.8 minutes a question unless minutes is given); minutes=None: untimed; pass mark 75 % of the weighted marks
+    unless told."""
+    from ..exam.mock import draw_form
     from ..exam.progress import load_progress
 
-    return MockExam(mock_exam_questions(n, load_progress().history(), seed, topic), minutes, record, clock, pass_mark)
+    draw = draw_form(form, load_progress().history(), seed, topic, n, minutes)
+    title = f"Mock exam, {draw.form.title}" if n is None else "Mock exam"
+    return MockExam(draw.questions, draw.minutes, record, clock, pass_mark, draw.weights, title, draw.note,
+                    draw.form.key if n is None else "custom")
 
 
 def progress_table():
