@@ -67,7 +67,7 @@ def test_prepare_stamps_each_lab_with_the_cache_entries_it_used_and_doctor_reads
             "with cache_lock(entry):\n"
             "    entry.write_text('weights')\n")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), lab)
-    assert not lab_caches()["03"].warm and "cold for 00-09" in check_caches().detail
+    assert not lab_caches()["03"].warm and "cold for 00-10" in check_caches().detail
     assert prepare_classroom([lab])
     stamp = json.loads(stamp_path("03").read_text())
     assert stamp["entries"] == ["models/tiny.pt"] and stamp["seconds"] > 0

@@ -573,7 +573,7 @@ def section_words(notebook: str, heading: str) -> int:
 
 def test_the_sections_that_teach_them_are_short_and_name_them():
     """A lab teaches each risk before a question sends a learner there: two short sections (200 words at most)."""
-    assert section_words("00_orientation.ipynb", "## 5. Data into and out of a model") <= 200
+    assert section_words("00_orientation.ipynb", "## 6. Data into and out of a model") <= 200
     assert section_words("07_governance_and_exam_review.ipynb", "## 6. The organisation's AI-use policy") <= 200
     lab00 = " ".join("".join(c["source"]) for c in json.loads((KIT / "solutions" / "00_orientation.ipynb").read_text())["cells"])
     for words in ("disclosure to the model", "disclosure from the model", "Data loss prevention (DLP)", "Excessive agency"):
