@@ -102,3 +102,32 @@ def test_summary_and_topic_table(path):
     assert f"2 of {len(questions)} questions" in text and "1 right" in text and "12/20" in text
     rows = progress_by_topic(progress, questions)
     assert sum(r["answered"] for r in rows) >= 2 and all(r["questions"] >= r["answered"] for r in rows)
+
+
+def test_the_spaced_review_widget_shows_what_is_due_then_new_questions(tmp_path, monkeypatch):
+    """Issue 28: the widget behind `quiz --review` — missed questions at once, right ones after their box's days."""
+    import datetime as dt
+
+    from lab_helpers.exam import load_questions
+    from lab_helpers.exam.bank import in_mock_exam
+    from lab_helpers.exam.progress import load_progress, save_progress
+    from lab_helpers.ui import review_questions, spaced_review
+
+    monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "p.json"))
+    pool = [q for q in load_questions() if in_mock_exam(q)]
+    progress = load_progress()
+    progress.record_answer(pool[0]["id"], False)  # missed: due at once
+    progress.record_answer(pool[1]["id"], True)  # right once: due after a day
+    save_progress(progress)
+    questions, summary = review_questions(5)
+    assert questions[0]["id"] == pool[0]["id"] and pool[1]["id"] not in [q["id"] for q in questions]
+    assert summary.startswith("1 question(s) due again and 4 new one(s)")
+    later, _ = review_questions(5, now=dt.datetime.now() + dt.timedelta(days=2))
+    assert {pool[0]["id"], pool[1]["id"]} <= {q["id"] for q in later[:2]}
+    quiz = spaced_review(5, record=False)
+    assert len(quiz.items) == 5 and "Spaced review" in quiz.heading
+    for q in pool:  # everything answered right just now: nothing due
+        progress.record_answer(q["id"], True)
+    save_progress(progress)
+    empty = spaced_review(5)
+    assert "Nothing is due: the next question comes back on" in empty.value

@@ -65,6 +65,8 @@ from .widgets import (
     QuizQuestion as QuizQuestion,
     mock_exam as mock_exam,
     progress_table as progress_table,
+    review_questions as review_questions,
+    spaced_review as spaced_review,
     quick_check as quick_check,
     show_quiz as show_quiz,
     sorting_drill as sorting_drill,

@@ -465,6 +465,34 @@ def quick_check(lab: str | int, n: int = 4, seed: int = 0, record: bool = True) 
     return Quiz(questions, heading=heading, record=record, command=f"python -m lab_helpers quiz --lab {number}")
 
 
+def review_questions(n: int = 10, now=None) -> tuple[list[dict], str]:
+    """The spaced-review handler: up to n questions due again (Leitner boxes, most overdue first), then new ones, and
+    a one-line summary of what is due (plain text, for the widget and its tests)."""
+    from ..exam.bank import in_mock_exam, load_questions
+    from ..exam.progress import REVIEW_DAYS, load_progress, next_review, review_due
+
+    pool = [q for q in load_questions() if in_mock_exam(q)]
+    progress = load_progress()
+    due, fresh = review_due(progress, pool, now)
+    chosen = (due + fresh)[:n]
+    if not chosen:
+        when = next_review(progress, pool)
+        return [], "Nothing is due: " + (f"the next question comes back on {when:%d %B at %H:%M}." if when else
+                                         "every question is answered and waiting in a later box.")
+    days = ", ".join(str(d) for d in REVIEW_DAYS[1:])
+    return chosen, (f"{min(len(due), n)} question(s) due again and {len(chosen) - min(len(due), n)} new one(s). A question "
+                    f"you get right comes back after {days} days as your streak grows; a wrong one comes back at once.")
+
+
+def spaced_review(n: int = 10, record: bool = True) -> Quiz | w.HTML:
+    """The questions a learner is due to see again (from the progress file), as a quiz whose answers are saved."""
+    questions, summary = review_questions(n)
+    if not questions:
+        return w.HTML(f"<i>{html.escape(summary)}</i>")
+    heading = f"<b>Spaced review:</b> {html.escape(summary)}"
+    return Quiz(questions, heading=heading, record=record, command="python -m lab_helpers quiz --review")
+
+
 _EXAMS = __import__("itertools").count()  # a number per exam widget: its countdown's own CSS class
 
 # The countdown runs in the browser alone: a registered CSS integer animated from the seconds left to 0 and printed by
