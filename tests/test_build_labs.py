@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from lab_helpers.kit import CODE_PROMPT, DEFAULT_STUB, MARKDOWN_PROMPT, LabBuildError, build_labs, error_outputs
-from lab_helpers.kit.notebooks import learner_source, make_learner_notebook
+from lab_helpers.kit.notebooks import learner_source, make_learner_notebook, notebook_text
 
 KIT = Path(__file__).resolve().parent.parent
 
@@ -103,3 +103,35 @@ def test_error_scan_finds_errors_in_cells_streams_and_widget_outputs():
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"abcdef1234": {
         "state": {"outputs": [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero"}]}}}}}
     assert error_outputs(nb) == ["cell 0: ValueError: bad", "cell 0: KeyError: 'k'", "widget abcdef12: ZeroDivisionError: division by zero"]
+
+
+def test_learner_notebook_carries_the_kernels_language_info():
+    """JupyterLab sets metadata.language_info from the kernel as a notebook opens; a lab saved with nbformat's bare
+    {"name": "python"} was marked modified before the learner did anything (issue 26; tests/test_browser.py opens one)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    from lab_helpers.kit.notebooks import same_notebook_text
+
+    solution = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    solution.metadata["language_info"] = {"name": "python"}
+    learner = make_learner_notebook(solution, "00_x.ipynb")
+    assert learner.metadata["language_info"] == IPythonKernel.language_info
+    assert learner.metadata["kernelspec"]["name"] == "python3"
+    text = notebook_text(learner)
+    other_python = text.replace(f'"version": "{IPythonKernel.language_info["version"]}"', '"version": "3.11.2"')
+    assert other_python != text and same_notebook_text(text, other_python)  # not stale on another patch release
+    assert not same_notebook_text(text, text.replace("x = 1", "x = 2"))
+
+
+def test_jupyterlab_saves_widget_state_with_the_kit_installed():
+    """ipywidgets' JupyterLab default is not to save widget state: a notebook reopened with its kernel shut down showed
+    "Error displaying widget: model not found". pip install puts the kit's default next to JupyterLab's settings
+    (tests/test_browser.py reopens lab 04 to see it)."""
+    import json
+    import tomllib
+
+    data_files = tomllib.loads((KIT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = data_files["share/jupyter/lab/settings/overrides.d"]
+    assert shipped == ["jupyter/lab/settings/overrides.d/model-inversion-lab.json"]
+    settings = json.loads((KIT / shipped[0]).read_text())
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True

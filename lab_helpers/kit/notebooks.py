@@ -71,9 +71,36 @@ def clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def kernel_language_info() -> dict:
+    """metadata.language_info as this environment's Python kernel reports it when a notebook opens.
+
+    JupyterLab writes the kernel's language_info into the notebook as soon as the kernel starts; a notebook whose saved
+    language_info differs (the bare {"name": "python"} nbformat writes, or another Python patch version) is marked
+    modified the moment it opens, before the learner has done anything (issue 26)."""
+    try:
+        from ipykernel.ipkernel import IPythonKernel
+
+        return copy.deepcopy(dict(IPythonKernel.language_info))
+    except ImportError:  # the same fields ipykernel sends
+        import platform
+        import sys
+
+        major = sys.version_info[0]
+        return {"name": "python", "version": platform.python_version(), "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython", "version": major}, "pygments_lexer": f"ipython{major}",
+                "nbconvert_exporter": "python", "file_extension": ".py"}
+
+
+PYTHON3_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
 def make_learner_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """The learner version of a solution notebook: solution regions stubbed, outputs stripped."""
+    """The learner version of a solution notebook: solution regions stubbed, outputs stripped, the kernel's metadata
+    as JupyterLab will find it (so that the notebook opens unmodified)."""
     nb = clear_outputs(solution)
+    nb.metadata.setdefault("kernelspec", dict(PYTHON3_KERNELSPEC))
+    if nb.metadata.get("language_info", {}).get("name", "python") == "python":
+        nb.metadata["language_info"] = kernel_language_info()
     for i, cell in enumerate(nb.cells):
         if cell.cell_type in ("code", "markdown") and (BEGIN in cell.source or END in cell.source or STUB in cell.source):
             cell.source = learner_source(cell.source, cell.cell_type, _where(name, i, cell))
@@ -86,6 +113,22 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def same_notebook_text(a: str, b: str) -> bool:
+    """Two serialised notebooks are the same, the Python patch version in language_info aside (a lab built with
+    3.11.7 is not stale on a machine running 3.11.2)."""
+    if a == b:
+        return True
+    import json
+
+    try:
+        first, second = json.loads(a), json.loads(b)
+    except ValueError:
+        return False
+    for nb in (first, second):
+        nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    return first == second
+
+
 def build_labs(solutions: Path | None = None, labs: Path | None = None, check: bool = False) -> list[str]:
     """Write labs/ from solutions/ (or, with check, only compare); return the names that were stale."""
     solutions, labs = Path(solutions or solutions_dir()), Path(labs or labs_dir())
@@ -96,7 +139,7 @@ def build_labs(solutions: Path | None = None, labs: Path | None = None, check: b
         wanted[path.name] = notebook_text(make_learner_notebook(nb, path.name))
     for name, text in wanted.items():
         target = labs / name
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
+        if not target.exists() or not same_notebook_text(target.read_text(encoding="utf-8"), text):
             stale.append(name)
             if not check:
                 labs.mkdir(parents=True, exist_ok=True)

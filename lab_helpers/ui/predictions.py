@@ -13,6 +13,37 @@ from ..formatting import percent
 CHECK_ENV = "LAB_CHECK_GUIDED"  # set by the test suite: predictions measure and decisions grade every option at once
 
 
+# JupyterLab's notebook shortcuts (ArrowUp/ArrowDown: select another cell; A, B, M, X, D D, ...) match any focused
+# element that is not a text field (selector ".jp-Notebook.jp-mod-commandMode:not(.jp-mod-readWrite) :focus"), so an
+# arrow key on a radio button or a drop-down moved to another cell instead of changing the answer (issue 26). This
+# listener, installed once per page by the first widget drawn (also from a reopened notebook's saved state), stops
+# those keys on the way to JupyterLab's document-level handler when a widget's radio button, tick box or drop-down
+# has focus; the browser's own action (choose the next option) still happens. Ctrl/Alt/Cmd keys (Ctrl+S), Tab,
+# Enter and Escape pass through. JupyterLab's own answer is the data-lm-suppress-shortcuts attribute, which ipywidgets
+# cannot set from Python, and which would also swallow Ctrl+S and Shift+Enter.
+_KEY_GUARD_JS = (
+    "if(!window.__labKeyGuard){window.__labKeyGuard=1;window.addEventListener('keydown',function(e){"
+    "var t=e.target;if(!t||!t.closest||!t.closest('.jupyter-widgets')||e.ctrlKey||e.metaKey||e.altKey)return;"
+    "if(!t.matches('input[type=radio],input[type=checkbox],select'))return;"
+    "if(/^(Arrow|Page)|^(Home|End| )$/.test(e.key)||e.key.length===1)e.stopPropagation();},true);"
+    # ipywidgets draws RadioButtons as inputs without a shared name: each was its own Tab stop and group. Named
+    # (on first focus), the options are one group: Tab enters on the chosen one, arrows move within, Tab leaves.
+    "window.addEventListener('focusin',function(e){var t=e.target;"
+    "if(!t||!t.matches||!t.matches('.jupyter-widgets .widget-radio-box input[type=radio]'))return;"
+    "var b=t.closest('.widget-radio-box');if(b.getAttribute('role'))return;var n='lab-radio-'+(++window.__labKeyGuard);"
+    "b.setAttribute('role','radiogroup');b.querySelectorAll('input[type=radio]').forEach(function(r){r.name=n;});},true);}"
+)
+
+
+def keyboard_guard() -> w.HTML:
+    """An invisible widget that lets arrow keys and letters reach the kit's radio buttons and drop-downs in
+    JupyterLab (see _KEY_GUARD_JS)."""
+    guard = w.HTML(f'<img src="data:," alt="" hidden onerror="{html.escape(_KEY_GUARD_JS)}">',
+                   layout=w.Layout(display="none"))
+    guard.add_class("lab-key-guard")
+    return guard
+
+
 @dataclass
 class Prediction:
     """One prediction point of a guided path.
@@ -76,7 +107,8 @@ def predict_first(prediction: Prediction, record: bool = True) -> w.VBox:
             choices.disabled = button.disabled = True
 
     button.on_click(on_click)
-    box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out])
+    box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out,
+                  keyboard_guard()])
     box.prediction = prediction  # for tests: the plain handler behind the widget
     if os.environ.get(CHECK_ENV):  # a test run of the notebook: measure now (nothing shown), so a broken measure fails
         prediction.result()
@@ -110,7 +142,10 @@ def explain_to_your_manager(lab: str, record: bool = True) -> w.VBox:
     from .widgets import accessible_button
 
     box = w.Textarea(placeholder="e.g. An attacker who can ask our model questions can ... The control that helped was ...",
-                     layout=w.Layout(width="95%", height="80px"), description="")
+                     layout=w.Layout(width="95%", height="80px"), description="",
+                     # sent once, when the box loses focus: typed keys sent one by one queue behind each other in
+                     # ipywidgets, and a quick Tab + Enter on Save reached the kernel before the last words (issue 26)
+                     continuous_update=False)
     button = accessible_button("Save my sentence", "primary")
     out = w.HTML("")
     button.on_click(lambda _: setattr(out, "value", manager_note_feedback(lab, box.value, record=record)))
@@ -166,7 +201,7 @@ def decide(decision: Decision, record: bool = True) -> w.VBox:
     out = w.HTML("")
     button.on_click(lambda _: setattr(out, "value", decision.check(menu.value, record=record)))
     box = w.VBox([w.HTML(f"<b>Your decision</b> (graded like a performance-based question): "
-                         f"{html.escape(decision.question)}"), menu, button, out])
+                         f"{html.escape(decision.question)}"), menu, button, out, keyboard_guard()])
     box.decision = decision
     if os.environ.get(CHECK_ENV):
         credits = [decision.grade(option)[0] for option in decision.options]
