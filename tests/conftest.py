@@ -66,15 +66,19 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("browser"))  # one JupyterLab server, on one worker
         if _lab_of(item):  # a lab's solution, then its learner copy, on one worker: the copy starts from warm caches
             item.add_marker(pytest.mark.xdist_group(f"lab{_lab_of(item)}"))
+        elif item.path.name.startswith("test_guided_") and item.path.stem[-2:].isdigit():
+            # a lab's guided-path checks share module fixtures (the lab's own attacks): one worker builds them once
+            item.add_marker(pytest.mark.xdist_group(f"guided{item.path.stem[-2:]}"))
 
     # Models and caches are shared through data/cache/: a lock beside each entry makes the first process that
     # needs it build it while any other waits and then loads it, so nothing is trained twice in a run.
-    # Order: the heaviest labs first (solutions/ before labs/ within each), then everything else as collected, the
-    # real-browser tests last (the models and caches they need are built by then).
+    # Order: the heaviest labs first (solutions/ before labs/ within each), then the real-browser tests (one worker
+    # runs them while the other goes on with the rest: last, they left that worker idle for minutes; a cache they
+    # need that a lab is still building is waited for on its lock), then everything else as collected.
     def order(item):
         lab = _lab_of(item)
         if item.get_closest_marker("browser"):
-            return (2, 0, "")
+            return (0, len(HEAVY_LABS_FIRST), "")
         if lab in HEAVY_LABS_FIRST:
             return (0, HEAVY_LABS_FIRST.index(lab), "0" if "[solutions/" in item.nodeid else "1")
         return (1, 0, "")
