@@ -67,8 +67,9 @@ def pytest_collection_modifyitems(items):
         if _lab_of(item):  # a lab's solution, then its learner copy, on one worker: the copy starts from warm caches
             item.add_marker(pytest.mark.xdist_group(f"lab{_lab_of(item)}"))
         elif item.path.name.startswith("test_guided_") and item.path.stem[-2:].isdigit():
-            # a lab's guided-path checks share module fixtures (the lab's own attacks): one worker builds them once
-            item.add_marker(pytest.mark.xdist_group(f"guided{item.path.stem[-2:]}"))
+            # a lab's guided-path checks: on the worker of that lab's notebooks, after them (their module fixtures built
+            # once, the lab's models and tables already in data/cache/)
+            item.add_marker(pytest.mark.xdist_group(f"lab{item.path.stem[-2:]}"))
 
     # Models and caches are shared through data/cache/: a lock beside each entry makes the first process that
     # needs it build it while any other waits and then loads it, so nothing is trained twice in a run.

@@ -38,11 +38,16 @@ def jupyter_lab(tmp_path_factory, artifacts):
         pytest.skip("no /usr/bin/chromium on this machine (apt-get install -y chromium)")
     root = tmp_path_factory.mktemp("browser-root")
     shutil.copytree(KIT / "solutions", root / "solutions")
+    # the kit's JupyterLab defaults (saveState for widgets), as `pip install .` puts them in the environment; an
+    # editable install (requirements.txt's -e .) does not install data files, so the test serves them itself
+    app_settings = root / ".app-settings"
+    shutil.copytree(KIT / "jupyter" / "lab" / "settings", app_settings)
     port, token = free_port(), secrets.token_hex(16)
     log = open(artifacts / "jupyterlab-browser-test.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
                                f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                               f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}"],
+                               f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}",
+                               f"--LabApp.app_settings_dir={app_settings}"],
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                               env={**os.environ, "LAB_PROGRESS_FILE": str(root / "progress.json")})  # not the kit's
     try:
