@@ -79,3 +79,20 @@ def save_atomically(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def cached_rows(folder: str, name: str, settings: dict, build: Callable[[], list]) -> list:
+    """A table (a list of row dicts) from data/cache/<folder>/<name>-<hash of settings>.json, built by `build` and
+    saved when these settings are new; the lock beside it makes two processes build it once."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    path = cache_dir() / folder / f"{name}-{digest}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with cache_lock(path):
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        rows = build()
+        save_atomically(path, lambda p: p.write_text(json.dumps(rows, indent=1), encoding="utf-8"))
+    return rows

@@ -8,8 +8,6 @@ training defence and attacks it again. Tables are cached in data/cache/lab08/ (t
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,7 +25,7 @@ from ..attacks.with_prior import (
 )
 from ..data.face_photos import FaceData, load_faces, public_private_split
 from ..judges.reconstructions import Evaluator, closer_than_public, judge, train_evaluator
-from ..paths import cache_dir, cache_lock, save_atomically
+from ..paths import cache_dir, cache_lock, cached_rows, save_atomically
 from ..service.api import ModelAPI
 
 BUDGETS = (100, 300, 1_000, 3_000, 10_000)  # queries per person
@@ -132,15 +130,7 @@ def run_prior_attack(lab: PriorLab, attack: str, prior: str | None = None, budge
 
 def _cached_table(name: str, settings: dict, build):
     """A table (list of row dicts) from data/cache/lab08/, built and saved when these settings are new."""
-    digest = hashlib.sha1(json.dumps({**settings, "v": TABLE_VERSION}, sort_keys=True).encode()).hexdigest()[:10]
-    path = cache_dir() / "lab08" / f"{name}-{digest}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with cache_lock(path):
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
-        rows = build()
-        save_atomically(path, lambda p: p.write_text(json.dumps(rows, indent=1), encoding="utf-8"))
-    return rows
+    return cached_rows("lab08", name, {**settings, "v": TABLE_VERSION}, build)
 
 
 def budget_table(lab: PriorLab, budgets=BUDGETS, progress: bool = True, prior_max: dict | None = None):

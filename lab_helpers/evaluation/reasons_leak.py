@@ -23,22 +23,11 @@ def _model_key(model) -> list | None:
 def _cached_rows(name: str, settings: dict, build) -> list[dict]:
     """Rows from data/cache/lab02/, built and saved when these settings are new (solutions/, labs/ and the tests
     share them); built every time when a model cannot be identified."""
-    import hashlib
-    import json
-
-    from ..paths import cache_dir, cache_lock, save_atomically
+    from ..paths import cached_rows
 
     if any(v is None for v in settings.get("models", {}).values()):
         return build()
-    digest = hashlib.sha1(json.dumps({**settings, "v": TABLE_VERSION}, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    path = cache_dir() / "lab02" / f"{name}-{digest}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with cache_lock(path):
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
-        rows = build()
-        save_atomically(path, lambda p: p.write_text(json.dumps(rows, indent=1), encoding="utf-8"))
-    return rows
+    return cached_rows("lab02", name, {**settings, "v": TABLE_VERSION}, build)
 
 
 def explained_letters(model, data, idx: np.ndarray, setting: str, seed: int = 0):
