@@ -18,13 +18,19 @@ sys.path.insert(0, str(KIT))
 
 SECTION = "## Guided paths: words, interactions, minutes"
 READING_WPM = 150  # careful reading of technical prose by a security professional (not skimming)
-INTERACTION_MINUTES = {"prediction": 1.5, "decision": 3.0, "manager sentence": 2.0, "quick check": 5.0}
+INTERACTION_MINUTES = {"prediction": 1.5, "decision": 3.0, "manager sentence": 2.0, "quick-check question": 1.25,
+                       "drill card": 0.25, "exam minute": 1.0}
+QUICK_CHECK_QUESTIONS = 4  # quick_check's default n
+DRILL_CARDS = 10  # sorting_drill's cards when no n is given
 EXTENSION_HEADING = "## Engineer's extension"
 
 
 def lab_path(path: Path) -> dict:
-    """The guided path of one notebook: its prose words and interactions (None when it has no guided path yet)."""
+    """The guided path of one notebook: its prose words and interactions (None when it has no guided path yet); a
+    short mock exam counts its time limit (the full-length form is sat after class)."""
     import nbformat
+
+    from lab_helpers.exam import EXAM_FORMS
 
     cells = nbformat.read(path, as_version=4).cells
     at = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(EXTENSION_HEADING)),
@@ -34,7 +40,16 @@ def lab_path(path: Path) -> dict:
     return {"guided": at is not None,
             "words": sum(len(c.source.split()) for c in path_cells if c.cell_type == "markdown"),
             "prediction": len(re.findall(r"\bpredict_first\(", code)), "decision": len(re.findall(r"\bdecide\(", code)),
-            "manager sentence": int("explain_to_your_manager(" in code), "quick check": int("quick_check(" in code)}
+            "manager sentence": int("explain_to_your_manager(" in code),
+            "quick-check question": calls(code, "quick_check", QUICK_CHECK_QUESTIONS),
+            "drill card": calls(code, "sorting_drill", DRILL_CARDS),
+            "exam minute": sum(EXAM_FORMS[form].minutes for form in re.findall(r"\bmock_exam\(\"(short)\"\)", code))}
+
+
+def calls(code: str, function: str, default: int) -> int:
+    """The items shown by every call of `function` in `code`: its n= argument, or `default` without one."""
+    return sum(int(m.group(1)) if (m := re.search(r"\bn=(\d+)", args)) else default
+               for args in re.findall(rf"\b{function}\(([^)]*)\)", code))
 
 
 def run_seconds() -> dict[str, tuple[float, float]]:

@@ -96,3 +96,23 @@ def cached_rows(folder: str, name: str, settings: dict, build: Callable[[], list
         rows = build()
         save_atomically(path, lambda p: p.write_text(json.dumps(rows, indent=1), encoding="utf-8"))
     return rows
+
+
+def cached_object(folder: str, name: str, settings: dict, build: Callable[[], object]) -> object:
+    """Any picklable result (an attack's images and counts, a set of runs) from
+    data/cache/<folder>/<name>-<hash of settings>.pkl, built by `build` and saved when these settings are new; the
+    lock beside it makes two processes build it once. Only the kit's own results go in: a pickle is read back as code."""
+    import hashlib
+    import json
+    import pickle
+
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = cache_dir() / folder / f"{name}-{digest}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with cache_lock(path):
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        result = build()
+        save_atomically(path, lambda p: p.write_bytes(pickle.dumps(result)))
+    return result
+

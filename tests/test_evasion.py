@@ -332,9 +332,13 @@ def test_a_segment_rule_catches_twelve_addresses_of_one_network_and_costs_client
     assert gateway.alerts and not run.finished and run.answered <= 2_000
     assert time_to_detection(gateway.requests(), gateway.alert_frame(), keys)["queries"] <= 1_000
 
+    days = {}  # sites -> one day of their ordinary traffic (made once, watched by three detectors)
+
     def flagged(sites: int, prefix, nat: bool = False) -> int:
-        events = [dataclasses.replace(e, user=f"{e.user}-site{s}") for s in range(sites)
-                  for e in ordinary_traffic(faces, people, start=0.0, seed=s, patterns=True)]
+        if sites not in days:
+            days[sites] = [dataclasses.replace(e, user=f"{e.user}-site{s}") for s in range(sites)
+                           for e in ordinary_traffic(faces, people, start=0.0, seed=s, patterns=True)]
+        events = days[sites]
         users = sorted({e.user for e in events})
         sources = "203.0.113.7" if nat else {u: f"203.0.113.{i + 1}" for i, u in enumerate(users)}
         found = watch_traffic(events, AdaptiveDetector(segment_prefix=prefix), face_model=face_model, data=people,

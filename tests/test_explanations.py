@@ -163,6 +163,28 @@ def test_lab_04s_explanation_table_agrees_with_its_words(softmax, faces, evaluat
         assert t.loc[spec, "recognised at 100"] <= best["recognised at 100"] - 0.1 and t.loc[spec, "utility"] < 0.8
 
 
+@pytest.mark.slow
+def test_the_explanation_table_is_measured_once_per_model_judge_and_settings(softmax, faces, evaluator, monkeypatch,
+                                                                            tmp_path):
+    """Lab 04 shows the table twice (the panel and section 5) and the suite runs lab 04 several times: measured once,
+    then read from data/cache/lab04/; another judge, or a model the kit did not train, is measured again."""
+    import pandas as pd
+
+    from lab_helpers.evaluation import explanation_leak
+
+    first = explanation_leak.explanation_table(softmax, faces, evaluator, settings=("gradient:any",), budgets=(10,))
+    measured = []
+    real = explanation_leak._explanation_rows
+    monkeypatch.setattr(explanation_leak, "_explanation_rows", lambda *a: measured.append(a) or real(*a))
+    again = explanation_leak.explanation_table(softmax, faces, evaluator, settings=("gradient:any",), budgets=(10,))
+    pd.testing.assert_frame_equal(first, again)
+    assert measured == []  # from the cache
+    monkeypatch.setattr(type(evaluator), "fingerprint", lambda self: "another-judge")
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))  # the other judge's table is not kept in data/cache/
+    explanation_leak.explanation_table(softmax, faces, evaluator, settings=("gradient:any",), budgets=(10,))
+    assert len(measured) == 1
+
+
 def test_a_heat_maps_size_tells_members_apart_and_only_normalising_it_stops_that(softmax, faces):
     """Shokri et al. 2021 on lab 03's target: label plus a heat map leaks membership almost as much as probabilities."""
     from lab_helpers.evaluation import explanation_membership

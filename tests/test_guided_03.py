@@ -3,13 +3,12 @@ the options and the words say. The notebook's own measure and grade functions ru
 with the kit's functions on the shared fixtures (the softmax target and the evaluator are trained once per run)."""
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from notebook_code import notebook_definitions as definitions_of
 
 from lab_helpers.formatting import percent
 
@@ -25,16 +24,7 @@ pytestmark = pytest.mark.slow  # four white-box attacks, 400,000 scored queries,
 def notebook_definitions(namespace: dict) -> dict:
     """The notebook's own measure and grade functions (and the constants they read), run in `namespace`, whose attack
     functions are the test's: the words of the notebook are checked against the code the notebook runs."""
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        wanted = [node for node in ast.parse(cell.source).body
-                  if (isinstance(node, ast.FunctionDef) and node.name in DEFINED)
-                  or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in DEFINED for t in node.targets))]
-        exec(compile(ast.Module(wanted, type_ignores=[]), str(NOTEBOOK), "exec"), namespace)
-    missing = [name for name in DEFINED if name not in namespace]
-    assert not missing, f"the notebook no longer defines {missing}"
-    return namespace
+    return definitions_of(NOTEBOOK, DEFINED, namespace)
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,11 @@ the options and the words say. The notebook's own measure and grade functions ru
 kit's functions on the shared fixtures (the softmax target, the evaluator, the patients), against the same services."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from notebook_code import notebook_definitions as definitions_of
 
 from lab_helpers.formatting import percent
 
@@ -22,18 +21,7 @@ pytestmark = pytest.mark.slow  # the attack over HTTP, an ordinary day, two evad
 
 def notebook_definitions(namespace: dict) -> dict:
     """The notebook's own functions and constants (only those: no cell is run whole), defined in `namespace`."""
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        tree = ast.parse(cell.source)
-        wanted = [node for node in tree.body
-                  if (isinstance(node, ast.FunctionDef) and node.name in DEFINED)
-                  or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in DEFINED for t in node.targets))
-                  or isinstance(node, (ast.Import, ast.ImportFrom))]
-        exec(compile(ast.Module(wanted, type_ignores=[]), str(NOTEBOOK), "exec"), namespace)
-    missing = [name for name in DEFINED if name not in namespace]
-    assert not missing, f"the notebook no longer defines {missing}"
-    return namespace
+    return definitions_of(NOTEBOOK, DEFINED, namespace, imports=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 KIT = Path(__file__).resolve().parent.parent
-GUIDED_LABS = ("01", "02", "03", "04", "05", "06", "08", "09")  # labs whose guided path is in place (the others follow: issue 26)
+GUIDED_LABS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")  # labs whose guided path is in place (the others follow: issue 26)
 EXTENSION_HEADING = "## Engineer's extension"
 MAX_PATH_WORDS = 1_000  # prose on the guided path, the title cell (objectives, exam link) not counted
 
@@ -103,3 +103,28 @@ def test_a_graded_decision_gives_partial_credit_and_says_what_is_wrong(tmp_path,
     decide(d, record=False)  # some option earns full marks: fine
     with pytest.raises(ValueError, match="no option earns full marks"):
         decide(Decision("bad", "?", [1, 2], lambda n: (0.5, ["half"])), record=False)
+
+
+def test_the_mock_exam_lab_asks_for_no_code_before_its_extension_and_predicts_the_weights():
+    """Lab 10 is the exam itself: no code to write before its extension, its plumbing collapsed, and the weights
+    prediction measures what the text after it says (the same answers pass at one mark a PBQ, fail at three)."""
+    from notebook_code import notebook_definitions
+
+    from lab_helpers import percent
+    from lab_helpers.exam import PASS_MARK, PBQ_WEIGHT, QUESTION_WEIGHT, grade_question, load_questions
+
+    for path in notebooks("10"):
+        path_cells, extension = guided_path(path)
+        code = "\n".join(c.source for c in path_cells if c.cell_type == "code")
+        assert "placeholder(" not in code and "YOUR CODE HERE" not in code and "predict_first(" in code, path.name
+        assert all(c.metadata.get("jupyter", {}).get("source_hidden") for c in path_cells if c.cell_type == "code")
+        assert any("check_exam_score" in c.source for c in extension)
+    by_id = {q["id"]: q for q in load_questions()}
+    ns = {"percent": percent, "PASS_MARK": PASS_MARK, "PBQ_WEIGHT": PBQ_WEIGHT, "QUESTION_WEIGHT": QUESTION_WEIGHT,
+          "ordering": grade_question(by_id["pbq-ir-poisoned-feedback"], [6, 0, 1, 2, 3, 4, 5]),
+          "matching": grade_question(by_id["pbq-match-data-harms"], [0, 1, 4, 3])}
+    notebook_definitions(notebooks("10")[0], ("SINGLES", "PBQ_CREDITS", "share_of_marks", "measure_weights"), ns)
+    option, text = ns["measure_weights"]()
+    assert option == 2 and "(PASS)" in text and "(FAIL)" in text
+    prose = "\n".join(c.source for c in guided_path(notebooks("10")[0])[0] if c.cell_type == "markdown")
+    assert "The same answers pass when every question weighs one mark and fail when the PBQs weigh three" in prose

@@ -151,3 +151,23 @@ def test_self_check_smallest_epsilon(sweep, capsys):
     assert not check_smallest_epsilon(best, attack + 0.1, sweep, floor)
     out = capsys.readouterr().out
     assert "go less private" in out and "go more private" in out and "not a target ε" in out
+
+
+@pytest.mark.slow
+def test_a_defence_row_is_measured_once_per_model_and_judge(softmax, faces, evaluator, monkeypatch):
+    """Lab 05's sweeps attack each trained model once; the learner copy and the guided-path checks read the row from
+    data/cache/lab05/. A model the kit did not train (no spec) is measured every time."""
+    import types
+
+    from lab_helpers.evaluation import training_defences
+
+    first = training_defences.defence_row(softmax, faces, evaluator)
+    calls = []
+    real = training_defences.measure_defence_row
+    monkeypatch.setattr(training_defences, "measure_defence_row", lambda *a: calls.append(a) or real(*a))
+    assert training_defences.defence_row(softmax, faces, evaluator) == first and calls == []
+    assert 0 <= first["evaluator top-1"] <= 1 and first["test accuracy"] == softmax.test_accuracy
+    plain = types.SimpleNamespace(**{k: getattr(softmax, k) for k in ("train_accuracy", "test_accuracy", "predict_proba")},
+                                  net=softmax.net)
+    training_defences.defence_row(plain, faces, evaluator)
+    assert len(calls) == 1

@@ -434,6 +434,18 @@ def test_the_drill_shows_its_cards_shuffled_with_no_two_neighbours_sharing_an_an
     assert "Correct" in drill.feedback[first["id"]].value
 
 
+
+def test_a_short_drill_keeps_every_threat_and_no_neighbours_sharing_an_answer():
+    """Lab 00's guided path shows six of the ten cards: all four threats among them, still no card giving away the next."""
+    from lab_helpers.exam import drill_order
+
+    for seed in range(5):
+        short = [c["answer"] for c in sorting_drill(seed=seed, n=6).cards]
+        assert len(short) == 6 and set(short) == {c["answer"] for c in CARDS}
+        assert all(a != b for a, b in zip(short, short[1:]))
+    with pytest.raises(ValueError, match="one card per threat"):
+        drill_order(CARDS, n=3)
+
 def test_every_coloured_button_has_white_text_at_4_5_to_1_or_more():
     """Issue 26 (contrast): the exam's and the checks' buttons meet WCAG AA; ipywidgets' own styles did not."""
     from lab_helpers.ui.widgets import BUTTON_COLOURS, accessible_button

@@ -31,6 +31,12 @@ class FaceData:
     test_idx: np.ndarray  # indices of the 3 held-out photos of each person (120)
     data_home: Path
 
+    def split_key(self) -> str:
+        """A short digest of which photos train a model (measurements cached on disk are reused for this split only)."""
+        import hashlib
+
+        return hashlib.sha1(np.asarray(self.train_idx).tobytes()).hexdigest()[:10]
+
     @property
     def X_train(self) -> np.ndarray:
         """Training photos flattened to rows of 4096 pixels."""

@@ -16,9 +16,32 @@ def explanation_table(model, faces, evaluator, settings=LAB_SETTINGS, budgets=(1
     settings : explanation spellings (`parse_explanation`), e.g. 'gradient:any+coarse:8'.
     budgets : explained queries per person at which to judge the images.
     people : person numbers to attack (default: all 40).
+
+    A model the kit trained is measured once per judge, split and settings, then read from
+    data/cache/lab04/explanation-table-*.json (the attacks are seeded: a rerun gives the same numbers).
     """
-    import numpy as np
     import pandas as pd
+
+    def measure() -> list[dict]:
+        return _explanation_rows(model, faces, evaluator, settings, budgets, people)
+
+    spec = getattr(model, "spec", None)
+    if spec is None or not callable(getattr(spec, "key", None)) or not hasattr(evaluator, "fingerprint"):
+        return pd.DataFrame(measure()).set_index("setting")  # a model the kit did not train: measured each time
+    from ..paths import cached_rows
+
+    key = {"model": spec.key(), "judge": evaluator.fingerprint(), "split": faces.split_key(),
+           "settings": list(settings), "budgets": list(budgets), "people": None if people is None else [int(p) for p in people],
+           "v": EXPLANATION_TABLE_VERSION}
+    return pd.DataFrame(cached_rows("lab04", "explanation-table", key, measure)).set_index("setting")
+
+
+EXPLANATION_TABLE_VERSION = 1  # bump when the attack or the table's columns change: cached tables are measured again
+
+
+def _explanation_rows(model, faces, evaluator, settings, budgets, people) -> list[dict]:
+    """explanation_table's rows, measured (plain floats, so a table can be cached as JSON)."""
+    import numpy as np
 
     from ..attacks import invert_with_explanations
     from ..defences.explanations import explanation_utility
@@ -36,13 +59,13 @@ def explanation_table(model, faces, evaluator, settings=LAB_SETTINGS, budgets=(1
                 row[f"recognised at {b}"] = row[f"nearest photo at {b}"] = row[f"lineup at {b}"] = np.nan
                 continue
             verdict = judge(result.snapshots.get(b, result.images), result.identities, faces, evaluator)
-            row[f"recognised at {b}"] = verdict.recognised_top1
-            row[f"nearest photo at {b}"] = verdict.recognised_nearest
-            row[f"lineup at {b}"] = verdict.template_lineup
+            row[f"recognised at {b}"] = float(verdict.recognised_top1)
+            row[f"nearest photo at {b}"] = float(verdict.recognised_nearest)
+            row[f"lineup at {b}"] = float(verdict.template_lineup)
         row["signal"] = bool(result.signal.any())
-        row["utility"] = explanation_utility(getattr(model, "net", model), faces.X_test, spec)
+        row["utility"] = float(explanation_utility(getattr(model, "net", model), faces.X_test, spec))
         rows.append(row)
-    return pd.DataFrame(rows).set_index("setting")
+    return rows
 
 
 MEMBERSHIP_SETTINGS = ("saliency", "gradient", "saliency+coarse:8", "saliency+top_pixels:50", "saliency+noisy:1",

@@ -106,8 +106,35 @@ def chance_levels(lab: PriorLab) -> dict:
 
 def run_prior_attack(lab: PriorLab, attack: str, prior: str | None = None, budget: int = 1_000, model=None,
                      policy: str | None = None, seed: int = 0, progress: bool = False, checkpoints=()):
-    """One attack on the private people: 'white-box', 'black-box', 'label-only' or 'public lookup'; prior None: pixels."""
-    ids, target = lab.people, model or lab.target
+    """One attack on the private people: 'white-box', 'black-box', 'label-only' or 'public lookup'; prior None: pixels.
+
+    Against a model the kit trained (its spec names its weights) each attack runs once per setting and is then read
+    from data/cache/lab08/ (the attacks are seeded: a rerun gives the same images and counts)."""
+    if attack not in ("white-box", "black-box", "label-only", "public lookup"):
+        raise ValueError(f"Unknown attack {attack!r}: use white-box, black-box, label-only or public lookup.")
+    target = model or lab.target
+    spec = getattr(target, "spec", None)
+
+    def run():
+        return _run_prior_attack(lab, attack, prior, budget, target, policy, seed, progress, checkpoints)
+
+    if spec is None or not callable(getattr(spec, "key", None)):
+        return run()
+    from ..paths import cached_object
+
+    settings = {"target": spec.key(), "attack": attack, "prior": prior, "budget": int(budget), "policy": policy,
+                "seed": int(seed), "checkpoints": [int(c) for c in checkpoints], "people": lab.people.tolist(),
+                "public": lab.public.split_key(), "v": ATTACK_VERSION}
+    return cached_object("lab08", "attack", settings, run)
+
+
+ATTACK_VERSION = 1  # bump when an attack or its prior changes: cached runs are measured again
+
+
+def _run_prior_attack(lab: PriorLab, attack: str, prior: str | None, budget: int, target, policy: str | None,
+                      seed: int, progress: bool, checkpoints):
+    """run_prior_attack, run now."""
+    ids = lab.people
     if attack == "white-box":
         return (invert_white_box(target, ids, progress=progress) if prior is None else
                 invert_prior_white_box(target, lab.prior(prior), ids, seed=seed, progress=progress))

@@ -14,6 +14,7 @@ from .bank import (
     THREATS as THREATS,
     THREAT_TAGS as THREAT_TAGS,
     TOPIC_NOTE as TOPIC_NOTE,
+    check_ids as check_ids,
     check_question as check_question,
     choice_order as choice_order,
     declared_choices as declared_choices,
@@ -53,6 +54,13 @@ from .bank import (
     threat_definitions as threat_definitions,
     topic_titles as topic_titles,
     unanswered_feedback as unanswered_feedback,
+)
+from .checks import (
+    check_form as check_form,
+    check_minutes as check_minutes,
+    check_problems as check_problems,
+    check_sessions as check_sessions,
+    check_slots as check_slots,
 )
 from .mock import (
     EXAM_FORMS as EXAM_FORMS,

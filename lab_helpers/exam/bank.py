@@ -101,16 +101,33 @@ def load_threat_cards() -> list[dict]:
     return list(_read_json("threat_cards.json")["cards"])
 
 
-def drill_order(cards: list[dict], seed: int = 0) -> list[dict]:
+def drill_order(cards: list[dict], seed: int = 0, n: int | None = None) -> list[dict]:
     """The drill's cards in a fixed shuffle (seeded) in which no two neighbours share an answer: the stored order
-    groups them in answer pairs, which would give every second card away."""
+    groups them in answer pairs, which would give every second card away. n: only that many cards, every answer
+    among them at least once (a shorter drill)."""
+    answers = {c["answer"] for c in cards}
+    n = len(cards) if n is None else n
+    if not len(answers) <= n <= len(cards):
+        raise ValueError(f"n must be between {len(answers)} (one card per threat) and {len(cards)} (every card), got {n}.")
     rng = random.Random(f"drill/{seed}")
     order = list(cards)
     for _ in range(1_000):
         rng.shuffle(order)
-        if all(a["answer"] != b["answer"] for a, b in zip(order, order[1:])):
+        if (all(a["answer"] != b["answer"] for a, b in zip(order[:n], order[1:n]))
+                and {c["answer"] for c in order[:n]} == answers):
             break
-    return order
+    return order[:n]
+
+
+def check_forms_file() -> dict:
+    """data/check_forms.json: the pre/post check's two parallel forms (lab_helpers.exam.checks reads them)."""
+    return _read_json("check_forms.json")
+
+
+def check_ids() -> set[str]:
+    """Every question on either form of the pre/post check: held out of quick checks and mock exams, so the day
+    does not rehearse the post-check."""
+    return {slot[form] for slot in check_forms_file()["slots"] for form in ("pre", "post")}
 
 
 def threat_definitions() -> dict[str, str]:
@@ -1044,9 +1061,11 @@ def pick_questions(pool: list[dict], n: int, history: dict | None = None, seed: 
 
 
 def quick_check_questions(lab: str | int, n: int = 4, history: dict | None = None, seed: int = 0) -> list[dict]:
-    """The end-of-lab quick check: n questions tagged with this lab (missed and unseen ones first)."""
+    """The end-of-lab quick check: n questions tagged with this lab (missed and unseen ones first; PBQs and the
+    pre/post check's questions left out)."""
     number = lab_number(lab)
-    pool = [q for q in load_questions(lab=number) if not is_performance_based(q)]  # PBQs: the mock exam, lab 07
+    held_out = check_ids()  # the pre/post check's questions: not practised during the day
+    pool = [q for q in load_questions(lab=number) if not is_performance_based(q) and q["id"] not in held_out]
     if not pool:
         raise ValueError(f"The bank has no questions for lab {number} yet: add some to data/questions/lab{number}.json.")
     return pick_questions(pool, n, history, seed)
@@ -1070,8 +1089,10 @@ def in_mock_exam(question: dict) -> bool:
 
 
 def mock_exam_pool(topic: str | None = None) -> list[dict]:
-    """Every question a mock exam (or the whole-bank terminal quiz) may ask, optionally of one topic or concept."""
-    return [q for q in load_questions(topic=topic) if in_mock_exam(q)]
+    """Every question a mock exam (or the whole-bank terminal quiz) may ask, optionally of one topic or concept; the
+    pre/post check's questions are held out."""
+    held_out = check_ids()
+    return [q for q in load_questions(topic=topic) if in_mock_exam(q) and q["id"] not in held_out]
 
 
 def is_performance_based(question: dict) -> bool:

@@ -3,7 +3,7 @@
 Each learner's quiz progress lives in a small JSON file (lab_helpers.exam.progress; on a class hub, one per home
 folder, e.g. /home/jupyter-ada/model-inversion-lab/data/cache/quiz_progress.json). Point `scores` at a folder of
 them (or at files) and it reads each one read-only, never moving, fixing or writing it, and makes one row per
-learner: lab quick checks, mock exams, weakest topics. A file that is not a progress file is reported and skipped.
+learner: the pre/post check side by side, lab quick checks, mock exams, weakest topics. A file that is not a progress file is reported and skipped.
 """
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bank import LAB_NOTEBOOKS, load_questions, number_text, question_topics, topic_titles
+from .checks import check_sessions
 from .progress import FILE_NAME, Progress, _valid
 
-COLUMNS = ["learner", "answered", "right_last_try"] + [f"lab_{lab}" for lab in LAB_NOTEBOOKS] + [
+COLUMNS = ["learner", "answered", "right_last_try", "pre_check", "post_check", "check_change"] + [
+    f"lab_{lab}" for lab in LAB_NOTEBOOKS] + [
     "mock_exams", "latest_mock_exam", "latest_mock_exam_percent", "latest_passed", "best_mock_exam_percent",
     "weakest_topics", "file"]
 
@@ -37,6 +39,15 @@ class ScoreRow:
     labs: dict[str, tuple[int, int]]  # lab -> (right on the last try, answered)
     mocks: list[dict] = field(default_factory=list)  # the mock exam sessions, oldest first
     weakest: list[str] = field(default_factory=list)
+    checks: dict[str, dict] = field(default_factory=dict)  # "pre"/"post" -> the latest session of that check form
+
+    def check_right(self, form: str) -> float | None:
+        """Right answers on one form of the pre/post check (None: not taken)."""
+        session = self.checks.get(form)
+        try:
+            return float(session["right"]) if session else None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     @staticmethod
     def _share(session: dict) -> float | None:
@@ -57,6 +68,10 @@ class ScoreRow:
         if latest and passed is None and latest_share is not None and latest.get("pass_mark"):
             passed = latest_share >= float(latest["pass_mark"])
         row = {"learner": self.learner, "answered": self.answered, "right_last_try": self.right}
+        pre, post = self.check_right("pre"), self.check_right("post")
+        row |= {f"{form}_check": (f"{number_text(right)}/{self.checks[form].get('asked')}" if right is not None else "")
+                for form, right in (("pre", pre), ("post", post))}
+        row["check_change"] = "" if pre is None or post is None else f"{post - pre:+g}"
         row |= {f"lab_{lab}": (f"{r}/{n}" if n else "") for lab, (r, n) in self.labs.items()}
         row |= {"mock_exams": len(self.mocks),
                 "latest_mock_exam": (f"{number_text(float(latest.get('marks', 0)))}/{number_text(float(latest['max_marks']))}"
@@ -155,7 +170,8 @@ def score_row(learner: str, path: Path, progress: Progress, questions: list[dict
         r, n = labs[q["lab"]]
         labs[q["lab"]] = (r + good, n + 1)
     mocks = [s for s in progress.sessions if isinstance(s, dict) and s.get("kind") == "mock exam"]
-    return ScoreRow(learner, str(path), answered, right, labs, mocks, weakest_topics(progress, questions))
+    return ScoreRow(learner, str(path), answered, right, labs, mocks, weakest_topics(progress, questions),
+                    check_sessions(progress))
 
 
 def gather_scores(paths: list[Path | str]) -> tuple[list[ScoreRow], list[str]]:
@@ -219,8 +235,16 @@ def scores_text(rows: list[ScoreRow]) -> str:
         mock = (f"mock exams {d['mock_exams']}, latest {d['latest_mock_exam']} ({d['latest_mock_exam_percent']} %"
                 + (f", passed: {d['latest_passed']}" if d["latest_passed"] else "") + ")") if row.mocks else "no mock exam"
         weak = f"; weakest: {d['weakest_topics']}" if d["weakest_topics"] else ""
+        check = (f"; check pre {d['pre_check'] or '-'}, post {d['post_check'] or '-'}"
+                 + (f" ({d['check_change']})" if d["check_change"] else "")) if row.checks else ""
         lines.append(f"{row.learner}: {row.answered} answered, {row.right} right on the last try; labs {labs or '-'}; "
-                     f"{mock}{weak}")
+                     f"{mock}{check}{weak}")
+    both = [(r.check_right("pre"), r.check_right("post")) for r in rows
+            if r.check_right("pre") is not None and r.check_right("post") is not None]
+    if both:
+        pre, post = (sum(x) / len(both) for x in zip(*both))
+        lines.append(f"Pre/post check, {len(both)} learner(s) with both forms: {pre:.1f} -> {post:.1f} right of 10 on "
+                     f"average ({post - pre:+.1f}).")
     return "\n".join(lines)
 
 

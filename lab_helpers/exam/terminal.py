@@ -264,3 +264,23 @@ def terminal_quiz(topic: str | None = None, lab: str | int | None = None, n: int
         problems = sorted({x for x in notes if x})
         say("\n".join(problems) if problems else f"Progress saved in {progress_path()}.")
     return result
+
+
+def terminal_check(form: str, record: bool = True, ask: Callable[[str], str] = input,
+                   say: Callable[[str], None] = print) -> ExamResult:
+    """`python -m lab_helpers quiz --check pre|post`: one form of the pre/post check (lab_helpers.exam.checks), timed,
+    kept in the progress file as a "check" session for `scores`."""
+    from .checks import SESSION_KIND, check_form, check_minutes
+    from .progress import progress_path, record_answer, record_session
+
+    questions = check_form(form)
+    say(f"{form.capitalize()}-check: {len(questions)} questions, one mark each. Not a grade: your instructor compares "
+        "the class's pre- and post-check. Answer alone, without notes; a guess is fine.")
+    result, graded = run_terminal_exam(questions, check_minutes(), ask, say, pass_mark=None,
+                                       title=f"{form.capitalize()}-check")
+    if record:
+        notes = [record_answer(qid, f.correct, score=f.credit) for qid, f in graded.items() if f.answered]
+        notes.append(record_session(result.record(SESSION_KIND) | {"form": form}))
+        problems = sorted({x for x in notes if x})
+        say("\n".join(problems) if problems else f"Progress saved in {progress_path()}.")
+    return result

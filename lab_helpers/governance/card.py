@@ -253,25 +253,14 @@ def _cached_runs(candidate: Candidate, measure: Callable[[], dict]) -> dict:
     """The strongest attack's runs for a model the kit trained (its spec names its weights exactly), from
     data/cache/lab07/ when this model, output and budget were measured before (the attacks are seeded, so a rerun
     gives the same numbers); any other model is measured each time."""
-    import hashlib
-    import pickle
-
-    from ..paths import cache_dir, cache_lock, save_atomically
+    from ..paths import cached_object
 
     spec = getattr(candidate.model, "spec", None)
     if spec is None or not callable(getattr(spec, "key", None)):
         return measure()
     settings = {"model": spec.key(), "policy": candidate.policy.spelling(), "budget": BLACK_BOX_QUERIES,
                 "small": SMALL_BUDGET, "people": [int(p) for p in candidate.data.people], "v": STRONGEST_VERSION}
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    path = cache_dir() / "lab07" / f"strongest-{digest}.pkl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with cache_lock(path):
-        if path.exists():
-            return pickle.loads(path.read_bytes())
-        runs = measure()
-        save_atomically(path, lambda p: p.write_bytes(pickle.dumps(runs)))
-    return runs
+    return cached_object("lab07", "strongest", settings, measure)
 
 
 def _black_box_measurement(candidate: Candidate, budget: int) -> Measurement:

@@ -98,6 +98,18 @@ class Evaluator:
     from_cache: bool
     people: np.ndarray | None = None  # the person numbers it was trained on (None: all 40)
 
+    def fingerprint(self) -> str:
+        """A short digest of the trained weights (and the people it knows): measurements cached on disk name the judge
+        that made them."""
+        import hashlib
+
+        digest = hashlib.sha1()
+        for tensor in self.net.state_dict().values():
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        if self.people is not None:
+            digest.update(np.asarray(self.people).tobytes())
+        return digest.hexdigest()[:12]
+
     def logits(self, images: np.ndarray) -> torch.Tensor:
         """The evaluator's scores for each identity (people it never saw: -inf), after contrast normalisation."""
         use_cpu_budget()

@@ -167,6 +167,14 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     exam = args.exam or args.form is not None
     n = args.questions if args.questions is not None else (None if exam else 10)
     try:
+        if args.check:
+            if exam or args.review or args.lab or args.topic:
+                raise ValueError("--check asks one fixed form of the pre/post check: leave out --exam, --review, "
+                                 "--lab and --topic.")
+            from ..exam.terminal import terminal_check
+
+            terminal_check(args.check, record=not args.no_save)
+            return 0
         if args.review and exam:
             raise ValueError("--review asks the questions due again; --exam is a mock exam: choose one.")
         terminal_quiz(args.topic, args.lab, n, args.minutes, args.seed, record=not args.no_save, exam=exam,
@@ -313,6 +321,9 @@ def make_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--review", action="store_true",
                       help="spaced review: the questions due again (a missed one at once, a right one after 1, 3, 7 "
                            "or 21 days), then new ones")
+    quiz.add_argument("--check", choices=("pre", "post"), default=None,
+                      help="the pre/post check a class takes before lab 00 (pre) and after the mock exam (post): 10 "
+                           "questions in 15 minutes, the same topics on both forms; `scores` shows both")
     quiz.add_argument("--list-topics", action="store_true", help="list the topics and exit")
     quiz.add_argument("--export-anki", metavar="FILE.apkg", default=None,
                       help="write the questions (with --lab/--topic: some of them) as an Anki deck and exit")

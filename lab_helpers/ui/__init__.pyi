@@ -64,6 +64,7 @@ from .widgets import (
     check_exam_score as check_exam_score,
     QuizQuestion as QuizQuestion,
     mock_exam as mock_exam,
+    pre_post_check as pre_post_check,
     progress_table as progress_table,
     review_questions as review_questions,
     spaced_review as spaced_review,

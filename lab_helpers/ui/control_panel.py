@@ -162,7 +162,7 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
                   progress: bool = True, explanations: bool = False) -> PanelData:
     """Measure every setting once (about a minute and a half on one CPU, with a progress bar), or load the cache.
 
-    explanations: also measure the explanation settings of `explanation_table` (about 10 s, not cached), so the
+    explanations: also measure the explanation settings of `explanation_table` (about 10 s the first time, then cached), so the
     panel offers an explanation beside each output setting.
     """
     from tqdm.auto import tqdm

@@ -53,13 +53,14 @@ def accessible_button(description: str, kind: str, **kwargs):
 class SortingDrill:
     """Scenario cards the learner sorts into the four threats, with feedback on every click.
 
-    The cards are shown in a fixed shuffle (seed) in which no two neighbours share an answer.
+    The cards are shown in a fixed shuffle (seed) in which no two neighbours share an answer; n: only that many
+    cards (every threat among them), None: all of them.
     """
 
-    def __init__(self, cards: list[dict] | None = None, seed: int = 0):
+    def __init__(self, cards: list[dict] | None = None, seed: int = 0, n: int | None = None):
         from ..exam.bank import drill_order
 
-        self.cards = drill_order(cards if cards is not None else load_threat_cards(), seed)
+        self.cards = drill_order(cards if cards is not None else load_threat_cards(), seed, n)
         self.choices: dict[str, w.ToggleButtons] = {}
         self.feedback: dict[str, w.HTML] = {}
         self.score = w.HTML(drill_score_text({}, self.cards))
@@ -86,9 +87,10 @@ class SortingDrill:
         return self.box._repr_mimebundle_(**kwargs)
 
 
-def sorting_drill(cards: list[dict] | None = None, seed: int = 0) -> SortingDrill:
-    """The lab 00 sorting drill: model inversion vs extraction vs adversarial examples vs poisoning, cards shuffled."""
-    return SortingDrill(cards, seed)
+def sorting_drill(cards: list[dict] | None = None, seed: int = 0, n: int | None = None) -> SortingDrill:
+    """The lab 00 sorting drill: model inversion vs extraction vs adversarial examples vs poisoning, cards shuffled
+    (n: only that many cards, every threat among them; None: all)."""
+    return SortingDrill(cards, seed, n)
 
 
 # ---------------------------------------------------------------- exam-style questions, quick checks, mock exams
@@ -538,6 +540,8 @@ class MockExam:
     weights: question id -> marks (default: lab_helpers.exam.mock.exam_weights, PBQs worth more).
     """
 
+    session_kind = "mock exam"  # what the progress file calls a finished sitting
+
     def __init__(self, questions: list[dict], minutes: float | None = 30, record: bool = True, clock=None,
                  pass_mark: float | None = None, weights: dict[str, float] | None = None, title: str = "Mock exam",
                  note: str = "", form: str = "custom"):
@@ -760,15 +764,19 @@ class MockExam:
             for qid, feedback in self.graded.items():
                 if feedback.answered:
                     record_answer(qid, feedback.correct, score=feedback.credit)
-            record_session(result.record("mock exam") | {"form": self.form})
+            record_session(result.record(self.session_kind) | {"form": self.form})
         self.finished = result
         # the explanations are sent first and the verdict last, so a page that shows the verdict shows them too; the
         # verdict's box sits above them on the page
         self.exam_box.children = [self.clock_line, w.HTML("<h4>Every question, with its explanations</h4>"),
                                   *[item.box for item in self.items]]
         self.clock_line.value = "<b>Submitted.</b> Your result is above; every question's explanation follows."
-        self.results.value = exam_result_html(result, self.flags)
+        self.results.value = self.result_html(result)
         return result
+
+    def result_html(self, result) -> str:
+        """What the learner sees first after submitting: the verdict and the score by topic."""
+        return exam_result_html(result, self.flags)
 
     def finish(self):
         """Submit the exam (the name older notebooks used)."""
@@ -862,6 +870,74 @@ def mock_exam(form: str = "short", n: int | None = None, minutes: float | None |
     title = f"Mock exam, {draw.form.title}" if n is None else "Mock exam"
     return MockExam(draw.questions, draw.minutes, record, clock, pass_mark, draw.weights, title, draw.note,
                     draw.form.key if n is None else "custom")
+
+
+class KnowledgeCheck(MockExam):
+    """The pre/post check (lab_helpers.exam.checks): one form of 10 questions, timed like the exam, with no verdict:
+    the learner sees how many they got right and every explanation; the progress file keeps it as a "check" session,
+    which `python -m lab_helpers scores` shows beside the other form."""
+
+    session_kind = "check"
+
+    def __init__(self, form: str, record: bool = True, clock=None):
+        from ..exam.checks import check_form, check_minutes
+
+        what = "before the labs" if form == "pre" else "after the labs"
+        super().__init__(check_form(form), check_minutes(), record, clock, title=f"{form.capitalize()}-check",
+                         form=form)
+        self.heading.value = (
+            f"<b>{form.capitalize()}-check</b> ({what}): {len(self.questions)} questions in {check_minutes()} minutes, "
+            "one mark each. It is not a grade: your instructor compares the class's pre- and post-check to see what the "
+            "day taught. The two checks ask about the same topics with different questions. Answer alone, without "
+            "notes; a guess is fine. After you submit you see your score and every explanation.")
+        self.start_button.description = "Start the check"
+        self.submit_button.description = "Submit the check"
+
+    def result_html(self, result) -> str:
+        from ..exam.bank import number_text
+
+        return (f'<div role="status" style="border-left:4px solid #1f4e79;padding:4px 8px"><b>{self.title_text()}: '
+                f"{number_text(result.right)} of {result.asked} right.</b> Every question's explanation follows.</div>")
+
+    def title_text(self) -> str:
+        return f"{self.form.capitalize()}-check"
+
+    def text(self) -> str:
+        return _quiz_text(self.questions, self.title_text(), f"python -m lab_helpers quiz --check {self.form}")
+
+
+class CheckLauncher:
+    """A closed box for the pre/post check: one button opens the form (only when the instructor asks for it), so a
+    learner working alone passes by. The check is built when the button is pressed."""
+
+    def __init__(self, form: str, record: bool = True):
+        if form not in ("pre", "post"):
+            raise ValueError(f"The check has two forms, 'pre' and 'post'; got {form!r}.")
+        self.form, self.record, self.check = form, record, None
+        when = "before lab 00" if form == "pre" else "after the mock exam"
+        self.button = accessible_button(f"Open the {form}-check (only if your instructor asks)", "info")
+        self.button.on_click(lambda _: self.open())
+        self.box = w.VBox([w.HTML(f"<b>In a class?</b> Your instructor may ask for the {form}-check ({when}, 10 "
+                                  "questions, 15 minutes). Working alone, skip it."), self.button])
+
+    def open(self) -> KnowledgeCheck:
+        """Show the check under the button (once)."""
+        if self.check is None:
+            self.check = KnowledgeCheck(self.form, self.record)
+            self.button.disabled = True
+            self.box.children = [*self.box.children, self.check.box]
+        return self.check
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (f"The {self.form}-check (10 questions), if your instructor asks: in a terminal, "
+                                f"python -m lab_helpers quiz --check {self.form}")
+        return bundle
+
+
+def pre_post_check(form: str, record: bool = True) -> CheckLauncher:
+    """The pre-check ('pre', before lab 00) or the post-check ('post', after the mock exam), behind a button."""
+    return CheckLauncher(form, record)
 
 
 def progress_table():
