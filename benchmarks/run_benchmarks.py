@@ -138,7 +138,7 @@ def prior_rows() -> dict:
     curve = budget_table(lab, progress=False, prior_max={"pca": 10_000, "generator": 10_000})
     curve_seconds = time.perf_counter() - began
     judges = ("evaluator top-1", "closer than any public face", "lineup", "correlation top-1")
-    match = {(j, a): queries_without_prior(curve, j, prior=a) for j in judges for a in ("PCA prior", "generator prior")}
+    match = {(j, a): queries_without_prior(curve, j, prior=a) for j in judges for a in ("eigenfaces prior", "generator prior")}
     return {"setup": setup, "at_1000": at_1000, "curve": curve, "curve_seconds": curve_seconds, "match": match,
             "chance": chance_levels(lab), "evaluator": lab.evaluator.test_accuracy, "target": lab.target.name,
             "target_accuracy": lab.target.test_accuracy, "explained": lab.pca.explained}
@@ -168,7 +168,7 @@ def prior_report(result: dict) -> list[str]:
               "(log-interpolated between the measured budgets; divided by 1,000, how many times cheaper the prior makes "
               "that result):", "", "| judge | eigenfaces | generator |", "|---|---|---|"]
     for judge in ("evaluator top-1", "closer than any public face", "lineup", "correlation top-1"):
-        cells = [result["match"][(judge, a)] for a in ("PCA prior", "generator prior")]
+        cells = [result["match"][(judge, a)] for a in ("eigenfaces prior", "generator prior")]
         lines.append(f"| {judge} | " + " | ".join(f"{c:,.0f}" if c else "not within 10,000" for c in cells) + " |")
     lines.append("")
     return lines

@@ -202,6 +202,13 @@ def test_mock_exam_takes_every_click_at_1280_by_720(browser, jupyter_lab, artifa
         boxes = [labels.nth(j).bounding_box() for j in range(labels.count())]
         for upper, lower in zip(boxes, boxes[1:]):  # each option in its own row: no overlap
             assert upper["y"] + upper["height"] <= lower["y"] + 1, (k, upper, lower)
+        if k == 0:  # arrow keys on the exam's radio buttons change the answer, not JupyterLab's cell (issue 26)
+            active = "() => document.querySelector('.jp-Cell.jp-mod-active')?.innerText.slice(0, 40)"
+            before = page.evaluate(active)
+            radios.nth(radios.count() - 1).focus()
+            page.keyboard.press("ArrowUp")
+            wait_for_answer(page, "(t, a) => t === 'Your answer: ' + a", chr(65 + radios.count() - 2))
+            assert page.evaluate(active) == before and radios.nth(radios.count() - 2).is_checked()
         if k == 0:  # a single-answer question whose options wrap: none may cover the next one's button
             heights = sorted(b["height"] for b in boxes)
             assert len(heights) == 4 and heights[0] > 30, heights  # really two lines or more at this width
@@ -334,6 +341,8 @@ def test_lab04_guided_path_by_keyboard_and_its_panel_at_1280_by_720(browser, jup
     timings = {}
     start = time.monotonic()
     page = open_notebook(browser, jupyter_lab, LAB04, "lab04-keyboard")
+    page.wait_for_timeout(2_000)  # the kernel has answered kernel_info: JupyterLab has set language_info by now
+    assert not page.evaluate(DIRTY), "the solution shows as modified the moment it opens"  # solutions/ too (issue 26)
     page.click("li.lm-MenuBar-item:has-text('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
     predictions = page.locator(".widget-vbox:has(> button:has-text('Lock in my prediction'))")

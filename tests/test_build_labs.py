@@ -123,6 +123,18 @@ def test_learner_notebook_carries_the_kernels_language_info():
     assert not same_notebook_text(text, text.replace("x = 1", "x = 2"))
 
 
+def test_solutions_carry_the_kernels_language_info_too():
+    """Instructors open solutions/: with nbformat's bare language_info they showed as modified the moment they opened,
+    as labs/ did (issue 26). Every solution carries the kernel's (its Python patch version aside)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    expected = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    for path in sorted((KIT / "solutions").glob("*.ipynb")):
+        info = dict(nbformat.read(path, as_version=4).metadata.get("language_info", {}))
+        info.pop("version", None)
+        assert info == expected, f"{path.name}: metadata.language_info is {info}"
+
+
 def test_jupyterlab_saves_widget_state_with_the_kit_installed():
     """ipywidgets' JupyterLab default is not to save widget state: a notebook reopened with its kernel shut down showed
     "Error displaying widget: model not found". pip install puts the kit's default next to JupyterLab's settings

@@ -564,10 +564,11 @@ def test_lab_09_numbers_and_its_self_check_pass_and_fail_for_the_right_reasons(t
         recovered = int(out.split("recovered ")[1].split(" of 4")[0])
         assert 0 <= recovered <= 2  # "about as many people as before (about 0 to 2 of 4)"
         # the template leaves scores to follow; labels only for apps starves them; a bad file is named
-        assert check_blue_policy(handle, POLICY_TEMPLATE, prior, targets) is False
+        # the two failing policies fail for reasons the attacker's budget does not change: a smaller one will do
+        assert check_blue_policy(handle, POLICY_TEMPLATE, prior, targets, budget=100) is False
         assert "shows the score of the person being attacked" in capsys.readouterr().out
         starved = solution.replace('outputs = ["label_score", "label"]', 'outputs = ["label"]', 1)
-        assert check_blue_policy(handle, starved, prior, targets) is False
+        assert check_blue_policy(handle, starved, prior, targets, budget=100) is False
         assert "the apps (they need a name and its score) lost service" in capsys.readouterr().out
         assert check_blue_policy(handle, "max_batch = [", prior, targets) is False
         assert "not valid TOML" in capsys.readouterr().out

@@ -156,6 +156,12 @@ def test_the_view_shows_both_attackers_and_both_pictures(panel):
     assert "template leak: lineup" in view.metrics and "nearest photo" in view.metrics
     assert view.adaptive_picture.startswith(b"\x89PNG") and view.adaptive_picture != view.picture
     assert view.adaptive_recognised > view.naive_recognised
+    from lab_helpers.formatting import percent
+    from lab_helpers.ui.control_panel import picture_captions
+
+    naive, adaptive = picture_captions(view)  # the words under each picture (issue 26: no image without them)
+    assert "naive attacker's reconstructions of people 1, 5, 9" in naive and percent(view.naive_recognised) in naive
+    assert view.title in adaptive and percent(view.adaptive_recognised) in adaptive
 
 
 def test_honest_user_utility_counts_only_shown_scores():

@@ -86,7 +86,7 @@ def test_the_pixel_attack_needs_about_five_times_the_queries(guided):
     assert all(n is not None and 3_500 <= n <= 7_000 for n in needed), needed  # measured about 5,500 and 4,500
     # "with 10,000 queries the pixel attack goes further, while the eigenface prior levels off"
     pixels = curve[curve["attack"] == "MI-FACE (no prior)"].set_index("queries per person")
-    eigen = curve[curve["attack"] == "PCA prior"]
+    eigen = curve[curve["attack"] == "eigenfaces prior"]
     for judge in ("evaluator top-1", CLOSER):
         assert pixels.loc[10_000, judge] > eigen[judge].max(), judge
 

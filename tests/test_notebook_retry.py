@@ -12,7 +12,7 @@ def test_run(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell({code!r})])
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
-    execute_notebook(path, cwd=tmp_path, cell_timeout=3)
+    execute_notebook(path, cwd=tmp_path, cell_timeout=1)
 '''
 
 

@@ -30,7 +30,21 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path, artifacts: Path):
 
     assert error_outputs(run.notebook) == []
     assert dead_widget_outputs(run.notebook) == []  # reopened later, it shows no "Error displaying widget"
+    assert figures_without_alt_text(run.notebook) == []  # every figure says in words what it shows (issue 26)
     assert run.peak_mb < MAX_PEAK_MB, f"{path.name} peaked at {run.peak_mb:.0f} MB"
+
+
+def figures_without_alt_text(notebook) -> list[str]:
+    """The cells whose figures JupyterLab would draw as a bare PNG (no HTML <img> with alt text beside it)."""
+    import re
+
+    missing = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data and not re.search(r'alt="[^"]{20,}"', data.get("text/html", "")):
+                missing.append(cell.source.splitlines()[0][:80])
+    return missing
 
 
 def test_there_are_notebooks_to_run():

@@ -150,9 +150,9 @@ def test_with_a_prior_the_black_box_attack_beats_pixels_and_the_public_lookup_at
 def test_the_cost_curve_and_what_the_prior_saves(lab):
     curve = budget_table(lab, progress=False)
     attacks = set(curve["attack"])
-    assert {"MI-FACE (no prior)", "PCA prior", "generator prior", "public lookup (no inversion)"} == attacks
+    assert {"MI-FACE (no prior)", "eigenfaces prior", "generator prior", "public lookup (no inversion)"} == attacks
     furthest = curve.groupby("attack")["queries per person"].max()
-    assert (furthest["generator prior"], furthest["PCA prior"], furthest["MI-FACE (no prior)"]) == (1_000, 3_000, 10_000)
+    assert (furthest["generator prior"], furthest["eigenfaces prior"], furthest["MI-FACE (no prior)"]) == (1_000, 3_000, 10_000)
     # lab 08: what the eigenface attack gets at 1,000 queries per person costs the pixel attack "about five
     # times as many" (measured about 4,500 on the closer check and 5,500 on the evaluator)
     for judge in ("closer than any public face", "evaluator top-1"):
@@ -160,9 +160,9 @@ def test_the_cost_curve_and_what_the_prior_saves(lab):
         assert needed is not None and 2_000 <= needed <= 10_000, (judge, needed)
     # ... and with enough queries the pixel attack goes further than the prior, which levels off
     pixels = curve[curve["attack"] == "MI-FACE (no prior)"].set_index("queries per person")
-    eigen = curve[curve["attack"] == "PCA prior"]
+    eigen = curve[curve["attack"] == "eigenfaces prior"]
     assert pixels.loc[10_000, "evaluator top-1"] >= eigen["evaluator top-1"].max()
-    with pytest.raises(ValueError, match="no 'PCA prior' row at 500"):
+    with pytest.raises(ValueError, match="no 'eigenfaces prior' row at 500"):
         queries_without_prior(curve, "lineup", budget=500)
 
 

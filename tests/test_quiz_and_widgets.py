@@ -243,7 +243,7 @@ def test_after_submit_the_verdict_and_the_topics_come_first(tmp_path, monkeypatc
     exam = mock_exam(n=10, minutes=None, record=False)
     exam.start()
     exam.submit()
-    inner = exam.box.children[1].children  # the style sheet, then the exam's own box
+    inner = exam.box.children[-1].children  # the style sheet and the keyboard guard, then the exam's own box
     assert inner.index(exam.results) < inner.index(exam.exam_box)  # the result sits above the questions on the page
     page = exam.results.value
     assert page.startswith("<h3") and "Result: FAIL (75 % needed)" in page
@@ -468,6 +468,7 @@ def test_a_prediction_hides_the_measurement_until_the_learner_commits(tmp_path, 
     from lab_helpers.ui import Prediction, predict_first
 
     monkeypatch.setenv("LAB_PROGRESS_FILE", str(tmp_path / "progress.json"))
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))  # the made-up measurement stays out of lab 02's summary
     calls = []
 
     def measure():
@@ -603,3 +604,50 @@ def test_a_bank_too_small_for_the_full_form_gives_all_it_has_and_says_so(tmp_pat
     exam = mock_exam("full", record=False)  # the widget says so too
     assert "fewer than the 90" in exam.heading.value and len(exam.questions) == len(small)
 
+
+
+def test_every_quiz_box_carries_the_keyboard_guard():
+    """Issue 26: the mock exam's and the quick checks' radio buttons and menus passed arrow keys to JupyterLab, which
+    moved to another cell; the guard that the guided-path widgets carry now comes with every quiz box."""
+    import ipywidgets as w
+
+    for box in (show_quiz(QUESTIONS[:2]).box, mock_exam(n=3, minutes=None, record=False).box):
+        guards = [c for c in box.children if isinstance(c, w.HTML) and "__labKeyGuard" in c.value]
+        assert len(guards) == 1 and guards[0].layout.display == "none"
+
+
+def test_every_kit_figure_says_what_it_shows_in_its_alt_text():
+    """Issue 26: JupyterLab draws a PNG with no alt text. Each of the kit's figure functions describes its figure from
+    its data, and in a notebook the figure also goes out as an HTML <img> carrying that text (JupyterLab shows it)."""
+    import ast
+    import inspect
+
+    import numpy as np
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lab_helpers.ui import plots
+
+    tree = ast.parse(inspect.getsource(plots))
+    figure_functions = [f for f in tree.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")
+                        and f.returns is not None and "Figure" in ast.unparse(f.returns) and f.name != "describe"]
+    assert len(figure_functions) >= 15
+    for f in figure_functions:
+        last = f.body[-1]
+        assert isinstance(last, ast.Return) and "describe(" in ast.unparse(last), f"{f.name} draws a figure without alt text"
+    scores = np.array([0.7, 0.2, 0.05, 0.05])
+    fig = plots.plot_scores(scores, title="one answer", highlight=1)
+    alt = plots.alt_text(fig)
+    assert "tallest is person 0 at 70 %" in alt and "Person 1 (the photo's, marked) scores 20 %" in alt
+    from IPython.core.pylabtools import select_figure_formats
+
+    shell = InteractiveShell.instance()
+    select_figure_formats(shell, {"png"})  # what the notebook's inline backend does
+    plots._ALT_INSTALLED = False
+    plots.describe(fig, alt)  # in a running IPython: the HTML form is registered
+    bundle, _ = shell.display_formatter.format(fig)
+    assert "image/png" in bundle and f'alt="{alt}"' in bundle["text/html"].replace("&#x27;", "'")
+    import matplotlib.pyplot as plt
+
+    other = plt.figure()  # not one of the kit's: it stays a plain PNG
+    assert "text/html" not in shell.display_formatter.format(other)[0]
+    plt.close("all")

@@ -185,6 +185,19 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    """One printable page per lab: threat, control, what it bought (this machine's measurements), exam tip."""
+    from ..exam.summaries import write_summary
+
+    try:
+        written = write_summary(args.lab, args.out)
+    except (ValueError, OSError) as exc:
+        print(f"summary: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {written} (open it in a browser; print it, one lab a page).")
+    return 0
+
+
 def cmd_scores(args: argparse.Namespace) -> int:
     """Learners' progress files (a folder of them, as on a class hub) in one table; --export writes it as CSV."""
     from ..exam.progress import progress_path
@@ -328,6 +341,12 @@ def make_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--export-anki", metavar="FILE.apkg", default=None,
                       help="write the questions (with --lab/--topic: some of them) as an Anki deck and exit")
     quiz.set_defaults(func=cmd_quiz)
+    summary = sub.add_parser("summary", help="one printable page per lab (HTML): threat, control, what it bought "
+                                             "(this machine's measurements), exam tip; 'all' for every lab in one file")
+    summary.add_argument("lab", help="lab number, e.g. 03, or all")
+    summary.add_argument("--out", metavar="FILE.html", default=None,
+                         help="where to write it (default: lab-NN-summary.html or all-labs-summary.html here)")
+    summary.set_defaults(func=cmd_summary)
     scores = sub.add_parser("scores", help="instructors: learners' progress files (a folder, as on a class hub) in one "
                                            "table: quick checks per lab, mock exams, weakest topics")
     scores.add_argument("paths", nargs="*", help="folders of progress files, or files (default: this machine's own)")

@@ -67,6 +67,7 @@ def prepare_classroom(notebooks: list[Path] | None = None) -> bool:
 
     from ..data.face_photos import FaceDataMissing, fetch_faces_bunch
     from ..exam.pbq import TASKS, LogTriage
+    from ..ui.predictions import MEASURE_ENV
     from .notebooks import error_outputs, execute_notebook
 
     try:
@@ -81,7 +82,7 @@ def prepare_classroom(notebooks: list[Path] | None = None) -> bool:
         for path in tqdm(paths, desc="precomputing every lab"):
             log = Path(cwd) / f"{path.stem}.cache-log"
             try:
-                run = execute_notebook(path, Path(cwd), cell_timeout=1200, env={"LAB_CACHE_LOG": str(log)})
+                run = execute_notebook(path, Path(cwd), cell_timeout=1200, env={"LAB_CACHE_LOG": str(log), MEASURE_ENV: "1"})
                 problems = error_outputs(run.notebook)
                 if not problems and path.name.split("_", 1)[0].isdigit():  # a lab, NN_name.ipynb
                     _write_stamp(path, log, run)

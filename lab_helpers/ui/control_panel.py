@@ -284,6 +284,16 @@ def panel_view(data: PanelData, kind: str, value=None, explanation: str = NO_EXP
                      data.pictures[(key, "adaptive")], d.recognised_top1)
 
 
+def picture_captions(view: PanelView) -> tuple[str, str]:
+    """The words under the two picture rows (what they show, for a screen reader and for anyone): the naive and the
+    adaptive attacker's reconstructions at this setting, and what the strict evaluator makes of them."""
+    people = ", ".join(str(p) for p in ROW_IDENTITIES)
+    return tuple(f"Picture above: the {who}'s reconstructions of people {people} with {view.title}, contrast-stretched "
+                 f"for display (the factor under each face); across all 40 people the evaluator recognises "
+                 f"{percent(share)}." for who, share in (("naive attacker", view.naive_recognised),
+                                                          ("adaptive attacker", view.adaptive_recognised)))
+
+
 POLICY_CHOICES = tuple((kind.label, kind.name) for kind in OUTPUT_KINDS.values())  # the panel's buttons, in order
 
 
@@ -313,13 +323,19 @@ class ControlPanel:
         self.picture.add_class("bb-picture")
         self.adaptive_picture.add_class("ad-picture")
         self.white_picture = w.Image(value=data.pictures["white-box"], format="png")
+        self.picture_caption, self.adaptive_caption = w.HTML(), w.HTML()
+        white_caption = w.HTML(f"<i>Picture above: white-box reconstructions of people "
+                               f"{', '.join(str(p) for p in ROW_IDENTITIES)} from the model file, the same at every "
+                               f"output setting; the evaluator recognises {percent(data.white_box.recognised_top1)} of "
+                               "the 40 people.</i>")
         self.policy.observe(lambda change: self.on_policy(change["new"]), names="value")
         self._switching = False
         self.knob.observe(lambda change: None if self._switching else self.show(self.policy.value, change["new"]), names="value")
         left = w.VBox([w.HTML("<b>One API answer</b>"), self.response], layout=w.Layout(width="38%"))
         right = w.VBox([w.HTML("<b>What the attacker and the honest users get</b>"), self.metrics])
-        self.box = w.VBox([self.policy, self.knob, self.explanation, self.title, w.HBox([left, right]), self.picture, self.adaptive_picture,
-                           self.white_picture])
+        self.box = w.VBox([self.policy, self.knob, self.explanation, self.title, w.HBox([left, right]),
+                           self.picture, self.picture_caption, self.adaptive_picture, self.adaptive_caption,
+                           self.white_picture, white_caption])
         self.on_policy("probabilities")
 
     def on_policy(self, kind: str) -> None:
@@ -343,6 +359,7 @@ class ControlPanel:
         self.title.value = f"<h4 style='margin:4px 0' aria-live='polite'>Setting: {html.escape(view.title)}</h4>"
         self.response.value, self.metrics.value, self.picture.value = view.response, view.metrics, view.picture
         self.adaptive_picture.value = view.adaptive_picture
+        self.picture_caption.value, self.adaptive_caption.value = (f"<i>{html.escape(c)}</i>" for c in picture_captions(view))
         return view
 
     def _repr_mimebundle_(self, **kwargs):

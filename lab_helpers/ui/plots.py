@@ -12,6 +12,82 @@ PROJECTOR_WIDTH_PX = 1240  # a 1280 x 720 projector, less the page's margins: a 
 PROJECTOR_MIN_PT = 12  # no title, label or caption on a dashboard smaller than this
 
 
+# Alt text. JupyterLab draws a figure's PNG as an <img> with no alt attribute, so a screen reader says "image". Each
+# figure function below describes its figure in words (the data it shows, not only its title) with `describe`; in a
+# notebook the figure is then also sent as HTML, an <img> carrying that text as its alt attribute, which JupyterLab
+# prefers to the bare PNG (other front ends still get the PNG). Nothing is registered until a kit figure is drawn.
+_ALT_INSTALLED = False
+
+
+def describe(fig: plt.Figure, text: str) -> plt.Figure:
+    """Give a kit figure its alt text (what it shows, in words) and return it."""
+    fig._lab_alt = " ".join(str(text).split())
+    _install_alt_html()
+    return fig
+
+
+def alt_text(fig: plt.Figure) -> str | None:
+    """A figure's alt text (None: not one of the kit's figures)."""
+    return getattr(fig, "_lab_alt", None)
+
+
+def figure_html(fig: plt.Figure) -> str | None:
+    """The figure as an HTML <img> with its alt text (None for a figure without one: it stays a plain PNG)."""
+    import base64
+    import html
+
+    alt = alt_text(fig)
+    if alt is None:
+        return None
+    png = base64.b64encode(_png_once(fig)).decode("ascii")
+    return (f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}" '
+            f'title="{html.escape(alt[:200], quote=True)}" style="max-width:100%;height:auto" class="lab-figure">')
+
+
+def _png_once(fig: plt.Figure) -> bytes:
+    """The figure's PNG, drawn once for both forms a notebook gets (the HTML <img> and the plain PNG): the first
+    caller draws it and leaves it on the figure, the second takes it."""
+    from IPython.core.pylabtools import print_figure
+
+    if "_lab_png" in fig.__dict__:
+        return fig.__dict__.pop("_lab_png")
+    fig._lab_png = print_figure(fig, "png", bbox_inches="tight")
+    return fig._lab_png
+
+
+def _figure_png(fig: plt.Figure) -> bytes | None:
+    """The PNG form of a kit figure (drawn once with its HTML form); None hands any other figure to IPython's own."""
+    return _png_once(fig) if alt_text(fig) is not None else None
+
+
+def _install_alt_html() -> None:
+    """Register figure_html as the HTML form of matplotlib figures in a running IPython kernel (once)."""
+    global _ALT_INSTALLED
+    if _ALT_INSTALLED:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no IPython: the figure is only saved or shown by matplotlib
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(plt.Figure, figure_html)
+    inline_png = formatters["image/png"].lookup_by_type(plt.Figure) if plt.Figure in formatters["image/png"] else None
+    if inline_png is not None:  # the inline backend's PNG: kept for other figures, drawn once for the kit's
+
+        def png(fig):
+            return _figure_png(fig) if alt_text(fig) is not None else inline_png(fig)
+
+        formatters["image/png"].for_type(plt.Figure, png)
+    _ALT_INSTALLED = True
+
+
+def _pct(x: float) -> str:
+    return f"{100 * float(x):.0f} %"
+
+
 def flat_images(images: np.ndarray) -> np.ndarray:
     """One bool per image: True where the image is flat (its pixels span less than FLAT), i.e. it never moved."""
     flat = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
@@ -76,7 +152,8 @@ def show_face_grid(images: np.ndarray, titles: list[str] | None = None, ncols: i
     if title:
         fig.suptitle(title, fontsize=14)
     fig.tight_layout()
-    return fig
+    named = f", captioned {titles[0]} to {titles[len(images) - 1]}" if titles is not None and len(images) else ""
+    return describe(fig, f"{title + ': ' if title else ''}a grid of {len(images)} grey-scale face photos{named}.")
 
 
 def plot_scores(probabilities: np.ndarray, title: str, highlight: int | None = None) -> plt.Figure:
@@ -90,7 +167,10 @@ def plot_scores(probabilities: np.ndarray, title: str, highlight: int | None = N
     ax.set_title(title, fontsize=13)
     ax.set_xlim(-1, len(p))
     fig.tight_layout()
-    return fig
+    top = int(np.argmax(p))
+    marked = f" Person {highlight} (the photo's, marked) scores {_pct(p[highlight])}." if highlight is not None else ""
+    return describe(fig, f"Bar chart, {title}: one bar per person, {len(p)} bars. The tallest is person {top} at "
+                         f"{_pct(p[top])}; {int((p > 0.01).sum())} people score above 1 %.{marked}")
 
 
 # ---------------------------------------------------------------- labs 01-02: tabular data
@@ -111,7 +191,11 @@ def plot_confidence_histograms(confidences: dict[str, tuple[np.ndarray, np.ndarr
     axes[0][0].set_ylabel("number of people", fontsize=12)
     fig.suptitle("Members vs non-members: how sure is the model?", fontsize=15)
     fig.tight_layout()
-    return fig
+    parts = [f"{name} model: members' mean confidence {np.mean(m):.2f}, {np.mean(np.asarray(m) >= 0.9):.0%} of them at "
+             f"0.9 or more; non-members' mean {np.mean(n):.2f}, {np.mean(np.asarray(n) >= 0.9):.0%} at 0.9 or more"
+             for name, (m, n) in confidences.items()]
+    return describe(fig, "Histograms of the model's confidence in the true class, training members against "
+                         "non-members. " + "; ".join(parts) + ".")
 
 
 def plot_leaf_size_sweep(sweep, chosen: int | None = None) -> plt.Figure:
@@ -131,7 +215,10 @@ def plot_leaf_size_sweep(sweep, chosen: int | None = None) -> plt.Figure:
     ax.set_title("Regularisation shrinks the gap and the membership leak together", fontsize=14)
     ax.legend(fontsize=11)
     fig.tight_layout()
-    return fig
+    leaf, gap, adv = list(sweep["min_samples_leaf"]), list(sweep["gap"]), list(sweep["advantage"])
+    return describe(fig, f"Line chart against leaf size, {leaf[0]} to {leaf[-1]}: the generalisation gap goes from "
+                         f"{gap[0]:.2f} to {gap[-1]:.2f} and the membership advantage from {adv[0]:.2f} to {adv[-1]:.2f}."
+                         + (f" A dashed line marks leaf size {chosen}." if chosen is not None else ""))
 
 
 def plot_sensitivity(table, highlight: str | None = None) -> plt.Figure:
@@ -145,7 +232,10 @@ def plot_sensitivity(table, highlight: str | None = None) -> plt.Figure:
     ax.set_title("Which attribute moves the model's answer most?", fontsize=14)
     ax.tick_params(labelsize=11)
     fig.tight_layout()
-    return fig
+    ranked = table.iloc[::-1]
+    listed = ", ".join(f"{a} {s:.2f}" for a, s in zip(ranked["attribute"], ranked["mean_shift"]))
+    return describe(fig, f"Horizontal bars: the mean probability shift when each attribute is changed, largest "
+                         f"first: {listed}.")
 
 
 def plot_attack_results(table) -> plt.Figure:
@@ -172,7 +262,16 @@ def plot_attack_results(table) -> plt.Figure:
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=11, frameon=False)
     fig.suptitle("Attribute inference: accuracy as output detail shrinks", fontsize=15)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return fig
+    parts = []
+    for name in models:
+        part = table[table["model"] == name]
+        rows = [f"{o}: members {_pct(part[(part['output'] == o) & (part['people'] == 'members')]['accuracy'].iloc[0])}, "
+                f"non-members {_pct(part[(part['output'] == o) & (part['people'] == 'non-members')]['accuracy'].iloc[0])}"
+                for o in outputs]
+        parts.append(f"{name} model — " + "; ".join(rows))
+    prior = _pct(table["prior_only"].iloc[0])
+    return describe(fig, f"Bar charts of attribute inference accuracy for each output setting (prior-only guess about "
+                         f"{prior}). " + ". ".join(parts) + ".")
 
 
 # ---------------------------------------------------------------- lab 03: face reconstructions
@@ -201,7 +300,11 @@ def show_reconstructions(real: np.ndarray, reconstructed: np.ndarray, identities
         axes[r + 1, 0].text(-8, 32, "attack", rotation=90, va="center", ha="right", fontsize=font)
     fig.suptitle(f"{title}\n({STRETCH_NOTE})", fontsize=font + 2)
     fig.tight_layout()
-    return fig
+    silent = sum(c == NO_SIGNAL for c in captions)
+    faint = sum(c.startswith("faint") for c in captions)
+    return describe(fig, f"{title}: {n} pairs, a real training photo above the attack's reconstruction of the same "
+                         f"person. The reconstructions are contrast-stretched for display, the factor under each; "
+                         f"{silent} got no signal and {faint} are faint (under 4 grey levels as returned).")
 
 
 def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt.Figure:
@@ -221,7 +324,11 @@ def plot_attack_vs_budget(budgets: list[int], verdicts: list, title: str) -> plt
     ax.set_title(title, fontsize=13)
     ax.legend(fontsize=9, loc="center right")
     fig.tight_layout()
-    return fig
+    ends = [(b, v) for b, v in ((budgets[0], verdicts[0]), (budgets[-1], verdicts[-1]))]
+    said = "; ".join(f"at {b:,} queries per person the evaluator recognises {_pct(v.recognised_top1)} and the lineup "
+                     f"picks {_pct(v.template_lineup)}" for b, v in ends)
+    return describe(fig, f"Line chart, {title}: attack accuracy by each judge against queries per person; {said} "
+                         "(chance 2.5 % and 20 %).")
 
 
 # ---------------------------------------------------------------- lab 04: output minimisation
@@ -232,7 +339,7 @@ def plot_granularity_summary(data) -> plt.Figure:
     results = list(data.results.values())
     names = [r.policy.describe().replace("scores ", "").replace(" only", "") for r in results]
     x = np.arange(len(results))
-    fig, ax = plt.subplots(figsize=(12, 6.4))
+    fig, ax = plt.subplots(figsize=(10, 8))
     ax.plot(x, [r.adaptive.recognised_top1 for r in results], "D-", color="#b3261e", lw=2.5,
             label="adaptive attacker (knows the control): recognised (evaluator top-1)")
     ax.plot(x, [r.face.recognised_top1 for r in results], "o-", color="#1b7f3b",
@@ -251,9 +358,14 @@ def plot_granularity_summary(data) -> plt.Figure:
     ax.set_ylim(0, 1.05)
     ax.set_title(f"What each output setting leaves the attacker ({data.budget:,} queries per person)",
                  fontsize=PROJECTOR_MIN_PT + 2)
-    ax.legend(fontsize=PROJECTOR_MIN_PT, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2, frameon=False)
-    fig.tight_layout()
-    return fig
+    # the legend in the figure's own band under the axes, so it never lies over the tick labels or the axis title
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=PROJECTOR_MIN_PT, loc="lower center", ncol=1, frameon=False)
+    fig.tight_layout(rect=(0, 0.3, 1, 1))
+    listed = "; ".join(f"{n}: adaptive {_pct(r.adaptive.recognised_top1)}, naive {_pct(r.face.recognised_top1)}, "
+                       f"attribute {_pct(r.attribute['accuracy'])}" for n, r in zip(names, results))
+    return describe(fig, f"Line chart of what each output setting leaves the attacker at {data.budget:,} queries per "
+                         f"person, most detail first, faces recognised by the evaluator: {listed}. White-box: "
+                         f"{_pct(data.white_box.recognised_top1)}; chance 2.5 %.")
 
 
 # ---------------------------------------------------------------- lab 06: access control and monitoring
@@ -281,7 +393,10 @@ def plot_detection(summary, title: str = "Who gets flagged, and after how many q
                                                    Patch(color=NONMEMBER_COLOUR, alpha=0.75, label="ordinary user's key")]
     ax.legend(handles=handles, fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return fig
+    listed = "; ".join(f"{k} ({'attacker' if a else 'ordinary'}): {int(q):,} queries, "
+                       + (f"first alert after {int(u):,}" if u == u and u is not None else "no alert")
+                       for k, a, q, u in zip(table["key"], table["attacker"], table["queries"], table["queries until alert"]))
+    return describe(fig, f"Horizontal bars, {title}: {listed}.")
 
 
 def show_attack_rows(rows: dict, identities, title: str, size: float = 1.3) -> plt.Figure:
@@ -300,7 +415,8 @@ def show_attack_rows(rows: dict, identities, title: str, size: float = 1.3) -> p
         axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=13)
     fig.tight_layout()
-    return fig
+    return describe(fig, f"{title}: faces of {n} people (" + ", ".join(f"person {p}" for p in identities)
+                         + "), one row per setting: " + "; ".join(rows) + ".")
 
 
 def for_display(images: np.ndarray) -> np.ndarray:
@@ -355,7 +471,14 @@ def plot_regularisation_defences(sweep) -> plt.Figure:
     fig.suptitle("Regularising the face model: utility falls, the MI-FACE attack hardly does "
                  "(dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=13)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    return fig
+
+    def ends(rows, what):
+        a, b = rows.iloc[0], rows.iloc[-1]
+        return (f"{what}: test accuracy {_pct(a['test accuracy'])} to {_pct(b['test accuracy'])}, evaluator top-1 "
+                f"{_pct(a['evaluator top-1'])} to {_pct(b['evaluator top-1'])}, lineup {_pct(a['lineup'])} to "
+                f"{_pct(b['lineup'])}, membership advantage {a['membership advantage']:.2f} to {b['membership advantage']:.2f}")
+    return describe(fig, "Two line charts, from the weakest setting to the strongest. " + ends(decay, "weight decay")
+                         + "; " + ends(early, "early stopping") + ".")
 
 
 def epsilon_label(epsilon: float) -> str:
@@ -385,7 +508,11 @@ def plot_epsilon_sweep(sweep, floor: float | None = None) -> plt.Figure:
     right.legend(fontsize=10, loc="center left")
     fig.suptitle("DP-SGD on the face classifier (dotted: chance for lineup 20 %, top-1 2.5 %)", fontsize=14)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    return fig
+    listed = "; ".join(f"ε {epsilon_label(e)}: test accuracy {_pct(r['test accuracy'])}, evaluator top-1 "
+                       f"{_pct(r['evaluator top-1'])}, membership advantage {r['membership advantage']:.2f} (DP's bound "
+                       f"{r['DP bound on advantage']:.2f})" for e, r in sweep.iterrows())
+    return describe(fig, f"Two line charts against the target ε, least private first: {listed}."
+                         + (f" Accuracy floor {floor:.0%}." if floor is not None else ""))
 
 
 def plot_defence_tradeoff(curves: dict, judge: str = "correlation top-1") -> plt.Figure:
@@ -404,16 +531,22 @@ def plot_defence_tradeoff(curves: dict, judge: str = "correlation top-1") -> plt
     ax.set_title("Price of a lower attack: utility given up, per defence", fontsize=13)
     ax.legend(fontsize=10, loc="lower right")
     fig.tight_layout()
-    return fig
+    listed = "; ".join(f"{name}: from test accuracy {_pct(r['test accuracy'].max())} with {judge} "
+                       f"{_pct(r.loc[r['test accuracy'].idxmax(), judge])} down to {_pct(r['test accuracy'].min())} with "
+                       f"{_pct(r.loc[r['test accuracy'].idxmin(), judge])}" for name, r in curves.items())
+    return describe(fig, f"Line chart of attack success ({judge}) against the defended model's test accuracy, one "
+                         f"line per defence: {listed}.")
 
 
 def plot_prior_budgets(table, judges=("evaluator top-1", "closer than any public face", "lineup"),
                        chance: dict | None = None) -> plt.Figure:
     """Lab 08: each attack's score against queries per person (log scale), one panel per judge, chance dashed."""
-    fig, axes = plt.subplots(1, len(judges), figsize=(5.2 * len(judges), 4.2), squeeze=False)
+    # one panel per row at 8.5 inches: drawn about 850 px wide, as JupyterLab shows it at 1280 x 720, the text stays
+    # at 12 pt or more (three panels side by side were shrunk to about 7 px)
+    fig, axes = plt.subplots(len(judges), 1, figsize=(8.5, 2.9 * len(judges) + 1.6), squeeze=False, sharex=True)
     attacks = [a for a in dict.fromkeys(table["attack"]) if not a.startswith("public lookup")]
     lookup = table[table["attack"].str.startswith("public lookup")]
-    for ax, judge in zip(axes[0], judges):
+    for ax, judge in zip(axes[:, 0], judges):
         for attack, marker in zip(attacks, "osd^v"):
             rows = table[table["attack"] == attack].sort_values("queries per person")
             ax.plot(rows["queries per person"], 100 * rows[judge], marker=marker, label=attack, linewidth=2)
@@ -424,11 +557,20 @@ def plot_prior_budgets(table, judges=("evaluator top-1", "closer than any public
             ax.axhline(100 * chance[judge], color="grey", linestyle="--", linewidth=1, label="chance")
         ax.set_xscale("log")
         ax.set_ylim(-3, 103)
-        ax.set_xlabel("queries per person", fontsize=12)
-        ax.set_ylabel(f"{judge} (%)", fontsize=12)
-        ax.set_title(judge, fontsize=13)
+        ax.set_ylabel("%", fontsize=PROJECTOR_MIN_PT)
+        ax.set_title(judge, fontsize=PROJECTOR_MIN_PT + 1)
+        ax.tick_params(labelsize=PROJECTOR_MIN_PT)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=9, loc="best")
-    fig.suptitle("Black-box attacks on the private people: what each budget buys", fontsize=14)
-    fig.tight_layout()
-    return fig
+    axes[-1, 0].set_xlabel("queries per person (log scale)", fontsize=PROJECTOR_MIN_PT)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=PROJECTOR_MIN_PT, loc="lower center", ncol=2,
+               frameon=False)
+    fig.suptitle("Black-box attacks on the private people: what each budget buys", fontsize=PROJECTOR_MIN_PT + 2)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    parts = []
+    for judge in judges:
+        best = [f"{a} {_pct(table[table['attack'] == a].sort_values('queries per person')[judge].iloc[-1])}"
+                for a in attacks]
+        parts.append(f"{judge} at each attack's largest budget: " + ", ".join(best)
+                     + (f", public lookup {_pct(lookup[judge].iloc[0])}" if len(lookup) else ""))
+    return describe(fig, "Line charts of each black-box attack's score against queries per person (log scale), one "
+                         "panel per judge. " + "; ".join(parts) + ".")

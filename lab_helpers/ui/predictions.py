@@ -8,40 +8,12 @@ from typing import Callable
 
 import ipywidgets as w
 
+from .widgets import keyboard_guard
+
 from ..formatting import percent
 
 CHECK_ENV = "LAB_CHECK_GUIDED"  # set by the test suite: predictions measure and decisions grade every option at once
-
-
-# JupyterLab's notebook shortcuts (ArrowUp/ArrowDown: select another cell; A, B, M, X, D D, ...) match any focused
-# element that is not a text field (selector ".jp-Notebook.jp-mod-commandMode:not(.jp-mod-readWrite) :focus"), so an
-# arrow key on a radio button or a drop-down moved to another cell instead of changing the answer (issue 26). This
-# listener, installed once per page by the first widget drawn (also from a reopened notebook's saved state), stops
-# those keys on the way to JupyterLab's document-level handler when a widget's radio button, tick box or drop-down
-# has focus; the browser's own action (choose the next option) still happens. Ctrl/Alt/Cmd keys (Ctrl+S), Tab,
-# Enter and Escape pass through. JupyterLab's own answer is the data-lm-suppress-shortcuts attribute, which ipywidgets
-# cannot set from Python, and which would also swallow Ctrl+S and Shift+Enter.
-_KEY_GUARD_JS = (
-    "if(!window.__labKeyGuard){window.__labKeyGuard=1;window.addEventListener('keydown',function(e){"
-    "var t=e.target;if(!t||!t.closest||!t.closest('.jupyter-widgets')||e.ctrlKey||e.metaKey||e.altKey)return;"
-    "if(!t.matches('input[type=radio],input[type=checkbox],select'))return;"
-    "if(/^(Arrow|Page)|^(Home|End| )$/.test(e.key)||e.key.length===1)e.stopPropagation();},true);"
-    # ipywidgets draws RadioButtons as inputs without a shared name: each was its own Tab stop and group. Named
-    # (on first focus), the options are one group: Tab enters on the chosen one, arrows move within, Tab leaves.
-    "window.addEventListener('focusin',function(e){var t=e.target;"
-    "if(!t||!t.matches||!t.matches('.jupyter-widgets .widget-radio-box input[type=radio]'))return;"
-    "var b=t.closest('.widget-radio-box');if(b.getAttribute('role'))return;var n='lab-radio-'+(++window.__labKeyGuard);"
-    "b.setAttribute('role','radiogroup');b.querySelectorAll('input[type=radio]').forEach(function(r){r.name=n;});},true);}"
-)
-
-
-def keyboard_guard() -> w.HTML:
-    """An invisible widget that lets arrow keys and letters reach the kit's radio buttons and drop-downs in
-    JupyterLab (see _KEY_GUARD_JS)."""
-    guard = w.HTML(f'<img src="data:," alt="" hidden onerror="{html.escape(_KEY_GUARD_JS)}">',
-                   layout=w.Layout(display="none"))
-    guard.add_class("lab-key-guard")
-    return guard
+MEASURE_ENV = "LAB_MEASURE_PREDICTIONS"  # set by `prepare`: predictions measure at once (for the labs' summaries)
 
 
 @dataclass
@@ -72,6 +44,8 @@ class Prediction:
             if not 0 <= right < len(self.options):
                 raise ValueError(f"measure() named option {right}; this prediction has options 0..{len(self.options) - 1}.")
             self._measured = (int(right), str(text))
+            from ..exam.summaries import record_measurement
+            record_measurement(self.key, self.question, self._measured[1], self.why)  # for the lab's summary page
         return self._measured
 
     def commit(self, choice: int | None, record: bool = False) -> str:
@@ -110,8 +84,8 @@ def predict_first(prediction: Prediction, record: bool = True) -> w.VBox:
     box = w.VBox([w.HTML(f"<b>Predict first:</b> {html.escape(prediction.question)}"), choices, button, out,
                   keyboard_guard()])
     box.prediction = prediction  # for tests: the plain handler behind the widget
-    if os.environ.get(CHECK_ENV):  # a test run of the notebook: measure now (nothing shown), so a broken measure fails
-        prediction.result()
+    if os.environ.get(CHECK_ENV) or os.environ.get(MEASURE_ENV):  # a test run or `prepare`: measure now (nothing
+        prediction.result()  # shown), so a broken measure fails and the lab's summary has its numbers
     return box
 
 

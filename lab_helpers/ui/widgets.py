@@ -404,9 +404,41 @@ class QuizQuestion:
         return self.box._repr_mimebundle_(**kwargs)
 
 
+# JupyterLab's notebook shortcuts (ArrowUp/ArrowDown: select another cell; A, B, M, X, D D, ...) match any focused
+# element that is not a text field (selector ".jp-Notebook.jp-mod-commandMode:not(.jp-mod-readWrite) :focus"), so an
+# arrow key on a radio button or a drop-down moved to another cell instead of changing the answer (issue 26). This
+# listener, installed once per page by the first widget drawn (also from a reopened notebook's saved state), stops
+# those keys on the way to JupyterLab's document-level handler when a widget's radio button, tick box or drop-down
+# has focus; the browser's own action (choose the next option) still happens. Ctrl/Alt/Cmd keys (Ctrl+S), Tab,
+# Enter and Escape pass through. JupyterLab's own answer is the data-lm-suppress-shortcuts attribute, which ipywidgets
+# cannot set from Python, and which would also swallow Ctrl+S and Shift+Enter.
+_KEY_GUARD_JS = (
+    "if(!window.__labKeyGuard){window.__labKeyGuard=1;window.addEventListener('keydown',function(e){"
+    "var t=e.target;if(!t||!t.closest||!t.closest('.jupyter-widgets')||e.ctrlKey||e.metaKey||e.altKey)return;"
+    "if(!t.matches('input[type=radio],input[type=checkbox],select'))return;"
+    "if(/^(Arrow|Page)|^(Home|End| )$/.test(e.key)||e.key.length===1)e.stopPropagation();},true);"
+    # ipywidgets draws RadioButtons as inputs without a shared name: each was its own Tab stop and group. Named
+    # (on first focus), the options are one group: Tab enters on the chosen one, arrows move within, Tab leaves.
+    "window.addEventListener('focusin',function(e){var t=e.target;"
+    "if(!t||!t.matches||!t.matches('.jupyter-widgets .widget-radio-box input[type=radio]'))return;"
+    "var b=t.closest('.widget-radio-box');if(b.getAttribute('role'))return;var n='lab-radio-'+(++window.__labKeyGuard);"
+    "b.setAttribute('role','radiogroup');b.querySelectorAll('input[type=radio]').forEach(function(r){r.name=n;});},true);}"
+)
+
+
+def keyboard_guard() -> w.HTML:
+    """An invisible widget that lets arrow keys and letters reach the kit's radio buttons and drop-downs in
+    JupyterLab (see _KEY_GUARD_JS)."""
+    guard = w.HTML(f'<img src="data:," alt="" hidden onerror="{html.escape(_KEY_GUARD_JS)}">',
+                   layout=w.Layout(display="none"))
+    guard.add_class("lab-key-guard")
+    return guard
+
+
 def _with_css(box: w.Widget) -> w.VBox:
-    """The box with the quiz style sheet in front of it (long options wrap in their own row)."""
-    out = w.VBox([w.HTML(QUIZ_CSS), box], layout=w.Layout(width="100%"))
+    """The box with the quiz style sheet in front of it (long options wrap in their own row) and the keyboard guard
+    (arrow keys on its radio buttons and menus change the answer, not JupyterLab's cell)."""
+    out = w.VBox([w.HTML(QUIZ_CSS), keyboard_guard(), box], layout=w.Layout(width="100%"))
     out.add_class("lab-quiz")
     return out
 
