@@ -64,7 +64,9 @@ def pytest_collection_modifyitems(items):
         if item.get_closest_marker("notebook"):
             item.add_marker(pytest.mark.flaky(reruns=2, only_rerun=KERNEL_STALL_ERRORS))
         if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))  # one JupyterLab server, on one worker
+            # one JupyterLab server, on one worker: lab 04's, after its notebooks, so the browser's Run All of lab 04
+            # finds the panel measured (on another worker it waited a minute on the panel's lock)
+            item.add_marker(pytest.mark.xdist_group("lab04"))
         if _lab_of(item):  # a lab's solution, then its learner copy, on one worker: the copy starts from warm caches
             item.add_marker(pytest.mark.xdist_group(f"lab{_lab_of(item)}"))
         elif item.path.name.startswith("test_guided_") and item.path.stem[-2:].isdigit():
@@ -74,9 +76,9 @@ def pytest_collection_modifyitems(items):
 
     # Models and caches are shared through data/cache/: a lock beside each entry makes the first process that
     # needs it build it while any other waits and then loads it, so nothing is trained twice in a run.
-    # Order: the heaviest labs first (solutions/ before labs/ within each), then the real-browser tests (one worker
-    # runs them while the other goes on with the rest: last, they left that worker idle for minutes; a cache they
-    # need that a lab is still building is waited for on its lock), then everything else as collected.
+    # Order: the heaviest labs first (solutions/ before labs/ within each), then the real-browser tests (in lab 04's
+    # group: on its worker, after its notebooks, while the other worker goes on with the rest), then everything else
+    # as collected.
     def order(item):
         lab = _lab_of(item)
         if item.get_closest_marker("browser"):
