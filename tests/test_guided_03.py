@@ -16,7 +16,7 @@ KIT = Path(__file__).resolve().parent.parent
 NOTEBOOK = KIT / "solutions" / "03_face_reconstruction.ipynb"
 PEOPLE = np.arange(40)
 MEASURES = ("measure_white_box", "measure_black_box", "measure_label_only", "measure_regularisation")
-DEFINED = MEASURES + ("first_template_leak", "grade_deployment", "DEPLOYMENTS", "SNAPSHOTS")
+DEFINED = MEASURES + ("first_template_leak", "grade_deployment", "DEPLOYMENTS", "SNAPSHOTS", "black_box_attack")
 
 pytestmark = pytest.mark.slow  # four white-box attacks, 400,000 scored queries, two label-only attacks: about a minute
 
@@ -41,12 +41,17 @@ def lab(faces, evaluator, softmax):
     white = invert_white_box(softmax, identities=PEOPLE, iterations=300, progress=False)
     white_box = (white, verdict(white.images))
 
-    ns = {"percent": percent}
+    # the notebook's own black-box run (400,000 queries): its definition runs here on the same target, judge and
+    # people, so it reads what the notebook's run kept in data/cache/lab03/ (or runs it, when this test runs alone)
+    from functools import cache
+
+    from lab_helpers.evaluation import measured_once
+
+    ns = {"percent": percent, "target": softmax, "people": PEOPLE, "faces": faces, "evaluator": evaluator,
+          "judge": judge, "ModelAPI": ModelAPI, "invert_black_box": invert_black_box, "cache": cache,
+          "measured_once": measured_once}
     notebook_definitions(ns)  # SNAPSHOTS: the budgets the notebook keeps
-    api = ModelAPI(softmax.predict_proba, "probabilities", input_size=4096)
-    scored = invert_black_box(api, identities=PEOPLE, queries_per_person=10_000, checkpoints=ns["SNAPSHOTS"], progress=False)
-    budgets = sorted(scored.snapshots) + [scored.queries_per_person]
-    black_box = (api, scored, {b: verdict(scored.snapshots.get(b, scored.images)) for b in budgets})
+    black_box = ns["black_box_attack"]()
 
     naive = invert_black_box(ModelAPI(softmax.predict_proba, "label", input_size=4096), identities=PEOPLE,
                              queries_per_person=2_000, progress=False, find_signal=False)
@@ -76,7 +81,7 @@ def test_the_white_box_attack_rebuilds_faces_the_evaluator_recognises_about_4_in
 def test_a_few_hundred_scored_answers_leak_a_template_and_about_10000_match_the_white_box_faces(lab):
     right, text = lab["measure_black_box"]()
     assert right == 0  # "A few hundred"
-    verdicts, white = lab["black_box_attack"]()[2], lab["white_box_attack"]()[1]
+    verdicts, white = lab["black_box_attack"]()[1], lab["white_box_attack"]()[1]
     assert sorted(verdicts) == [200, 500, 1_000, 2_000, 5_000, 10_000]
     assert lab["first_template_leak"](verdicts) == 200 and verdicts[200].template_lineup >= 0.7, text  # margin over 50 %
     # "faces the strict evaluator recognises take thousands, about 10,000 per person to match the white-box attack"
@@ -121,5 +126,5 @@ def test_the_deployment_decision_gives_one_full_mark_partial_credit_and_says_wha
         for line in lines:  # the feedback says which rule is met or missed and why, never which option to pick
             assert not any(other in line for other in options) and not re.search(r"\b(pick|choose|select)\b", line, re.I)
     # rule 3's number is the one the guided path's table shows: 100 a day is under it, 5,000 a day is not
-    leak = lab["first_template_leak"](lab["black_box_attack"]()[2])
+    leak = lab["first_template_leak"](lab["black_box_attack"]()[1])
     assert 100 < leak < 5_000 and f"{leak:,} per person" in " ".join(graded[full[0]][1])

@@ -4,6 +4,7 @@ editors and type checkers as the subpackage's stub."""
 from .explanation_leak import explanation_membership as explanation_membership, explanation_table as explanation_table
 from .inversion import (
     ATTACKS as ATTACKS,
+    measured_once as measured_once,
     run_inversion as run_inversion,
     save_reconstructions as save_reconstructions,
 )

@@ -234,3 +234,13 @@ def save_reconstructions(run: InversionRun, path) -> None:
     rec = run.reconstructions
     np.savez_compressed(path, images=np.clip(rec.images, 0, 1).astype(np.float32), identities=rec.identities,
                         queries_per_person=rec.queries, signal=rec.signal)
+
+
+def measured_once(lab: str, name: str, settings: dict, run: Callable[[], object]) -> object:
+    """A measurement run once on this machine and kept (data/cache/labNN/<name>-<hash of settings>.pkl): `run()` the
+    first time these settings are seen, the kept result after. Settings must name everything that decides the result
+    (the model's spec key, the judge's fingerprint, the people, the budget): the attacks are seeded, so a rerun would
+    give the same numbers."""
+    from ..paths import cached_object
+
+    return cached_object(f"lab{lab}", name, settings, run)

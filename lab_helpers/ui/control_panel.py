@@ -277,7 +277,7 @@ def panel_view(data: PanelData, kind: str, value=None, explanation: str = NO_EXP
         ("top-5 from what is shown (ranking)", percent(u["top5"]), ranking_note(r.policy)),
         ("score error (0 = exact probabilities)", f"{u['score_error']:.3f}", "half the summed difference"),
     ] + explanation_rows(data, explanation)
-    table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
+    table = "".join(f"<tr><td>{a_}</td><td style='text-align:right;padding:0 12px;white-space:nowrap'>{b_}</td><td><i>{c_}</i></td></tr>" for a_, b_, c_ in rows)
     key = setting_key(r.policy)
     return PanelView(r.policy.describe(), f"<pre style='font-size:12px;margin:0'>{html.escape(r.response, quote=False)}</pre>",
                      f"<table style='font-size:14px'>{table}</table>", data.pictures[key], f.recognised_top1, a["accuracy"],

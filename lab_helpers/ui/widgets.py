@@ -830,7 +830,7 @@ def exam_result_html(result, flags: set | None = None) -> str:
     to review."""
     from ..exam.bank import number_text
 
-    cell = "style='text-align:right;padding:0 12px'"
+    cell = "style='text-align:right;padding:0 12px;white-space:nowrap'"
     rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td {cell}>{number_text(t.right)} of {number_text(t.marks)}</td>"
                    f"<td {cell}>{percent(t.share)}</td></tr>" for t in result.by_topic)
     review = ("".join(f"<li>{html.escape(item.text())}</li>" for item in result.review)
