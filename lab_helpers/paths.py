@@ -35,6 +35,17 @@ def solutions_dir() -> Path:
     return kit_root() / "solutions"
 
 
+def list_labs(solutions: Path | None = None) -> dict[str, str]:
+    """{'00': '00_orientation.ipynb', ...} for every lab that exists (no notebook library needed: `doctor` asks
+    this on every lab 00 run, and importing nbformat cost it 3 seconds)."""
+    found = {}
+    for path in sorted(Path(solutions or solutions_dir()).glob("*.ipynb")):
+        number = path.name.split("_", 1)[0]
+        if number.isdigit():
+            found[number] = path.name
+    return found
+
+
 def labs_dir() -> Path:
     """Learner notebooks, generated from solutions/ by `python -m lab_helpers build-labs`."""
     return kit_root() / "labs"

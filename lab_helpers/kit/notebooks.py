@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..paths import labs_dir, solutions_dir
+from ..paths import labs_dir, list_labs, solutions_dir  # list_labs: kept here for its callers
 
 BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB"
 CODE_PROMPT = "# YOUR CODE HERE"
@@ -147,16 +147,6 @@ def build_labs(solutions: Path | None = None, labs: Path | None = None, check: b
     extra = sorted(p.name for p in labs.glob("*.ipynb") if p.name not in wanted)
     stale += [f"{name} (no solution of that name)" for name in extra]
     return stale
-
-
-def list_labs(solutions: Path | None = None) -> dict[str, str]:
-    """{'00': '00_orientation.ipynb', ...} for every lab that exists."""
-    found = {}
-    for path in sorted(Path(solutions or solutions_dir()).glob("*.ipynb")):
-        number = path.name.split("_", 1)[0]
-        if number.isdigit():
-            found[number] = path.name
-    return found
 
 
 def reset_lab(number: str, solutions: Path | None = None, labs: Path | None = None) -> tuple[Path, Path | None]:

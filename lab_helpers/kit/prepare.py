@@ -33,7 +33,7 @@ class LabCache:
 
 def lab_caches() -> dict[str, LabCache]:
     """{'00': LabCache, ...} for every lab: warm when `prepare` stamped it and every cache entry it used is still there."""
-    from .notebooks import list_labs
+    from ..paths import list_labs
 
     found = {}
     for number in list_labs():
