@@ -27,3 +27,13 @@ def notebook_definitions(notebook: Path, names: tuple[str, ...], namespace: dict
     missing = [name for name in names if name not in namespace]
     assert not missing, f"{notebook.name} no longer defines {missing}"
     return namespace
+
+
+EXTENSION_HEADING = "## Engineer's extension"
+
+
+def path_cells(notebook: Path) -> list:
+    """The cells of a notebook's guided path: after the title cell, before the "Engineer's extension" heading."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    end = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(EXTENSION_HEADING))
+    return cells[1:end]

@@ -10,20 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_code import path_cells
 
 KIT = Path(__file__).resolve().parent.parent
 NOTEBOOK = KIT / "solutions" / "08_attacker_with_a_face_prior.ipynb"
-EXTENSION_HEADING = "## Engineer's extension"
 CLOSER = "closer than any public face"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the eight attacks at 1,000 queries per person run here
-
-
-def path_cells() -> list:
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    end = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(EXTENSION_HEADING))
-    return cells[1:end]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +30,7 @@ def guided():
     ui.decide = lambda decision, record=True: collected.setdefault(decision.key, decision)
     namespace = {"display": lambda *args, **kwargs: None}
     try:
-        for cell in path_cells():
+        for cell in path_cells(NOTEBOOK):
             if cell.cell_type == "code" and re.search(r"prior_lab\(\)|predict_first\(|decide\(", cell.source):
                 exec(compile(cell.source, f"{NOTEBOOK.name}:{cell.id}", "exec"), namespace)
     finally:
@@ -56,7 +49,7 @@ def test_the_path_has_three_predictions_and_a_decision_with_the_learner_writing_
     from test_guided_paths import path_problems
 
     assert path_problems(NOTEBOOK) == [] and path_problems(KIT / "labs" / NOTEBOOK.name) == []
-    code = "\n".join(c.source for c in path_cells() if c.cell_type == "code")
+    code = "\n".join(c.source for c in path_cells(NOTEBOOK) if c.cell_type == "code")
     assert len(re.findall(r"\bpredict_first\(", code)) == 3 and len(re.findall(r"\bdecide\(", code)) == 1
 
 

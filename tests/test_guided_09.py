@@ -10,19 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_code import path_cells
 
 KIT = Path(__file__).resolve().parent.parent
 NOTEBOOK = KIT / "solutions" / "09_red_team_blue_team.ipynb"
-EXTENSION_HEADING = "## Engineer's extension"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a live practice class and a 1,200-query attack
-
-
-def path_cells() -> list:
-    cells = nbformat.read(NOTEBOOK, as_version=4).cells
-    end = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(EXTENSION_HEADING))
-    return cells[1:end]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def guided():
     ui.show_attack_rows = lambda *args, **kwargs: None
     namespace = {"display": lambda *args, **kwargs: None}
     try:
-        for cell in path_cells():
+        for cell in path_cells(NOTEBOOK):
             if cell.cell_type == "code" and not re.search(r"explain_to_your_manager|quick_check", cell.source):
                 exec(compile(cell.source, f"{NOTEBOOK.name}:{cell.id}", "exec"), namespace)
         yield collected, namespace
@@ -57,7 +50,7 @@ def test_the_path_has_three_predictions_and_a_decision_and_the_practice_class_st
     from test_guided_paths import guided_path, path_problems
 
     assert path_problems(NOTEBOOK) == [] and path_problems(KIT / "labs" / NOTEBOOK.name) == []
-    code = "\n".join(c.source for c in path_cells() if c.cell_type == "code")
+    code = "\n".join(c.source for c in path_cells(NOTEBOOK) if c.cell_type == "code")
     assert len(re.findall(r"\bpredict_first\(", code)) == 3 and len(re.findall(r"\bdecide\(", code)) == 1
     # the self-check in the extension needs the practice class: it is stopped in the notebook's last cell only
     _, extension = guided_path(NOTEBOOK)

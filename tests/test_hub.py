@@ -26,7 +26,7 @@ import pytest
 KIT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 LEARNERS = {"learner-1": "00_orientation.ipynb", "learner-2": "04_defence_output_minimisation.ipynb",
-            "learner-3": "00_orientation.ipynb"}
+            "learner-3": "10_mock_exam.ipynb"}
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(1_500), pytest.mark.xdist_group("hub")]
 
 
