@@ -195,3 +195,16 @@ def test_the_panel_offers_an_explanation_beside_the_answer(panel):
     widget.explanation.value = "gradient:any"
     assert "ex-recognised" in widget.metrics.value
     assert show_control_panel(panel).explanation.disabled  # nothing measured: nothing offered
+
+
+def test_a_picture_row_is_drawn_when_first_shown_and_then_kept():
+    from lab_helpers.ui.control_panel import RowPictures
+
+    images = np.random.default_rng(0).random((8, 64, 64)).astype(np.float32)
+    pictures = RowPictures({"white-box": (images, "white-box reconstructions"), ("label",): (images * 0.5, "labels")})
+    assert len(pictures) == 2 and set(pictures) == {"white-box", ("label",)} and not pictures._drawn  # nothing drawn yet
+    first = pictures["white-box"]
+    assert first.startswith(b"\x89PNG") and set(pictures._drawn) == {"white-box"}
+    assert pictures["white-box"] is first  # drawn once
+    with pytest.raises(KeyError):
+        pictures["no such row"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -97,6 +97,17 @@ class Evaluator:
     train_seconds: float
     from_cache: bool
     people: np.ndarray | None = None  # the person numbers it was trained on (None: all 40)
+    _photo_features: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def photo_features(self, photos: np.ndarray) -> np.ndarray:
+        """`features` of a fixed set of photos (the held-out photos every judgement compares with), computed once per
+        set: the same numbers, without a pass over every photo at each judgement."""
+        photos = np.ascontiguousarray(photos)
+        key = (photos.shape, str(photos.dtype), hashlib.sha1(photos.tobytes()).hexdigest())
+        if key not in self._photo_features:
+            self._photo_features[key] = self.features(photos)
+            self._photo_features[key].setflags(write=False)
+        return self._photo_features[key]
 
     def fingerprint(self) -> str:
         """A short digest of the trained weights (and the people it knows): measurements cached on disk name the judge
@@ -219,7 +230,7 @@ def nearest_photo_top1(images: np.ndarray, identities: np.ndarray, faces: FaceDa
     evaluator's own classifier, so the two strict judges can disagree (chance: 1 in the number of people)."""
     ids = np.asarray(identities)
     f = evaluator.features(images)
-    photos = evaluator.features(faces.X_test.reshape(-1, 64, 64)) if photo_features is None else photo_features
+    photos = evaluator.photo_features(faces.X_test.reshape(-1, 64, 64)) if photo_features is None else photo_features
     d = (f ** 2).sum(1)[:, None] - 2 * f @ photos.T + (photos ** 2).sum(1)[None, :]
     return float((np.asarray(faces.y_test)[d.argmin(1)] == ids).mean())
 
@@ -279,8 +290,8 @@ def closer_than_public(images: np.ndarray, identities: np.ndarray, private: Face
     """
     ids = np.asarray(identities)
     f = evaluator.features(images)
-    pub, priv = features if features is not None else (evaluator.features(public.images),
-                                                         evaluator.features(private.images))
+    pub, priv = features if features is not None else (evaluator.photo_features(public.images),
+                                                         evaluator.photo_features(private.images))
 
     def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]

@@ -130,9 +130,13 @@ def fit_network(spec: FaceModelSpec, faces: FaceData, progress: bool = True, fro
         params = net[2].parameters()
     opt = torch.optim.Adam(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
     with one_thread():
+        head, inputs = net, x
+        if frozen is not None:  # the frozen layer's output never changes: computed once, only the head is run
+            with torch.no_grad():
+                head, inputs = net[2], net[1](net[0](x))
         for _ in tqdm(range(spec.epochs), desc=f"training {spec.kind}", disable=not progress, leave=False):
             opt.zero_grad()
-            smoothed_loss(net(x), y, spec.label_smoothing, classes).backward()
+            smoothed_loss(head(inputs), y, spec.label_smoothing, classes).backward()
             opt.step()
     return net.eval()
 

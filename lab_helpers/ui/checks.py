@@ -386,6 +386,23 @@ def check_prior_defence(choice, table, floor: float, judge: str = "black-box: cl
     return True
 
 
+def _ordinary_requests_now(practice, enough, seed: int, most_ticks: int = 12) -> None:
+    """The practice door's ordinary clients send their next requests now (a tick at a time, until `enough()`), rather
+    than the check waiting on their one-a-second clock: the same clients, requests and counting, in seconds less."""
+    from ..classroom.session import OrdinaryTraffic
+
+    if getattr(practice, "traffic", None) is None or not hasattr(practice, "target"):
+        return  # no ordinary clients in this class: the wait that follows says so
+    import httpx
+
+    clients = OrdinaryTraffic(practice.target, practice.url, seed=seed)  # its own random draws, never started
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        for _ in range(most_ticks):
+            if enough():
+                return
+            clients.tick(http)
+
+
 def check_blue_policy(practice, policy_text, prior, people, budget: int = 300, max_queries: int = 1_000) -> bool:
     """Self-check for lab 09: a new practice round with this policy, the adaptive attacker and the ordinary clients.
 
@@ -417,6 +434,7 @@ def check_blue_policy(practice, policy_text, prior, people, budget: int = 300, m
 
         return httpx.get(url, params={"round": n}, timeout=30, trust_env=False).json()
 
+    _ordinary_requests_now(practice, lambda: board()["blue"][0]["ordinary_sent"] >= 24, seed=n)
     wait_for(lambda: board()["blue"][0]["ordinary_sent"] >= 24, 90, every=1.0)
     door = board()["blue"][0]
     camera, app = door["utility_by_kind"]["camera"] or 0.0, door["utility_by_kind"]["app"] or 0.0

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,26 @@ def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_
         by_budget={"naive": naive.by_budget, "adaptive": strongest.by_budget})
 
 
+class RowPictures(Mapping):
+    """The panel's picture rows, {key: PNG bytes}, each drawn the first time it is shown (27 rows at about 0.4 s each:
+    drawing them all up front cost every run of lab 04 about ten seconds, for pictures most learners never open)."""
+
+    def __init__(self, rows: dict):
+        self._rows, self._drawn = rows, {}  # key -> (images, caption); key -> PNG bytes
+
+    def __getitem__(self, key) -> bytes:
+        if key not in self._drawn:
+            images, caption = self._rows[key]
+            self._drawn[key] = row_picture(images, caption)
+        return self._drawn[key]
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 @dataclass
 class PanelData:
     """Results at every setting, the unchanged white-box result, and the pictures, ready for instant lookup."""
@@ -127,7 +148,7 @@ class PanelData:
     white_box: object  # judges.Verdict
     white_row: np.ndarray
     budget: int
-    pictures: dict  # setting_key (or "white-box") -> PNG bytes of the picture row
+    pictures: Mapping  # setting_key (or "white-box") -> PNG bytes of the picture row (`RowPictures`)
     explanations: object = None  # `explanation_table` (setting -> recognised at 10 and 100, utility), or None
 
 
@@ -184,11 +205,11 @@ def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: i
                                      disable=not progress)}
             save_atomically(path, lambda p: p.write_bytes(pickle.dumps(results)))
     white = invert_white_box(face_model, np.arange(faces.n_people), progress=False)
-    pictures = {k: row_picture(r.row_images, f"naive attacker (lab 03's attack): {r.policy.describe()}")
-                for k, r in results.items()}
-    pictures |= {(k, "adaptive"): row_picture(r.adaptive_row_images, f"adaptive attacker: {r.policy.describe()}")
-                 for k, r in results.items()}
-    pictures["white-box"] = row_picture(white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
+    rows = {k: (r.row_images, f"naive attacker (lab 03's attack): {r.policy.describe()}") for k, r in results.items()}
+    rows |= {(k, "adaptive"): (r.adaptive_row_images, f"adaptive attacker: {r.policy.describe()}")
+             for k, r in results.items()}
+    rows["white-box"] = (white.images[list(ROW_IDENTITIES)], "white-box reconstructions (any output setting)")
+    pictures = RowPictures(rows)
     explained = None
     if explanations:
         from ..evaluation.explanation_leak import explanation_table
