@@ -108,6 +108,13 @@ def the_panel_answers_a_click(page, shots) -> None:
     page.wait_for_function("() => /\\d/.test(document.querySelector('.bb-recognised')?.innerText || '')")  # rendered
     before_text = page.evaluate("() => document.querySelector('.bb-recognised').innerText")
     before_src = picture.get_attribute("src")
+    # the output buttons and the faces they change on one 720-pixel screen (issue 26): buttons at the top of the view
+    page.locator(".lab-policy").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    buttons, faces = page.locator(".lab-policy").bounding_box(), picture.bounding_box()
+    view = page.locator("#jp-main-statusbar").bounding_box()["y"]  # the notebook's view ends at the status bar
+    assert page.viewport_size["height"] == 720 and buttons["y"] >= 0 and faces["y"] + faces["height"] <= view, (
+        buttons, faces, view)
     page.screenshot(path=str(shots / "lab04-full-probabilities.png"))
     label_only.click()
     # the HTML widget re-renders: wait until it shows a number again, and a different one

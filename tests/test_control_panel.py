@@ -208,3 +208,16 @@ def test_a_picture_row_is_drawn_when_first_shown_and_then_kept():
     assert pictures["white-box"] is first  # drawn once
     with pytest.raises(KeyError):
         pictures["no such row"]
+
+
+def test_one_picture_row_shows_at_a_time_under_the_buttons(panel):
+    cp = show_control_panel(panel)
+    children = list(cp.box.children)
+    assert children.index(cp.row_choice) < children.index(cp.picture) < len(children) - 1  # faces before the tables
+    shown = [name for name, (image, caption) in cp.rows.items() if image.layout.display != "none"]
+    assert shown == ["naive attacker"] and cp.row_choice.icons[0] == "check"
+    cp.row_choice.value = "white-box (model file)"
+    assert cp.white_picture.layout.display is None and cp.picture.layout.display == "none"
+    assert cp.adaptive_caption.layout.display == "none" and list(cp.row_choice.icons) == ["", "", "check"]
+    cp.policy.value = "label"  # a new setting keeps the row the learner chose, and redraws the hidden ones
+    assert cp.row_choice.value == "white-box (model file)" and cp.picture.value == panel_view(panel, "label").picture

@@ -73,7 +73,7 @@ _LABS: dict[tuple, PriorLab] = {}
 
 
 def prior_lab(kind: str = "mlp", regularised: bool = True, progress: bool = True) -> PriorLab:
-    """The lab 08 set-up (models from data/cache/ after the first run, about two minutes then)."""
+    """The lab 08 set-up (about half a minute on one CPU the first time; the models from data/cache/ after that)."""
     key = (kind, regularised)
     if key not in _LABS:
         from ..targets.face_classifiers import train_face_model

@@ -181,7 +181,7 @@ def row_picture(images: np.ndarray, caption: str) -> bytes:
 
 def prepare_panel(face_model, faces, evaluator, tabular_model, people, budget: int = 2000, seed: int = 0,
                   progress: bool = True, explanations: bool = False) -> PanelData:
-    """Measure every setting once (about a minute and a half on one CPU, with a progress bar), or load the cache.
+    """Measure every setting once (about 35 seconds on one CPU, with a progress bar), or load the cache.
 
     explanations: also measure the explanation settings of `explanation_table` (about 10 s the first time, then cached), so the
     panel offers an explanation beside each output setting.
@@ -354,10 +354,28 @@ class ControlPanel:
         self.knob.observe(lambda change: None if self._switching else self.show(self.policy.value, change["new"]), names="value")
         left = w.VBox([w.HTML("<b>One API answer</b>"), self.response], layout=w.Layout(width="38%"))
         right = w.VBox([w.HTML("<b>What the attacker and the honest users get</b>"), self.metrics])
-        self.box = w.VBox([self.policy, self.knob, self.explanation, self.title, w.HBox([left, right]),
-                           self.picture, self.picture_caption, self.adaptive_picture, self.adaptive_caption,
-                           self.white_picture, white_caption])
+        # one picture row at a time, right under the buttons: the buttons and the faces they change fit on one
+        # 720-pixel screen (all three rows and the tables took about two screens); the numbers follow below
+        self.rows = {"naive attacker": (self.picture, self.picture_caption),
+                     "adaptive attacker": (self.adaptive_picture, self.adaptive_caption),
+                     "white-box (model file)": (self.white_picture, white_caption)}
+        self.row_choice = w.ToggleButtons(options=list(self.rows), value="naive attacker", description="picture:",
+                                          tooltips=[f"picture: {name}" for name in self.rows],
+                                          style={"button_width": "190px"})
+        self.row_choice.add_class("lab-picture-choice")
+        self.row_choice.observe(lambda change: self.show_row(change["new"]), names="value")
+        pictures = [part for pair in self.rows.values() for part in pair]
+        self.box = w.VBox([self.policy, w.HBox([self.knob, self.explanation]), self.title, self.row_choice, *pictures,
+                           w.HBox([left, right])])
+        self.show_row("naive attacker")
         self.on_policy("probabilities")
+
+    def show_row(self, name: str) -> None:
+        """Show one picture row (and its caption), hide the other two; the chosen button carries a tick."""
+        for row, parts in self.rows.items():
+            for part in parts:
+                part.layout.display = None if row == name else "none"
+        self.row_choice.icons = ["check" if row == name else "" for row in self.rows]
 
     def on_policy(self, kind: str) -> None:
         """A new policy: offer its parameter values on the slider (or disable it) and show the result."""
