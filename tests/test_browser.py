@@ -467,8 +467,8 @@ def test_lab04_guided_path_by_keyboard_and_its_panel_at_1280_by_720(browser, jup
     dead = [cell[:300] for cell in text.split("\n\u241e\n") if "model not found" in cell or "Error displaying" in cell]
     assert not dead, dead
     assert text.count("Measured:") == 3 and "Saved (" in text and "Lock in my prediction" in text
-    if page.evaluate(DIRTY):
-        print("the saved notebook shows as modified when it reopens")
+    if page.evaluate(DIRTY):  # jupyterlab-manager's setDirty(): with saveState on, restoring or clearing widgets
+        print("the saved notebook shows as modified when it reopens (the widget manager marks it, saveState on)")
     timings["reopen"] = time.monotonic() - reopened
     (artifacts / "lab04-keyboard-timings.json").write_text(json.dumps(timings, indent=1))
     print(timings)
