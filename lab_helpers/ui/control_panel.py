@@ -173,7 +173,7 @@ def row_picture(images: np.ndarray, caption: str) -> bytes:
         ax.set_title(f"person {person}\n{words}", fontsize=PROJECTOR_MIN_PT, color=caption_colour(words))
         ax.axis("off")
     fig.suptitle(f"{caption}\n({STRETCH_NOTE})", fontsize=PROJECTOR_MIN_PT + 1)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.64, wspace=0.1)  # fixed: tight_layout took half the time
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()
