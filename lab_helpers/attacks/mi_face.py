@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..compute import weights_frozen
 from ..data.face_photos import FLAT
 
 N_PIXELS, N_PEOPLE, SIDE = 4096, 40, 64
@@ -202,14 +203,8 @@ def invert_white_box(model, identities=None, *, iterations: int = 300, step_size
     target = torch.as_tensor(ids)
     x = start_images(len(ids), start, mean_face)
     began = time.perf_counter()
-    frozen = [p for p in net.parameters() if p.requires_grad]
-    for p in frozen:  # the attack needs gradients for the image only, not for the model's weights
-        p.requires_grad_(False)
-    try:
+    with weights_frozen(net):  # the attack needs gradients for the image only, not for the model's weights
         x = _descend(net, x, target, iterations, step_size, l2_weight, tv_weight, objective, denoise_every, update, progress)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     images = x.detach().clamp(0, 1).numpy().reshape(-1, SIDE, SIDE)
     return Reconstructions(images, ids, time.perf_counter() - began, attack="white-box",
                            strategy="gradients of the model itself (no API)")

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..compute import one_thread
+from ..compute import one_thread, weights_frozen
 from .mi_face import Reconstructions, check_identities
 from .face_priors import FacePrior
 
@@ -72,10 +72,7 @@ def invert_prior_white_box(model, prior: FacePrior, identities=None, *, iteratio
     z = torch.randn(len(ids) * starts, prior.dim, generator=torch.Generator().manual_seed(seed), requires_grad=True)
     target = torch.as_tensor(np.repeat(ids, starts))
     opt = torch.optim.Adam([z], lr=step_size)
-    frozen = [p for p in net.parameters() if p.requires_grad]
-    for p in frozen:  # gradients for z only: the model's weight gradients would cost a third of each step, unused
-        p.requires_grad_(False)
-    try:
+    with weights_frozen(net):  # gradients for z only
         with one_thread():
             for _ in tqdm(range(iterations), desc=f"white-box inversion through the {prior.name} prior",
                           disable=not progress, leave=False):
@@ -87,9 +84,6 @@ def invert_prior_white_box(model, prior: FacePrior, identities=None, *, iteratio
             with torch.no_grad():
                 images = prior.decode_torch(z)
                 p = F.softmax(net(images), dim=1)[torch.arange(len(target)), target].reshape(len(ids), starts)
-    finally:
-        for q in frozen:
-            q.requires_grad_(True)
     best = p.argmax(1)
     images = images.reshape(len(ids), starts, -1)[torch.arange(len(ids)), best].numpy()
     return Reconstructions(images.reshape(-1, 64, 64), ids, time.perf_counter() - began,

@@ -60,7 +60,7 @@ class PriorLab:
     @cached_property
     def photo_features(self) -> tuple[np.ndarray, np.ndarray]:
         """The evaluator's features of every (public, private) photo, computed once for the closer-than-public judge."""
-        return self.evaluator.features(self.public.images), self.evaluator.features(self.private.images)
+        return self.evaluator.photo_features(self.public.images), self.evaluator.photo_features(self.private.images)
 
     def prior(self, name: str) -> FacePrior:
         """'pca' or 'generator'."""
@@ -114,7 +114,7 @@ def run_prior_attack(lab: PriorLab, attack: str, prior: str | None = None, budge
         raise ValueError(f"Unknown attack {attack!r}: use white-box, black-box, label-only or public lookup.")
     plan = budget_plan(prior)
     if (attack == "black-box" and prior is not None and model is None and policy is None and seed == 0
-            and not checkpoints and budget in plan and budget >= _FULL_START):
+            and not checkpoints and budget in plan and budget >= _full_start()):
         # the budget table's run passes this budget on its way to its largest: the same images, run once
         whole = run_prior_attack(lab, attack, prior, max(plan), seed=seed, progress=progress, checkpoints=plan[:-1])
         return whole if budget == max(plan) else _read_at(whole, budget)
@@ -148,9 +148,6 @@ def _full_start() -> float:
 
     defaults = signature(invert_prior_black_box).parameters
     return defaults["start_cap"].default / defaults["start_share"].default
-
-
-_FULL_START = _full_start()
 
 
 def _read_at(run, budget: int):

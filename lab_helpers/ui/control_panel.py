@@ -121,8 +121,8 @@ def measure_setting(policy: OutputPolicy, face_model, faces, evaluator, tabular_
 
 
 class RowPictures(Mapping):
-    """The panel's picture rows, {key: PNG bytes}, each drawn the first time it is shown (27 rows at about 0.4 s each:
-    drawing them all up front cost every run of lab 04 about ten seconds, for pictures most learners never open)."""
+    """The panel's picture rows, {key: PNG bytes}, each drawn the first time it is shown (27 rows: drawing them all up
+    front cost every run of lab 04 about ten seconds, for pictures most learners never open)."""
 
     def __init__(self, rows: dict):
         self._rows, self._drawn = rows, {}  # key -> (images, caption); key -> PNG bytes
